@@ -1,0 +1,88 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"time"
+)
+
+// ErrUnknownNode is a node name that is not a lab node.
+var ErrUnknownNode = errors.New("no such lab node")
+
+// NodeState is a lab node as the control API reports it.
+type NodeState struct {
+	Name  string `json:"name"`
+	Zone  string `json:"zone"`
+	IP    string `json:"ip"`
+	Power Power  `json:"power"`
+	Pods  int    `json:"pods"`
+}
+
+// PowerRequest asks for a power action on a node.
+type PowerRequest struct {
+	Action string `json:"action"` // stop, freeze or start
+}
+
+// serveAPI serves the control API on the agent's unix socket:
+//
+//	GET  /v1/nodes              the nodes and their power
+//	POST /v1/nodes/{name}/power {"action":"stop|freeze|start"}
+func (a *Agent) serveAPI(ctx context.Context) {
+	sock := a.cfg.SocketPath()
+	_ = os.Remove(sock)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		a.log.Error("control socket", "err", err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/nodes", func(rw http.ResponseWriter, r *http.Request) {
+		writeJSON(rw, http.StatusOK, a.NodeStates())
+	})
+	mux.HandleFunc("POST /v1/nodes/{name}/power", func(rw http.ResponseWriter, r *http.Request) {
+		var req PowerRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		p, err := a.SetPower(r.PathValue("name"), req.Action)
+		switch {
+		case errors.Is(err, ErrUnknownNode):
+			writeJSON(rw, http.StatusNotFound, map[string]string{"error": err.Error()})
+		case err != nil:
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(rw, http.StatusOK, map[string]string{"power": string(p)})
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.log.Error("control API", "err", err)
+	}
+	_ = os.Remove(sock)
+}
+
+// NodeStates lists the lab nodes.
+func (a *Agent) NodeStates() []NodeState {
+	var out []NodeState
+	for _, n := range a.nodes {
+		out = append(out, NodeState{Name: n.Name, Zone: n.Zone, IP: n.IP, Power: n.Power(), Pods: len(a.workersOn(n.Name))})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func writeJSON(rw http.ResponseWriter, code int, v any) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.WriteHeader(code)
+	_ = json.NewEncoder(rw).Encode(v)
+}

@@ -1,0 +1,145 @@
+package podspec
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// SelfBinary in an image mapping stands for the rebound binary itself, so
+// helper and data-mover pods can run rebound subcommands.
+const SelfBinary = "@self"
+
+// LabBinDir in a binary path is replaced by the lab's binary cache folder.
+const LabBinDir = "${LAB_BINS}"
+
+// ImageMapping says how the containers of one image run as host processes.
+type ImageMapping struct {
+	// Image is the image reference without tag or digest, as written in pod
+	// specs (for example registry.k8s.io/etcd). A trailing "*" matches any
+	// image with that prefix.
+	Image string `json:"image"`
+	// Entrypoint and Cmd are the image's ENTRYPOINT and CMD, which a
+	// container's command and args override as Docker and Kubernetes do.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Cmd        []string `json:"cmd,omitempty"`
+	// Binaries maps the executables the image holds (full path or bare name)
+	// to host executables: an absolute path, "${LAB_BINS}/name", or "@self".
+	Binaries map[string]string `json:"binaries"`
+}
+
+// ImageMap is the whole mapping file: the lab's defaults plus the user's.
+type ImageMap struct {
+	Images []ImageMapping `json:"images"`
+}
+
+//go:embed images.yaml
+var defaultImagesYAML []byte
+
+// DefaultImages returns the mapping shipped with rebound.
+func DefaultImages() ImageMap {
+	m, err := ParseImages("images.yaml (built in)", defaultImagesYAML)
+	if err != nil {
+		panic(err) // the embedded file is checked by tests
+	}
+	return m
+}
+
+// ParseImages decodes a mapping file strictly; name is used in errors.
+func ParseImages(name string, data []byte) (ImageMap, error) {
+	var m ImageMap
+	if err := yaml.UnmarshalStrict(data, &m); err != nil {
+		return m, fmt.Errorf("%s: %w (see lab/agent/podspec/images.yaml for the format)", name, err)
+	}
+	for i, im := range m.Images {
+		if im.Image == "" {
+			return m, fmt.Errorf("%s: images[%d].image: required", name, i)
+		}
+		if len(im.Binaries) == 0 {
+			return m, fmt.Errorf("%s: images[%d].binaries: at least one executable must be mapped for %q", name, i, im.Image)
+		}
+	}
+	return m, nil
+}
+
+// LoadImages reads a user's mapping file and puts it in front of the
+// defaults, so a user entry wins over a built-in one for the same image.
+func LoadImages(file string) (ImageMap, error) {
+	m := DefaultImages()
+	if file == "" {
+		return m, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return m, fmt.Errorf("read image mapping: %w", err)
+	}
+	user, err := ParseImages(file, data)
+	if err != nil {
+		return m, err
+	}
+	m.Images = append(user.Images, m.Images...)
+	return m, nil
+}
+
+// Lookup finds the mapping of an image reference such as
+// "registry.k8s.io/etcd:3.6.16-0" or "docker.io/library/busybox@sha256:…".
+func (m ImageMap) Lookup(image string) (ImageMapping, bool) {
+	repo := Repository(image)
+	for _, im := range m.Images {
+		if strings.HasSuffix(im.Image, "*") {
+			if strings.HasPrefix(repo, strings.TrimSuffix(im.Image, "*")) {
+				return im, true
+			}
+		} else if im.Image == repo || normalizeDocker(im.Image) == normalizeDocker(repo) {
+			return im, true
+		}
+	}
+	return ImageMapping{}, false
+}
+
+// Repository strips the tag and digest from an image reference.
+func Repository(image string) string {
+	if i := strings.Index(image, "@"); i >= 0 {
+		image = image[:i]
+	}
+	// A colon after the last slash is a tag; one before it is a registry port.
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		image = image[:i]
+	}
+	return image
+}
+
+// normalizeDocker makes "etcd", "library/etcd" and "docker.io/library/etcd"
+// the same repository, as container runtimes do.
+func normalizeDocker(repo string) string {
+	repo = strings.TrimPrefix(repo, "docker.io/")
+	repo = strings.TrimPrefix(repo, "index.docker.io/")
+	if !strings.Contains(repo, "/") {
+		repo = "library/" + repo
+	}
+	return repo
+}
+
+// resolveBinary maps an executable named in a container (full path or bare
+// name) to the host executable, or reports that the image does not hold it.
+func (im ImageMapping) resolveBinary(exe, labBins, self string) (string, bool) {
+	host, ok := im.Binaries[exe]
+	if !ok {
+		host, ok = im.Binaries[path.Base(exe)]
+	}
+	if !ok {
+		return "", false
+	}
+	switch {
+	case host == SelfBinary:
+		return self, true
+	case strings.HasPrefix(host, LabBinDir):
+		return filepath.Join(labBins, strings.TrimPrefix(host, LabBinDir)), true
+	}
+	return host, true
+}

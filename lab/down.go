@@ -1,0 +1,191 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/reboundhq/rebound/lab/agent"
+)
+
+// Down deletes the lab and everything it made: the agent and every pod
+// process, the control plane, the volume mounts, the mount targets it
+// created on the host, and the state folder. Like rm -f, it succeeds on a
+// lab that is not up. It reports what it could not remove.
+func (l *Lab) Down(ctx context.Context) error {
+	if !l.IsUp() {
+		l.say("lab %q is not up; nothing to do", l.Name)
+		return nil
+	}
+	start := time.Now()
+	l.stopAgent()
+	killed := l.killStrays()
+	var errs []error
+	if l.clusterExists() {
+		if _, err := l.kwokctl(ctx, "delete", "cluster"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := l.unmountAll(); err != nil {
+		errs = append(errs, err)
+	}
+	l.removeCreatedPaths()
+	if err := os.RemoveAll(l.Dir()); err != nil {
+		errs = append(errs, fmt.Errorf("remove %s: %w", l.Dir(), err))
+	}
+	if left := l.Leftovers(); len(left) > 0 {
+		errs = append(errs, fmt.Errorf("left behind: %s", strings.Join(left, "; ")))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("lab %q is down, but: %w", l.Name, err)
+	}
+	if killed > 0 {
+		l.say("killed %d stray pod process(es)", killed)
+	}
+	l.say("lab %q is down (%.1fs)", l.Name, time.Since(start).Seconds())
+	return nil
+}
+
+// Leftovers lists what of the lab is still on the machine: processes,
+// mounts, and the state folder. Empty after a clean Down.
+func (l *Lab) Leftovers() []string {
+	var out []string
+	for _, pid := range l.labProcesses() {
+		out = append(out, fmt.Sprintf("process %d", pid))
+	}
+	for _, m := range mountsUnder(l.Dir()) {
+		out = append(out, "mount "+m)
+	}
+	if _, err := os.Stat(l.Dir()); err == nil {
+		out = append(out, "folder "+l.Dir())
+	}
+	return out
+}
+
+// labProcesses finds processes of this lab: pod processes carry
+// REBOUND_LAB=<name> in their environment; the control plane and the agent
+// have the lab's folder on their command line.
+func (l *Lab) labProcesses() []int {
+	entries, _ := os.ReadDir("/proc")
+	tag := []byte(agent.LabEnv + "=" + l.Name + "\x00")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() || !processAlive(pid) {
+			continue
+		}
+		env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if slices.Contains(strings.SplitAfter(string(env), "\x00"), string(tag)) || strings.Contains(string(cmdline), l.Dir()+"/") || strings.Contains(string(cmdline), l.Dir()+"\x00") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// killStrays SIGKILLs what is left of the lab's pod processes.
+func (l *Lab) killStrays() int {
+	pids := l.labProcesses()
+	var strays []int
+	for _, pid := range pids {
+		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if strings.Contains(string(env), agent.LabEnv+"="+l.Name+"\x00") {
+			strays = append(strays, pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	for i := 0; i < 50; i++ {
+		alive := 0
+		for _, pid := range strays {
+			if processAlive(pid) {
+				alive++
+			}
+		}
+		if alive == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return len(strays)
+}
+
+// mountsUnder lists mount points at or below dir, deepest first.
+func mountsUnder(dir string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMount(fields[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			out = append(out, mp)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	return out
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func (l *Lab) unmountAll() error {
+	var errs []error
+	for _, m := range mountsUnder(l.Dir()) {
+		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", m, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeCreatedPaths removes the mount targets the agent made on the host,
+// deepest first, and only while they are empty: a user's file is never lost.
+func (l *Lab) removeCreatedPaths() {
+	data, err := os.ReadFile(filepath.Join(l.Dir(), "created-paths"))
+	if err != nil {
+		return
+	}
+	paths := strings.Fields(string(data))
+	slices.SortFunc(paths, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	for _, p := range slices.Compact(paths) {
+		if st, err := os.Lstat(p); err == nil && (st.IsDir() || st.Size() == 0) {
+			_ = syscall.Rmdir(p)
+			if !st.IsDir() {
+				_ = os.Remove(p)
+			}
+		}
+	}
+}

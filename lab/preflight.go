@@ -1,0 +1,62 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// ErrNotReady is returned when the machine cannot run the lab; the error
+// text names the fix.
+var ErrNotReady = errors.New("the lab cannot run here")
+
+// Binaries the lab needs from `make lab-bins`.
+var labBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwokctl"}
+
+// Preflight checks everything the lab needs before anything is started.
+func Preflight(o Options) error {
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("%w: the lab runs pods as Linux processes in mount namespaces, and this is %s; use a Linux machine or VM, or point rebound at a real cluster with --kubeconfig", ErrNotReady, runtime.GOOS)
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%w: the lab node agent needs root (mount namespaces, tmpfs volumes); run it with sudo, or point rebound at a real cluster with --kubeconfig", ErrNotReady)
+	}
+	var missing []string
+	for _, b := range labBinaries {
+		if st, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil || st.Mode()&0o111 == 0 {
+			missing = append(missing, b)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: missing %s in %s: run `make lab-bins` (or set REBOUND_LAB_BINS to where they are)", ErrNotReady, strings.Join(missing, ", "), o.BinDir)
+	}
+	if _, err := exec.LookPath("nsenter"); err != nil {
+		return fmt.Errorf("%w: nsenter is not installed (exec probes use it): install util-linux", ErrNotReady)
+	}
+	// Every 127/8 address is on lo on Linux; check this lab's range is usable.
+	probe := o.Network().Addr().Next()
+	l, err := net.Listen("tcp", net.JoinHostPort(probe.String(), "0"))
+	if err != nil {
+		return fmt.Errorf("%w: cannot listen on the lab's loopback range %s (%v): check that lo carries 127.0.0.0/8", ErrNotReady, o.Network(), err)
+	}
+	l.Close()
+	return nil
+}
+
+// checkPortsFree reports a pod port already taken on the host's wildcard
+// address, which would stop pods binding their own loopback address.
+func checkPortsFree(ports ...int) error {
+	for _, p := range ports {
+		l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", "127.255.255.254", p))
+		if err != nil {
+			return fmt.Errorf("port %d is taken on all addresses by another program (%v): pods of the lab could not listen on it; stop that program", p, err)
+		}
+		l.Close()
+	}
+	return nil
+}

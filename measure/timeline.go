@@ -1,0 +1,203 @@
+package measure
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// Clock is where a Timeline reads the time. Now is called once when the
+// Timeline is created and once per Record call, from any goroutine; the
+// instants it returns must come from one monotonic source, because every
+// number this package reports is a difference of two of them.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// SystemClock is the process clock. time.Now carries a monotonic reading and
+// Time.Sub uses it, so offsets stay right when the wall clock is stepped (NTP,
+// a suspended laptop, a VM migration) in the middle of a game day.
+func SystemClock() Clock { return systemClock{} }
+
+// EventKind names what happened at an instant of the timeline.
+type EventKind string
+
+const (
+	// FaultApplied is T0: the injector confirmed the fault applied, or a
+	// person marked a manual fault.
+	FaultApplied EventKind = "faultApplied"
+	// FaultRecovered is when the injector undid the fault.
+	FaultRecovered EventKind = "faultRecovered"
+	// FirstFailure is when a probe first saw the app fail. Analyse derives
+	// its own first failure from the probe samples; the event is for the
+	// timeline a report draws.
+	FirstFailure EventKind = "firstFailure"
+	// RecoveryStarted and RecoveryFinished bracket a recovery action such as
+	// a restore.
+	RecoveryStarted  EventKind = "recoveryStarted"
+	RecoveryFinished EventKind = "recoveryFinished"
+	// BackupTaken is a backup that a restore may use; see Timeline.RecordBackup.
+	BackupTaken EventKind = "backupTaken"
+	// Mark is a note a person or the runner put on the timeline.
+	Mark EventKind = "mark"
+)
+
+// Event is one thing that happened, at an offset from the timeline's start.
+type Event struct {
+	At     time.Duration
+	Kind   EventKind
+	Detail string // for BackupTaken, the backup's id
+	// Cut is, for BackupTaken only, the instant the backup's consistent
+	// cut happened: writes acknowledged before it must be in the backup.
+	// It is earlier than At, which is when the backup finished.
+	Cut time.Duration
+}
+
+// ProbeSample is one availability probe: a read and a write issued at Start
+// that finished (or timed out) at End. OK means both succeeded in time.
+type ProbeSample struct {
+	Start, End time.Duration
+	OK         bool
+}
+
+// RedundancySample is one look at the app's redundancy: Full when desired
+// replicas are Ready and the app's own health is at full (etcd: all members
+// healthy; Elasticsearch: green). Detail says what was seen, for reports.
+type RedundancySample struct {
+	At     time.Duration
+	Full   bool
+	Detail string
+}
+
+// OpType is the kind of a write-probe history entry, as in Jepsen.
+type OpType string
+
+const (
+	OpInvoke OpType = "invoke" // the write was issued
+	OpOK     OpType = "ok"     // the app acknowledged it
+	OpFail   OpType = "fail"   // the app said it did not happen
+	OpInfo   OpType = "info"   // outcome unknown (timeout, lost connection)
+)
+
+// WriteEvent is one entry of the write probe's history. Each id is invoked
+// once and completed at most once.
+type WriteEvent struct {
+	ID   string
+	Type OpType
+	At   time.Duration
+}
+
+// Recording is a copy of everything a Timeline holds, for Analyse.
+type Recording struct {
+	Started    time.Time // wall-clock reading of the start instant, for reports
+	Events     []Event   // in the order recorded, which is time order
+	Probes     []ProbeSample
+	Redundancy []RedundancySample
+	Writes     []WriteEvent // in time order
+	Read       []string     // ids the final read found
+	ReadDone   bool         // whether a final read was recorded at all
+}
+
+// Timeline records a run on one monotonic clock. All methods are safe to call
+// from many goroutines at once; probes call them while the runner does.
+type Timeline struct {
+	clock   Clock
+	started time.Time
+
+	mu  sync.Mutex
+	rec Recording
+}
+
+// NewTimeline starts a timeline now; a nil clock means SystemClock.
+func NewTimeline(c Clock) *Timeline {
+	if c == nil {
+		c = SystemClock()
+	}
+	start := c.Now()
+	return &Timeline{
+		clock:   c,
+		started: start,
+		rec:     Recording{Started: start.Round(0)}, // Round(0) drops the monotonic reading
+	}
+}
+
+// Now is the current offset from the timeline's start. Probes take it before
+// and after a probe to build a ProbeSample.
+func (t *Timeline) Now() time.Duration { return t.clock.Now().Sub(t.started) }
+
+// Record stamps an event now. For BackupTaken it sets Cut to now as well;
+// use RecordBackup when the cut happened earlier, as it usually does.
+func (t *Timeline) Record(kind EventKind, detail string) Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// Stamping under the lock keeps the slice in time order.
+	e := Event{At: t.Now(), Kind: kind, Detail: detail}
+	if kind == BackupTaken {
+		e.Cut = e.At
+	}
+	t.rec.Events = append(t.rec.Events, e)
+	return e
+}
+
+// RecordBackup stamps, now, that the backup with this id finished, and that
+// its consistent cut happened at cut (an offset on this timeline).
+func (t *Timeline) RecordBackup(id string, cut time.Duration) Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := Event{At: t.Now(), Kind: BackupTaken, Detail: id, Cut: cut}
+	t.rec.Events = append(t.rec.Events, e)
+	return e
+}
+
+// RecordProbe adds an availability sample the probe timed with Now.
+func (t *Timeline) RecordProbe(s ProbeSample) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rec.Probes = append(t.rec.Probes, s)
+}
+
+// RecordRedundancy stamps a redundancy sample now.
+func (t *Timeline) RecordRedundancy(full bool, detail string) RedundancySample {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := RedundancySample{At: t.Now(), Full: full, Detail: detail}
+	t.rec.Redundancy = append(t.rec.Redundancy, s)
+	return s
+}
+
+// RecordWrite stamps a write-probe history entry now: OpInvoke just before
+// the write is sent, then one of OpOK, OpFail or OpInfo when it completes.
+func (t *Timeline) RecordWrite(id string, typ OpType) WriteEvent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w := WriteEvent{ID: id, Type: typ, At: t.Now()}
+	t.rec.Writes = append(t.rec.Writes, w)
+	return w
+}
+
+// RecordRead adds ids found by the final read. A read done in pages calls it
+// once per page; calling it with no ids still records that a read happened and
+// found nothing, which is not the same as no read at all.
+func (t *Timeline) RecordRead(ids ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.rec.Read = append(t.rec.Read, ids...)
+	t.rec.ReadDone = true
+}
+
+// Snapshot copies what has been recorded so far; recording may go on.
+func (t *Timeline) Snapshot() Recording {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.rec
+	r.Events = slices.Clone(r.Events)
+	r.Probes = slices.Clone(r.Probes)
+	r.Redundancy = slices.Clone(r.Redundancy)
+	r.Writes = slices.Clone(r.Writes)
+	r.Read = slices.Clone(r.Read)
+	return r
+}

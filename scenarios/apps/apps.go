@@ -1,0 +1,134 @@
+package apps
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+//go:embed */*.yaml
+var manifests embed.FS
+
+// Names lists the demo apps.
+func Names() []string {
+	entries, _ := fs.ReadDir(manifests, ".")
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Objects decodes the manifests of an app.
+func Objects(app string) ([]runtime.Object, error) {
+	files, err := fs.Glob(manifests, path.Join(app, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no demo app %q (have %v)", app, Names())
+	}
+	var out []runtime.Object
+	for _, f := range files {
+		data, _ := manifests.ReadFile(f)
+		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+		for {
+			doc, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			if len(bytes.TrimSpace(doc)) == 0 {
+				continue
+			}
+			obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(doc, nil, nil)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
+			}
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+// Deploy creates the namespace and the app's objects in it; objects that
+// exist are left as they are, so Deploy is idempotent.
+func Deploy(ctx context.Context, cs kubernetes.Interface, app, namespace string) error {
+	objs, err := Objects(app)
+	if err != nil {
+		return err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: map[string]string{"app.kubernetes.io/part-of": "rebound-demo"}}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", namespace, err)
+	}
+	for _, obj := range objs {
+		var err error
+		opts := metav1.CreateOptions{}
+		switch o := obj.(type) {
+		case *corev1.Service:
+			_, err = cs.CoreV1().Services(namespace).Create(ctx, o, opts)
+		case *corev1.ConfigMap:
+			_, err = cs.CoreV1().ConfigMaps(namespace).Create(ctx, o, opts)
+		case *corev1.Secret:
+			_, err = cs.CoreV1().Secrets(namespace).Create(ctx, o, opts)
+		case *corev1.ServiceAccount:
+			_, err = cs.CoreV1().ServiceAccounts(namespace).Create(ctx, o, opts)
+		case *appsv1.StatefulSet:
+			_, err = cs.AppsV1().StatefulSets(namespace).Create(ctx, o, opts)
+		case *appsv1.Deployment:
+			_, err = cs.AppsV1().Deployments(namespace).Create(ctx, o, opts)
+		case *policyv1.PodDisruptionBudget:
+			_, err = cs.PolicyV1().PodDisruptionBudgets(namespace).Create(ctx, o, opts)
+		default:
+			return fmt.Errorf("demo app %s: kind %T is not supported by Deploy", app, obj)
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("deploy %s: %w", app, err)
+		}
+	}
+	return nil
+}
+
+// WaitStatefulSetReady waits until a StatefulSet has all its replicas Ready.
+func WaitStatefulSetReady(ctx context.Context, cs kubernetes.Interface, namespace, name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		sts, err := cs.AppsV1().StatefulSets(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && sts.Spec.Replicas != nil && sts.Status.ReadyReplicas == *sts.Spec.Replicas && sts.Status.ObservedGeneration >= sts.Generation {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			ready := int32(0)
+			if sts != nil {
+				ready = sts.Status.ReadyReplicas
+			}
+			return fmt.Errorf("statefulset %s/%s: %d replicas ready after %s (last error: %v)", namespace, name, ready, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
