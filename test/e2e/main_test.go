@@ -60,7 +60,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("REBOUND_BINARY", binary)
-	l := newLab("e2e", binary)
+	// REBOUND_E2E_LAB lets two suites run side by side on one machine.
+	name := os.Getenv("REBOUND_E2E_LAB")
+	if name == "" {
+		name = "e2e"
+	}
+	l := newLab(name, binary)
 	if err := lab.Preflight(l.Options); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e tests need a lab:", err)
 		os.Exit(1)
