@@ -1,0 +1,9 @@
+// Package apps defines what rebound knows about a stateful app: the Driver
+// interface that the probes, faults and backup engine use, and a registry of
+// drivers by name (etcd, elasticsearch). A driver writes uniquely identified
+// records and says whether each was acknowledged, reads them all back, reports
+// health and redundancy, freezes and unfreezes writes, and names the leader.
+//
+// Drivers only talk to the app through the endpoints they are given; they
+// never change Kubernetes objects and never inject faults.
+package apps

@@ -1,0 +1,113 @@
+package apps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// ErrIndeterminate wraps a write error whose outcome is unknown (a timeout,
+// a dropped connection): the write may or may not have been applied. The
+// write probe records it as "info", in Jepsen's terms.
+var ErrIndeterminate = errors.New("outcome unknown")
+
+// ErrNotSupported is returned by optional operations a driver lacks.
+var ErrNotSupported = errors.New("not supported by this app driver")
+
+// Endpoints say how to reach an app: one URL per member, with the
+// Kubernetes pod name of each member when known.
+type Endpoints struct {
+	URLs []string
+	Pods []string // Pods[i] serves URLs[i]; may be empty
+}
+
+// Config is what a driver is created with.
+type Config struct {
+	Endpoints Endpoints
+	// Prefix namespaces the records a run writes (an etcd key prefix, an
+	// Elasticsearch index name), so runs never see each other's data.
+	Prefix string
+	// Username, Password and CACert are optional credentials.
+	Username, Password string
+	CACert             []byte
+}
+
+// Health is the app's own view of itself.
+type Health struct {
+	// Full is true when every member is healthy and redundancy is complete
+	// (etcd: all members healthy with a leader; Elasticsearch: green).
+	Full bool
+	// Serving is true when the app can take reads and writes at all.
+	Serving bool
+	Members int    // members the app knows of
+	Healthy int    // members that answered healthy
+	Detail  string // a line for reports, e.g. "2/3 members healthy" or "yellow"
+}
+
+// Driver is one app, connected. Methods are safe for concurrent use by
+// several probe goroutines; every call takes its deadline from ctx.
+type Driver interface {
+	// Write stores the record id (unique within the run). nil means the app
+	// acknowledged it; an error wrapping ErrIndeterminate means the outcome
+	// is unknown; any other error means it was certainly not applied.
+	Write(ctx context.Context, id string) error
+	// Read does one read the app must answer to be available (a
+	// linearizable read where the app has one).
+	Read(ctx context.Context) error
+	// ReadAll returns the ids of every record of this run present now.
+	ReadAll(ctx context.Context) ([]string, error)
+	// Health reports the app's health and redundancy.
+	Health(ctx context.Context) (Health, error)
+	// Leader names the pod of the leader or primary, for faults aimed at
+	// it; ErrNotSupported where the app has no single leader.
+	Leader(ctx context.Context) (string, error)
+	// DeleteData is the app-level human error: delete the records under
+	// target (an etcd key prefix, an Elasticsearch index), returning how
+	// many were deleted.
+	DeleteData(ctx context.Context, target string) (int, error)
+	// Close releases connections.
+	Close() error
+}
+
+// Factory creates a driver.
+type Factory func(ctx context.Context, cfg Config) (Driver, error)
+
+var (
+	mu        sync.Mutex
+	factories = map[string]Factory{}
+)
+
+// Register makes a driver available by name; drivers call it from init.
+func Register(name string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := factories[name]; dup {
+		panic("apps: driver registered twice: " + name)
+	}
+	factories[name] = f
+}
+
+// New creates the named driver.
+func New(ctx context.Context, name string, cfg Config) (Driver, error) {
+	mu.Lock()
+	f := factories[name]
+	mu.Unlock()
+	if f == nil {
+		return nil, fmt.Errorf("no app driver %q (have %v)", name, Names())
+	}
+	return f(ctx, cfg)
+}
+
+// Names lists the registered drivers.
+func Names() []string {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]string, 0, len(factories))
+	for n := range factories {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
