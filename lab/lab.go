@@ -91,8 +91,8 @@ func (l *Lab) agentConfig() *agent.Config {
 	for i := range l.Nodes {
 		zone := i % l.Zones
 		cfg.Nodes = append(cfg.Nodes, agent.NodeConfig{
-			Name:   fmt.Sprintf("%s-%d", l.ZoneName(zone), i/l.Zones+1),
-			Zone:   l.ZoneName(zone), Region: l.Region, InstanceType: l.InstanceType,
+			Name: fmt.Sprintf("%s-%d", l.ZoneName(zone), i/l.Zones+1),
+			Zone: l.ZoneName(zone), Region: l.Region, InstanceType: l.InstanceType,
 			IP: netip.AddrFrom4([4]byte{base[0], base[1], 0, byte(i + 1)}).String(),
 		})
 	}

@@ -286,4 +286,3 @@ func (a *Agent) workersOn(nodeName string) []*podWorker {
 	}
 	return out
 }
-

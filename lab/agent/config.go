@@ -64,7 +64,7 @@ const (
 )
 
 // Paths inside the state folder.
-func (c *Config) SocketPath() string     { return filepath.Join(c.StateDir, "agent.sock") }
+func (c *Config) SocketPath() string         { return filepath.Join(c.StateDir, "agent.sock") }
 func (c *Config) VolumeDir(pv string) string { return filepath.Join(c.StateDir, "volumes", pv) }
 func (c *Config) PodDir(uid string) string   { return filepath.Join(c.StateDir, "pods", uid) }
 func (c *Config) LogDir() string             { return filepath.Join(c.StateDir, "logs") }

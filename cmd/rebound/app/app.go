@@ -56,4 +56,3 @@ are real processes, for game days and CI gates without a cloud.`,
 	root.AddCommand(lab.NewCommand(s), demo.NewCommand(s))
 	return root
 }
-
