@@ -38,6 +38,15 @@ func Preflight(o Options) error {
 	if _, err := exec.LookPath("nsenter"); err != nil {
 		return fmt.Errorf("%w: nsenter is not installed (exec probes use it): install util-linux", ErrNotReady)
 	}
+	// Labs side by side need their own networks; names pick them.
+	others, _ := filepath.Glob(filepath.Join(o.StateDir, "labs", "*"))
+	for _, dir := range others {
+		other := o
+		other.Name = filepath.Base(dir)
+		if other.Name != o.Name && other.Network() == o.Network() {
+			return fmt.Errorf("%w: lab %q already uses the loopback network %s that lab %q would get; choose another --name", ErrNotReady, other.Name, o.Network(), o.Name)
+		}
+	}
 	// Every 127/8 address is on lo on Linux; check this lab's range is usable.
 	probe := o.Network().Addr().Next()
 	l, err := net.Listen("tcp", net.JoinHostPort(probe.String(), "0"))
@@ -45,18 +54,5 @@ func Preflight(o Options) error {
 		return fmt.Errorf("%w: cannot listen on the lab's loopback range %s (%v): check that lo carries 127.0.0.0/8", ErrNotReady, o.Network(), err)
 	}
 	l.Close()
-	return nil
-}
-
-// checkPortsFree reports a pod port already taken on the host's wildcard
-// address, which would stop pods binding their own loopback address.
-func checkPortsFree(ports ...int) error {
-	for _, p := range ports {
-		l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", "127.255.255.254", p))
-		if err != nil {
-			return fmt.Errorf("port %d is taken on all addresses by another program (%v): pods of the lab could not listen on it; stop that program", p, err)
-		}
-		l.Close()
-	}
 	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -153,6 +155,9 @@ func (c *ctr) start() {
 // launch starts proc; c.mu is held.
 func (c *ctr) launch(proc *podspec.Process) error {
 	w, a := c.w, c.w.a
+	if err := portsFree(w.ip, c.spec.Ports); err != nil {
+		return err
+	}
 	created, err := podexec.EnsureTargets(proc.Mounts)
 	a.recordCreated(created)
 	if err != nil {
@@ -325,4 +330,22 @@ func (c *ctr) status(podWaiting, podWaitMsg string) corev1.ContainerStatus {
 		cs.Ready = c.terminated != nil && c.terminated.ExitCode == 0
 	}
 	return cs
+}
+
+// portsFree checks that the container's ports can be bound on its pod IP:
+// pods share the host's network, so a program listening on all addresses
+// would take them. The error names the fix instead of a crash loop.
+func portsFree(ip string, ports []corev1.ContainerPort) error {
+	for _, p := range ports {
+		if p.Protocol != "" && p.Protocol != corev1.ProtocolTCP {
+			continue
+		}
+		addr := net.JoinHostPort(ip, strconv.Itoa(int(p.ContainerPort)))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("port %d is taken on %s (%v): another program on this machine listens on it on all addresses; stop it or change its port", p.ContainerPort, ip, err)
+		}
+		l.Close()
+	}
+	return nil
 }
