@@ -71,6 +71,12 @@ type Driver interface {
 	Close() error
 }
 
+// EndpointUpdater is a driver whose endpoints can change while it runs: a
+// member recreated on a new pod has a new address.
+type EndpointUpdater interface {
+	SetEndpoints(Endpoints)
+}
+
 // Factory creates a driver.
 type Factory func(ctx context.Context, cfg Config) (Driver, error)
 

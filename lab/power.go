@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/reboundhq/rebound/lab/agent"
@@ -51,7 +52,11 @@ func (c agentClient) Nodes(ctx context.Context) ([]agent.NodeState, error) {
 
 func (c agentClient) power(ctx context.Context, node, action string) error {
 	body, _ := json.Marshal(agent.PowerRequest{Action: action})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://agent/v1/nodes/"+node+"/power", bytes.NewReader(body))
+	return c.post(ctx, "/v1/nodes/"+node+"/power", body)
+}
+
+func (c agentClient) post(ctx context.Context, path string, body []byte) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://agent"+path, bytes.NewReader(body))
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: the lab node agent does not answer (%v): run `rebound lab up`", errNotUp, err)
@@ -60,8 +65,11 @@ func (c agentClient) power(ctx context.Context, node, action string) error {
 	if resp.StatusCode != http.StatusOK {
 		var e struct{ Error string }
 		_ = json.NewDecoder(resp.Body).Decode(&e)
-		if resp.StatusCode == http.StatusNotFound {
+		if resp.StatusCode == http.StatusNotFound && strings.HasPrefix(path, "/v1/nodes/") {
 			return fmt.Errorf("%w: %s", agent.ErrUnknownNode, e.Error)
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("%w: %s", agent.ErrUnknownPod, e.Error)
 		}
 		return errors.New(e.Error)
 	}
@@ -111,4 +119,18 @@ func (l *Lab) ZonePower(ctx context.Context, zone, action string) ([]string, err
 	}
 	wg.Wait()
 	return names, errors.Join(errs...)
+}
+
+// Pod actions: freeze SIGSTOPs a pod's processes, thaw SIGCONTs them.
+const (
+	PodFreeze = "freeze"
+	PodThaw   = "thaw"
+)
+
+// PodPause freezes or thaws one pod's processes (the lab's exact pause).
+func (l *Lab) PodPause(ctx context.Context, namespace, pod, action string) error {
+	if err := l.client().post(ctx, "/v1/pods/"+namespace+"/"+pod+"/"+action, nil); err != nil {
+		return fmt.Errorf("%s pod %s/%s: %w", action, namespace, pod, err)
+	}
+	return nil
 }

@@ -69,6 +69,11 @@ func Judge(r Result, t Targets) Verdict {
 	if !r.ServiceRestored || r.RTO == nil {
 		breach("%s (observed %s after the fault)", NotRestored, r.Observed)
 	}
+	// A member that never comes back (a wiped disk that cannot rejoin) is
+	// not a recovery, whatever the RTO: the next failure would be fatal.
+	if r.ServiceRestored && !r.RedundancyRestored {
+		breach("%s (observed %s after the fault)", RedundancyNotRestored, r.Observed)
+	}
 	if r.LostBeforeBackupCount > 0 {
 		v.Bug = true
 		breach("bug: %d writes acknowledged before the backup's cut are missing after the restore", r.LostBeforeBackupCount)
@@ -116,6 +121,10 @@ func Judge(r Result, t Targets) Verdict {
 	v.Pass = len(v.Breaches) == 0
 	return v
 }
+
+// RedundancyNotRestored is the breach of a run that got service back but
+// never full redundancy.
+const RedundancyNotRestored = "full redundancy not restored within observation"
 
 const notChecked = "data not checked: no final read was recorded"
 

@@ -19,6 +19,7 @@ func aResult() *resultBuilder {
 	zero := measure.Millis(0)
 	return &resultBuilder{r: measure.Result{
 		ServiceRestored: true, RTO: &zero, RTOResolution: measure.Millis(100 * ms),
+		RedundancyRestored: true, TimeToFullRedundancy: &zero,
 		DataChecked: true, DataSafe: true, RPOWrites: new(0), RPO: &zero,
 	}}
 }
@@ -26,6 +27,11 @@ func aResult() *resultBuilder {
 func (b *resultBuilder) rto(d time.Duration) *resultBuilder {
 	m := measure.Millis(d)
 	b.r.RTO = &m
+	return b
+}
+
+func (b *resultBuilder) degraded() *resultBuilder {
+	b.r.RedundancyRestored, b.r.TimeToFullRedundancy = false, nil
 	return b
 }
 
@@ -72,6 +78,13 @@ func TestJudge(t *testing.T) {
 			name:   "a clean run with no targets passes",
 			result: aResult().rto(2 * s).build(),
 			pass:   true,
+		},
+		{
+			name:     "service back but a member never rejoined breaches, whatever the RTO",
+			result:   aResult().rto(time.Second).degraded().build(),
+			targets:  measure.Targets{RTO: new(5 * s)},
+			breaches: []string{measure.RedundancyNotRestored},
+			results:  []measure.TargetResult{{Metric: measure.MetricRTO, Unit: measure.UnitMillis, Measured: new(1000.0), Target: 5000, Met: true}},
 		},
 		{
 			name:    "RTO within target",

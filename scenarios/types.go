@@ -102,6 +102,7 @@ type EndpointMode string
 
 // Endpoint modes.
 const (
+	EndpointModeAuto        EndpointMode = "auto"
 	EndpointModePodIP       EndpointMode = "pod-ip"
 	EndpointModePortForward EndpointMode = "port-forward"
 	EndpointModeURLs        EndpointMode = "urls"

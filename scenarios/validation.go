@@ -108,7 +108,7 @@ func validateTarget(t *v1alpha1.Target, p *field.Path) field.ErrorList {
 	}
 
 	ep := p.Child("endpoints")
-	modes := []v1alpha1.EndpointMode{v1alpha1.EndpointModePodIP, v1alpha1.EndpointModePortForward, v1alpha1.EndpointModeURLs}
+	modes := []v1alpha1.EndpointMode{v1alpha1.EndpointModeAuto, v1alpha1.EndpointModePodIP, v1alpha1.EndpointModePortForward, v1alpha1.EndpointModeURLs}
 	if !slices.Contains(modes, t.Endpoints.Mode) {
 		errs = append(errs, notSupported(ep.Child("mode"), string(t.Endpoints.Mode), modes))
 	}

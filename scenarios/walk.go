@@ -77,13 +77,10 @@ func (w *walker) walk(t *tree, typ reflect.Type, p *field.Path) {
 				w.problem(t.values[i], t.keyLines[i], fp, "unknown field%s", didYouMean(key, fields.names))
 				continue
 			}
-			w.lines[fp.String()] = t.keyLines[i]
-			if t.values[i].kind == treeNull {
-				continue // unset, like a missing field
+			if t.values[i].kind != treeNull { // null is unset, like a missing field
+				w.walk(t.values[i], f.typ, fp)
 			}
-			w.walk(t.values[i], f.typ, fp)
-			// The value's own line is right for lists and scalars, but a
-			// field is written where its key is.
+			// A field is where its key is written, not its value.
 			w.lines[fp.String()] = t.keyLines[i]
 		}
 	case reflect.Map:

@@ -4,15 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"sort"
+	"syscall"
 	"time"
 )
 
 // ErrUnknownNode is a node name that is not a lab node.
 var ErrUnknownNode = errors.New("no such lab node")
+
+// ErrUnknownPod is a pod that runs on no lab node.
+var ErrUnknownPod = errors.New("no such pod on a lab node")
 
 // NodeState is a lab node as the control API reports it.
 type NodeState struct {
@@ -32,6 +37,7 @@ type PowerRequest struct {
 //
 //	GET  /v1/nodes              the nodes and their power
 //	POST /v1/nodes/{name}/power {"action":"stop|freeze|start"}
+//	POST /v1/pods/{ns}/{name}/freeze|thaw   SIGSTOP or SIGCONT one pod's processes
 func (a *Agent) serveAPI(ctx context.Context) {
 	sock := a.cfg.SocketPath()
 	_ = os.Remove(sock)
@@ -60,6 +66,17 @@ func (a *Agent) serveAPI(ctx context.Context) {
 			writeJSON(rw, http.StatusOK, map[string]string{"power": string(p)})
 		}
 	})
+	mux.HandleFunc("POST /v1/pods/{namespace}/{name}/{action}", func(rw http.ResponseWriter, r *http.Request) {
+		err := a.PausePod(r.PathValue("namespace"), r.PathValue("name"), r.PathValue("action"))
+		switch {
+		case errors.Is(err, ErrUnknownPod):
+			writeJSON(rw, http.StatusNotFound, map[string]string{"error": err.Error()})
+		case err != nil:
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(rw, http.StatusOK, map[string]string{"pod": r.PathValue("name"), "action": r.PathValue("action")})
+		}
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -85,4 +102,27 @@ func writeJSON(rw http.ResponseWriter, code int, v any) {
 	rw.Header().Set("Content-Type", "application/json")
 	rw.WriteHeader(code)
 	_ = json.NewEncoder(rw).Encode(v)
+}
+
+// PausePod freezes (SIGSTOP) or thaws (SIGCONT) the processes of one pod,
+// leaving its node's heartbeats alone: the app hangs, the node does not.
+func (a *Agent) PausePod(namespace, name, action string) error {
+	sig := map[string]syscall.Signal{"freeze": syscall.SIGSTOP, "thaw": syscall.SIGCONT}[action]
+	if sig == 0 {
+		return fmt.Errorf("unknown pod action %q (want freeze or thaw)", action)
+	}
+	a.mu.Lock()
+	var found *podWorker
+	for _, w := range a.workers {
+		if w.namespace == namespace && w.name == name {
+			found = w
+		}
+	}
+	a.mu.Unlock()
+	if found == nil {
+		return fmt.Errorf("%w: %s/%s", ErrUnknownPod, namespace, name)
+	}
+	found.signalAll(sig)
+	a.log.Info("pod "+action, "pod", namespace+"/"+name)
+	return nil
 }

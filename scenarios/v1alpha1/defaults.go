@@ -24,7 +24,7 @@ const (
 	DefaultTaintKey           = "rebound.dev/chaos"
 	DefaultTaintValue         = "true"
 	DefaultTaintEffect        = corev1.TaintEffectNoExecute
-	DefaultEndpointMode       = EndpointModePortForward
+	DefaultEndpointMode       = EndpointModeAuto
 	DefaultRecoveryPath       = RecoverySelfHeal
 	DefaultPodChaosAction     = chaosv1alpha1.PodKillAction
 )

@@ -24,6 +24,7 @@ const (
 // Scenario is one resilience experiment: a fault injected into a stateful
 // app, the recovery expected of it, and how rebound measures it.
 type Scenario struct {
+	// APIVersion is rebound.dev/v1alpha1 and Kind is Scenario.
 	metav1.TypeMeta `json:",inline"`
 	// Standard object metadata. Only name, labels and annotations are used;
 	// a Scenario is not namespaced (the app's namespace is
@@ -142,8 +143,9 @@ type Endpoints struct {
 	// Mode is how rebound connects to the app's members: pod-ip dials the
 	// pods' IPs (rebound runs in the cluster, or in the lab), port-forward
 	// tunnels through the API server like kubectl port-forward (works from
-	// anywhere, the default), urls dials the addresses listed in URLs (an
-	// ingress or a load balancer). Defaults to port-forward.
+	// anywhere), urls dials the addresses listed in URLs (an ingress or a
+	// load balancer), and auto, the default, picks pod-ip on the lab or
+	// inside a cluster and port-forward otherwise.
 	// +optional
 	Mode EndpointMode `json:"mode,omitempty"`
 
@@ -158,6 +160,10 @@ type EndpointMode string
 
 // Endpoint modes.
 const (
+	// EndpointModeAuto dials pod IPs where rebound can reach them (the
+	// lab, or rebound running inside the cluster) and port-forwards
+	// through the API server otherwise.
+	EndpointModeAuto EndpointMode = "auto"
 	// EndpointModePodIP dials pod IPs directly.
 	EndpointModePodIP EndpointMode = "pod-ip"
 	// EndpointModePortForward tunnels through the API server.
@@ -529,6 +535,7 @@ type PhaseTimeouts struct {
 // strictest. The rung an app achieves for a disruption type is the highest
 // one whose targets every scenario of that type met.
 type Ladder struct {
+	// APIVersion is rebound.dev/v1alpha1 and Kind is Ladder.
 	metav1.TypeMeta `json:",inline"`
 	// Standard object metadata; only name, labels and annotations are used.
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -11,6 +11,8 @@ import (
 	"github.com/reboundhq/rebound/cli/demo"
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/lab"
+	"github.com/reboundhq/rebound/cli/run"
+	"github.com/reboundhq/rebound/cli/scenarioscmd"
 	"github.com/reboundhq/rebound/cli/streams"
 )
 
@@ -53,6 +55,7 @@ are real processes, for game days and CI gates without a cloud.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return exitcode.With(exitcode.InvalidInput, err)
 	})
-	root.AddCommand(lab.NewCommand(s), demo.NewCommand(s))
+	root.AddCommand(run.NewCommand(s), run.NewCleanupCommand(s), run.NewMarkCommand(s),
+		scenarioscmd.NewCommand(s), lab.NewCommand(s), demo.NewCommand(s))
 	return root
 }

@@ -1,0 +1,393 @@
+// Package run is `rebound run`, `rebound cleanup` and `rebound mark`: run
+// scenarios (by default the default game day on the local lab), roll back
+// from the journal after a crash, and mark manual faults and recoveries.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/reboundhq/rebound/cli/exitcode"
+	"github.com/reboundhq/rebound/cli/streams"
+	rlab "github.com/reboundhq/rebound/lab"
+	"github.com/reboundhq/rebound/reports"
+	"github.com/reboundhq/rebound/runner"
+	"github.com/reboundhq/rebound/scenarios"
+	demoapps "github.com/reboundhq/rebound/scenarios/apps"
+
+	// The app drivers register themselves.
+	_ "github.com/reboundhq/rebound/apps/elasticsearch"
+	_ "github.com/reboundhq/rebound/apps/etcd"
+)
+
+// DemoNamespace is where `rebound run` deploys the demo app on the lab.
+const DemoNamespace = "rebound-demo"
+
+type flags struct {
+	files         []string
+	gameday       string
+	scenarioNames []string
+	kubeconfig    string
+	kubeContext   string
+	yes           bool
+	dryRun        bool
+	allow         []string
+	ladderFile    string
+	rung          string
+	reportDir     string
+	formats       []string
+	metricsAddr   string
+	pushURL       string
+	cloudSecret   string
+	noDeploy      bool
+}
+
+// NewCommand builds `rebound run`.
+func NewCommand(s streams.Streams) *cobra.Command {
+	f := &flags{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run scenarios and report the RTO and RPO they achieved",
+		Long: `Run scenarios: for each, check the app is healthy, start the probes, take a
+backup if asked, inject the fault, observe, recover (self-heal, restore or a
+person), read every record back, and measure RTO, time to full redundancy,
+lost acknowledged writes and RPO against the ladder's targets.
+
+With no arguments it brings the local lab up, deploys the demo etcd app into
+namespace rebound-demo and runs the default game day (node loss, zone outage,
+disk loss, human error), then prints the table and writes every report into
+./rebound-report/.
+
+Every fault's undo is journaled before it acts; Ctrl-C rolls everything back,
+and after a crash 'rebound cleanup' does. kube-system is always refused, and
+so is any namespace not allowed with --allow-namespace (rebound-demo is). A
+cluster that is not the lab needs --yes.
+
+Exit codes: 0 every target met; 1 a target was breached (or a scenario could
+not run); 2 invalid input; 3 aborted and rolled back; 4 cleanup incomplete
+(run 'rebound cleanup').`,
+		Example: `  rebound run                                  # the default game day on the lab
+  rebound run --dry-run                        # what it would do, changing nothing
+  rebound run --scenario node-loss --scenario pause
+  rebound run -f my-scenarios/ --kubeconfig ~/.kube/aks --allow-namespace search --yes
+  rebound run --gameday smoke --rung zone-redundant --format json,junit`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runE(cmd.Context(), s, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.files, "file", "f", nil, "scenario or ladder file, or a folder of them (repeatable); default: the built-in catalog")
+	fl.StringVar(&f.gameday, "gameday", scenarios.DefaultGameDayName, "run the scenarios of this game day (label rebound.dev/gameday)")
+	fl.StringArrayVar(&f.scenarioNames, "scenario", nil, "run only these scenarios, by name (repeatable)")
+	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the target cluster; default: the local lab")
+	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context")
+	fl.BoolVar(&f.yes, "yes", false, "confirm injecting faults into a cluster that is not the lab")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print every object and action; change nothing")
+	fl.StringArrayVar(&f.allow, "allow-namespace", []string{DemoNamespace}, "namespaces scenarios may act in (kube-system never)")
+	fl.StringVar(&f.ladderFile, "ladder", "", "ladder file; default: the built-in default ladder")
+	fl.StringVar(&f.rung, "rung", "", "rung whose targets scenarios are judged against; default: the ladder's strictest")
+	fl.StringVar(&f.reportDir, "report-dir", reports.DefaultDir, "folder the reports are written into")
+	fl.StringSliceVar(&f.formats, "format", reports.Formats(), "report formats to write")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run (e.g. 127.0.0.1:9464)")
+	fl.StringVar(&f.pushURL, "push-url", "", "push the final metrics to this Prometheus Pushgateway")
+	fl.StringVar(&f.cloudSecret, "cloud-secret", "cloud-key-secret", "Secret with cloud credentials for Chaos Mesh node power")
+	fl.BoolVar(&f.noDeploy, "no-deploy", false, "on the lab, do not deploy the demo app")
+	return cmd
+}
+
+func invalid(err error) error { return exitcode.With(exitcode.InvalidInput, err) }
+
+// selectScenarios loads the scenarios and the ladder the flags ask for.
+func selectScenarios(f *flags) ([]*scenarios.Scenario, *scenarios.Ladder, error) {
+	var list []*scenarios.Scenario
+	var ladder *scenarios.Ladder
+	if len(f.files) == 0 {
+		all, err := scenarios.Catalog()
+		if err != nil {
+			return nil, nil, err
+		}
+		list = all
+	}
+	for _, file := range f.files {
+		objs, err := scenarios.Load(file)
+		if err != nil {
+			return nil, nil, invalid(err)
+		}
+		list = append(list, objs.Scenarios...)
+		if len(objs.Ladders) > 0 {
+			ladder = objs.Ladders[0]
+		}
+	}
+	if f.ladderFile != "" {
+		objs, err := scenarios.Load(f.ladderFile)
+		if err != nil {
+			return nil, nil, invalid(err)
+		}
+		if len(objs.Ladders) != 1 {
+			return nil, nil, invalid(fmt.Errorf("--ladder %s: want exactly one Ladder, found %d", f.ladderFile, len(objs.Ladders)))
+		}
+		ladder = objs.Ladders[0]
+	}
+	if ladder == nil {
+		l, err := scenarios.DefaultLadder()
+		if err != nil {
+			return nil, nil, err
+		}
+		ladder = l
+	}
+	switch {
+	case len(f.scenarioNames) > 0:
+		var picked []*scenarios.Scenario
+		for _, n := range f.scenarioNames {
+			found := false
+			for _, s := range list {
+				if s.Name == n {
+					picked, found = append(picked, s), true
+				}
+			}
+			if !found {
+				var names []string
+				for _, s := range list {
+					names = append(names, s.Name)
+				}
+				return nil, nil, invalid(fmt.Errorf("--scenario %s: no such scenario (have %s)", n, strings.Join(names, ", ")))
+			}
+		}
+		list = picked
+	case len(f.files) == 0 || f.gameday != scenarios.DefaultGameDayName:
+		list = scenarios.GameDay(list, f.gameday)
+	}
+	if len(list) == 0 {
+		return nil, nil, invalid(fmt.Errorf("no scenario selected (game day %q)", f.gameday))
+	}
+	return list, ladder, nil
+}
+
+func runE(ctx context.Context, s streams.Streams, f *flags) error {
+	list, ladder, err := selectScenarios(f)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	labOpts := rlab.DefaultOptions()
+	l := rlab.New(labOpts, s.Out)
+	onLab := f.kubeconfig == ""
+	opts := runner.Options{
+		Kubeconfig: f.kubeconfig, Context: f.kubeContext, Lab: l, OnLab: onLab, Yes: f.yes, DryRun: f.dryRun,
+		AllowNamespaces: f.allow, Ladder: ladder, Rung: f.rung, StateDir: labOpts.StateDir,
+		CloudSecret: f.cloudSecret, Out: s.Out, Log: log,
+	}
+	if err := runner.CheckSafety(opts, list); err != nil {
+		return invalid(err)
+	}
+	for _, name := range f.formats {
+		if _, err := reports.New(name); err != nil {
+			return invalid(err)
+		}
+	}
+
+	// Ctrl-C and SIGTERM abort the run, which rolls back; a second one
+	// kills the process, and `rebound cleanup` finishes the job.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	kubeconfig := f.kubeconfig
+	if onLab {
+		kubeconfig = l.Kubeconfig()
+		if !f.dryRun {
+			if err := l.Up(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
+		&clientcmd.ConfigOverrides{CurrentContext: f.kubeContext}).ClientConfig()
+	if err != nil {
+		if onLab && f.dryRun {
+			return printUnresolved(s, list)
+		}
+		return fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
+	kube, dyn, err := clients(rc)
+	if err != nil {
+		return err
+	}
+	opts.RestConfig = rc
+	if onLab && !f.noDeploy {
+		if f.dryRun {
+			fmt.Fprintf(s.Out, "would deploy the demo etcd app into namespace %s (if missing)\n", DemoNamespace)
+		} else {
+			fmt.Fprintf(s.Out, "deploying the demo etcd app into namespace %s\n", DemoNamespace)
+			if err := deployDemo(ctx, kube, DemoNamespace); err != nil {
+				return err
+			}
+			opts.Redeploy = func(ctx context.Context, ns string) error { return redeployDemo(ctx, kube, ns) }
+		}
+	}
+
+	runID := runner.NewRunID()
+	opts.Live = reports.NewLive(runID)
+	if f.metricsAddr != "" {
+		srv, err := opts.Live.Listen(f.metricsAddr)
+		if err != nil {
+			return invalid(fmt.Errorf("--metrics-addr: %w", err))
+		}
+		go func() { _ = srv.Serve(ctx) }()
+		fmt.Fprintf(s.Out, "serving metrics on http://%s/metrics\n", srv.Addr())
+	}
+	marks, stopMarks, err := listenMarks(labOpts.StateDir)
+	if err != nil {
+		return err
+	}
+	defer stopMarks()
+	opts.Marks = marks
+
+	r, err := runner.New(opts, kube, dyn, list)
+	if err != nil {
+		return invalid(err)
+	}
+	run, runErr := r.Run(ctx, runID, list)
+	if f.dryRun {
+		return runErr
+	}
+	return finish(s, f, run, runErr)
+}
+
+// finish finalizes the verdicts, then flushes every output, in that order,
+// and maps the outcome to the exit code.
+func finish(s streams.Streams, f *flags, run *reports.Run, runErr error) error {
+	if err := run.Finalize(time.Now().UTC()); err != nil {
+		return errors.Join(runErr, err)
+	}
+	fmt.Fprintln(s.Out)
+	if err := reports.WriteTable(s.Out, run, reports.TableOptionsFor(s.Out, os.LookupEnv)); err != nil {
+		return err
+	}
+	files, err := reports.WriteAll(f.reportDir, run, f.formats...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.Out, "\nreports: %s\n", strings.Join(files, ", "))
+	if f.pushURL != "" {
+		if err := reports.Push(context.Background(), f.pushURL, "rebound", run); err != nil {
+			fmt.Fprintf(s.Err, "push metrics: %v\n", err)
+		}
+	}
+	switch {
+	case len(run.CleanupIncomplete) > 0:
+		return exitcode.With(exitcode.CleanupIncomplete, fmt.Errorf("cleanup incomplete: %s; run `rebound cleanup`", strings.Join(run.CleanupIncomplete, "; ")))
+	case runErr != nil:
+		return exitcode.With(exitcode.Aborted, fmt.Errorf("%w; every applied fault was rolled back", runErr))
+	}
+	var breached []string
+	for i := range run.Scenarios {
+		if st := run.Scenarios[i].Status(); st != reports.StatusPass {
+			breached = append(breached, fmt.Sprintf("%s (%s)", run.Scenarios[i].Name, st))
+		}
+	}
+	if len(breached) > 0 {
+		return exitcode.With(exitcode.Breached, fmt.Errorf("targets not met: %s", strings.Join(breached, ", ")))
+	}
+	return nil
+}
+
+func clients(rc *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
+	rc.QPS, rc.Burst = 50, 100
+	kube, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	return kube, dyn, err
+}
+
+func printUnresolved(s streams.Streams, list []*scenarios.Scenario) error {
+	fmt.Fprintf(s.Out, "dry run: the lab is not up; `rebound run` would bring it up, deploy the demo etcd app into %s, and run:\n", DemoNamespace)
+	for _, sc := range list {
+		fmt.Fprintf(s.Out, "  %s (%s): %s on %s, recovery %s\n", sc.Name, sc.Disruption, sc.Fault.Kind, sc.Target.Namespace, sc.Recovery.Path)
+	}
+	return nil
+}
+
+// deployDemo deploys the demo etcd app and waits for it.
+func deployDemo(ctx context.Context, kube kubernetes.Interface, ns string) error {
+	if err := demoapps.Deploy(ctx, kube, "etcd", ns); err != nil {
+		return err
+	}
+	return demoapps.WaitStatefulSetReady(ctx, kube, ns, "etcd", 3*time.Minute)
+}
+
+// redeployDemo deletes the demo namespace, waits until it is gone, and
+// deploys the app again.
+func redeployDemo(ctx context.Context, kube kubernetes.Interface, ns string) error {
+	err := kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	if err != nil && !strings.Contains(err.Error(), "not found") {
+		return err
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("namespace %s still terminating after 2m", ns)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return deployDemo(ctx, kube, ns)
+}
+
+// markFile holds the pid of the run that takes marks.
+func markFile(stateDir string) string { return filepath.Join(stateDir, "run.pid") }
+
+// listenMarks turns SIGUSR1 into a "fault" mark and SIGUSR2 into a
+// "recovered" mark, and advertises this process for `rebound mark`.
+func listenMarks(stateDir string) (<-chan string, func(), error) {
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	_ = os.WriteFile(markFile(stateDir), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2)
+	marks := make(chan string, 4)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case sig := <-sigs:
+				if sig == syscall.SIGUSR1 {
+					marks <- "fault"
+				} else {
+					marks <- "recovered"
+				}
+			}
+		}
+	}()
+	return marks, func() {
+		signal.Stop(sigs)
+		close(done)
+		_ = os.Remove(markFile(stateDir))
+	}, nil
+}

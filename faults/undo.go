@@ -1,0 +1,102 @@
+package faults
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Undo kinds.
+const (
+	undoLabNode  = "lab-node-power" // args: node, action (start)
+	undoLabPod   = "lab-pod"        // args: namespace, pod, action (thaw)
+	undoLabDisk  = "lab-disk"       // args: namespace, pvc, action (readwrite, unfill)
+	undoUncordon = "uncordon"       // args: node
+	undoUntaint  = "remove-taint"   // args: node, key, effect
+	undoDelete   = "delete-object"  // args: group, version, resource, namespace, name
+	undoScale    = "scale"          // args: namespace, statefulset, replicas
+)
+
+var errNoLab = errors.New("this undo step acts on the lab, and the target cluster is not the lab (or the lab is down)")
+
+// RunUndo runs one undo step.
+func RunUndo(ctx context.Context, env *Env, u Undo) error {
+	a := u.Args
+	switch u.Kind {
+	case undoLabNode:
+		if env.Lab == nil {
+			return errNoLab
+		}
+		return env.Lab.NodePower(ctx, a["node"], a["action"])
+	case undoLabPod:
+		if env.Lab == nil {
+			return errNoLab
+		}
+		return env.Lab.PodPause(ctx, a["namespace"], a["pod"], a["action"])
+	case undoLabDisk:
+		if env.Lab == nil {
+			return errNoLab
+		}
+		_, err := env.Lab.DiskFault(ctx, a["namespace"], a["pvc"], a["action"])
+		return err
+	case undoUncordon:
+		return setUnschedulable(ctx, env, a["node"], false)
+	case undoUntaint:
+		return removeTaint(ctx, env, a["node"], a["key"], corev1.TaintEffect(a["effect"]))
+	case undoDelete:
+		gvr := schema.GroupVersionResource{Group: a["group"], Version: a["version"], Resource: a["resource"]}
+		err := env.Dynamic.Resource(gvr).Namespace(a["namespace"]).Delete(ctx, a["name"], metav1.DeleteOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	case undoScale:
+		n, err := strconv.Atoi(a["replicas"])
+		if err != nil {
+			return err
+		}
+		patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"replicas": n}})
+		_, err = env.Kube.AppsV1().StatefulSets(a["namespace"]).Patch(ctx, a["statefulset"], types.MergePatchType, patch, metav1.PatchOptions{})
+		return err
+	}
+	return fmt.Errorf("unknown undo step %q (journal written by a newer rebound?)", u.Kind)
+}
+
+func setUnschedulable(ctx context.Context, env *Env, node string, on bool) error {
+	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"unschedulable": on}})
+	_, err := env.Kube.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, patch, metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) && !on {
+		return nil // the node is gone: nothing to uncordon
+	}
+	return err
+}
+
+func removeTaint(ctx context.Context, env *Env, node, key string, effect corev1.TaintEffect) error {
+	n, err := env.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var kept []corev1.Taint
+	for _, t := range n.Spec.Taints {
+		if t.Key != key || t.Effect != effect {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == len(n.Spec.Taints) {
+		return nil
+	}
+	n.Spec.Taints = kept
+	_, err = env.Kube.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+	return err
+}

@@ -1,0 +1,258 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/reboundhq/rebound/faults"
+	"github.com/reboundhq/rebound/lab"
+	"github.com/reboundhq/rebound/measure"
+	"github.com/reboundhq/rebound/reports"
+	"github.com/reboundhq/rebound/scenarios"
+)
+
+func (r *Runner) labIfTarget() *lab.Lab {
+	if r.opts.OnLab {
+		return r.opts.Lab
+	}
+	return nil
+}
+
+// cluster records how cleanup reaches the cluster of a fault.
+func (r *Runner) cluster(namespace string) Cluster {
+	c := Cluster{Kubeconfig: r.opts.Kubeconfig, Context: r.opts.Context, Namespace: namespace}
+	if r.opts.OnLab && r.opts.Lab != nil {
+		c.Lab, c.StateDir = r.opts.Lab.Name, r.opts.Lab.StateDir
+		c.Kubeconfig = r.opts.Lab.Kubeconfig()
+	}
+	return c
+}
+
+// Run runs the scenarios in order and returns the finalized run result.
+// Its error is ErrAborted (wrapped) when the run stopped early; the result
+// is complete either way, with every scenario that ran.
+func (r *Runner) Run(ctx context.Context, runID string, list []*scenarios.Scenario) (*reports.Run, error) {
+	run := &reports.Run{ID: runID, StartedAt: time.Now().UTC(), Cluster: r.clusterName()}
+	if r.opts.Ladder != nil {
+		run.Ladder = r.opts.Ladder.Name
+	}
+	r.run = run
+	if r.opts.DryRun {
+		return run, r.dryRun(ctx, list)
+	}
+	j, err := OpenJournal(r.opts.StateDir, runID)
+	if err != nil {
+		return run, err
+	}
+	defer j.Close()
+	r.journal = j
+	fmt.Fprintf(r.opts.Out, "run %s: %d scenarios (journal %s)\n", runID, len(list), j.Path())
+
+	var runErr error
+	for i, s := range list {
+		if ctx.Err() != nil {
+			runErr = fmt.Errorf("%w: %w", ErrAborted, context.Cause(ctx))
+			break
+		}
+		rep, err := r.runScenario(ctx, s, runID)
+		run.Scenarios = append(run.Scenarios, rep)
+		r.printVerdict(rep)
+		if errors.Is(err, ErrAborted) {
+			runErr = err
+			break
+		}
+		// The next scenario needs a healthy app: put a demo app back as new
+		// when this one left it degraded.
+		if i+1 < len(list) && r.opts.Redeploy != nil && !recovered(rep) {
+			fmt.Fprintf(r.opts.Out, "  %s left the demo app degraded: redeploying it for the next scenario\n", s.Name)
+			if err := r.opts.Redeploy(ctx, s.Target.Namespace); err != nil {
+				fmt.Fprintf(r.opts.Out, "  redeploy failed: %v\n", err)
+			}
+		}
+	}
+	if runErr != nil {
+		run.Aborted = true
+		run.AbortReason = runErr.Error()
+	}
+	if left, err := Outstanding(r.opts.StateDir); err == nil {
+		for _, e := range left {
+			if e.Run == runID {
+				run.CleanupIncomplete = append(run.CleanupIncomplete, fmt.Sprintf("%s: %s (%s)", e.Scenario, e.Description, e.State))
+			}
+		}
+	}
+	r.achieve(run)
+	return run, runErr
+}
+
+// recovered tells whether a scenario ended with the app back at full
+// redundancy.
+func recovered(rep reports.Scenario) bool {
+	return rep.Error == "" && rep.Result.TimeToFullRedundancy != nil
+}
+
+func (r *Runner) clusterName() string {
+	if r.opts.OnLab && r.opts.Lab != nil {
+		return "lab " + r.opts.Lab.Name
+	}
+	if r.opts.Context != "" {
+		return r.opts.Context
+	}
+	return r.opts.Kubeconfig
+}
+
+// achieve computes the achieved rung per disruption type.
+func (r *Runner) achieve(run *reports.Run) {
+	if len(r.rungs) == 0 {
+		return
+	}
+	var results []measure.ScenarioResult
+	for _, s := range run.Scenarios {
+		if s.Error != "" {
+			continue
+		}
+		results = append(results, measure.ScenarioResult{Name: s.Name, Disruption: measure.DisruptionType(s.Disruption), Result: s.Result})
+	}
+	run.Achieved = measure.AchievedRungs(r.rungs, results)
+}
+
+func (r *Runner) printVerdict(rep reports.Scenario) {
+	st := rep.Status()
+	line := fmt.Sprintf("scenario %s: %s", rep.Name, st)
+	if rep.Error != "" {
+		line += ": " + rep.Error
+	} else if len(rep.Result.Verdict.Breaches) > 0 {
+		line += ": " + rep.Result.Verdict.Breaches[0]
+	}
+	fmt.Fprintln(r.opts.Out, line)
+}
+
+// dryRun prints, for every scenario, the fault it would inject and how it
+// would be undone, reading the cluster but changing nothing.
+func (r *Runner) dryRun(ctx context.Context, list []*scenarios.Scenario) error {
+	out := r.opts.Out
+	fmt.Fprintf(out, "dry run: nothing will be changed\n")
+	for _, s := range list {
+		fmt.Fprintf(out, "\nscenario %s (%s, %s): %s\n", s.Name, s.Disruption, s.Source, s.Description)
+		fmt.Fprintf(out, "  target: namespace %s, pods %s, driver %s\n", s.Target.Namespace, s.Target.LabelSelector.String(), s.Target.Driver)
+		if s.Backup.Before {
+			fmt.Fprintf(out, "  backup before the fault\n")
+		}
+		t, err := r.resolveTarget(ctx, s, "dry-run")
+		if err != nil {
+			fmt.Fprintf(out, "  fault: %s (not resolved against the cluster: %v)\n", s.Fault.Kind, err)
+			continue
+		}
+		inj, err := faults.For(s.Fault)
+		if err != nil {
+			t.Close()
+			return err
+		}
+		plan, err := inj.Plan(ctx, &faults.Env{
+			Kube: r.kube, Dynamic: r.dynamic, Lab: r.labIfTarget(), Driver: t.Driver, Namespace: t.Namespace, Selector: t.Selector,
+			RunID: "dry-run", Scenario: s.Name, Log: r.opts.Log, CloudSecret: r.opts.CloudSecret, Out: out,
+		})
+		t.Close()
+		if err != nil {
+			fmt.Fprintf(out, "  fault: %s: cannot be planned: %v\n", s.Fault.Kind, err)
+			continue
+		}
+		fmt.Fprintf(out, "  fault: %s\n", plan.Description)
+		if plan.Duration > 0 {
+			fmt.Fprintf(out, "  for: %s, then undo\n", plan.Duration)
+		}
+		for _, u := range plan.Undo {
+			fmt.Fprintf(out, "  undo: %s\n", u.Describe)
+		}
+		if plan.OneShot() {
+			fmt.Fprintf(out, "  undo: none (one-shot; recovery: %s)\n", s.Recovery.Path)
+		}
+		for _, o := range plan.Objects {
+			data, err := yaml.Marshal(o)
+			if err == nil {
+				fmt.Fprintf(out, "  object:\n%s", indent(string(data), "    "))
+			}
+		}
+		fmt.Fprintf(out, "  recovery: %s (timeout %s)\n", s.Recovery.Path, s.Recovery.Timeout)
+	}
+	return nil
+}
+
+func indent(s, pre string) string {
+	out := ""
+	for _, line := range splitLines(s) {
+		out += pre + line + "\n"
+	}
+	return out
+}
+
+func splitLines(s string) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			lines = append(lines, s[start:i])
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		lines = append(lines, s[start:])
+	}
+	return lines
+}
+
+// CleanupResult is what Cleanup did.
+type CleanupResult struct {
+	Recovered []string
+	Failed    []string
+}
+
+// Cleanup rolls back, from the journals in stateDir, every fault that is
+// not recorded as recovered: after a crash, a kill -9, or a failed undo.
+// envFor builds the environment to act in from an entry's cluster.
+func Cleanup(ctx context.Context, stateDir string, envFor func(Cluster) (*faults.Env, error)) (CleanupResult, error) {
+	var res CleanupResult
+	left, err := Outstanding(stateDir)
+	if err != nil {
+		return res, err
+	}
+	sort.SliceStable(left, func(i, j int) bool { return left[i].Time.After(left[j].Time) }) // newest first, like a stack
+	byRun := map[string]*Journal{}
+	defer func() {
+		for _, j := range byRun {
+			j.Close()
+		}
+	}()
+	for _, e := range left {
+		what := fmt.Sprintf("%s/%s: %s", e.Run, e.Scenario, e.Description)
+		env, err := envFor(e.Cluster)
+		if err == nil {
+			err = faults.Recover(ctx, env, e.Undo)
+		}
+		j := byRun[e.Run]
+		if j == nil {
+			if j, _ = OpenJournal(stateDir, e.Run); j != nil {
+				byRun[e.Run] = j
+			}
+		}
+		if err != nil {
+			res.Failed = append(res.Failed, fmt.Sprintf("%s: %v", what, err))
+			if j != nil {
+				e.State, e.Error = StateFailed, err.Error()
+				_ = j.Write(e)
+			}
+			continue
+		}
+		res.Recovered = append(res.Recovered, what)
+		if j != nil {
+			e.State, e.Error = StateRecovered, ""
+			_ = j.Write(e)
+		}
+	}
+	return res, nil
+}
