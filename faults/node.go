@@ -145,7 +145,7 @@ func drain(ctx context.Context, env *Env, node string) error {
 		return err
 	}
 	for _, p := range pods.Items {
-		if isDaemonSetPod(&p) || p.DeletionTimestamp != nil {
+		if p.Spec.NodeName != node || isDaemonSetPod(&p) || p.DeletionTimestamp != nil {
 			continue
 		}
 		ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace}}

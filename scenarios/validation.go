@@ -231,7 +231,9 @@ func validateSelection(f *v1alpha1.Fault, rule FaultRule, p *field.Path) field.E
 		chosen = append(chosen, name)
 	}
 	switch {
-	case len(allowed) > 0 && len(chosen) == 0:
+	case len(allowed) > 0 && len(chosen) == 0 && f.Kind != v1alpha1.FaultPause:
+		// A pause with no pod chosen pauses every member: the app is down
+		// for exactly its duration, a known outage to check RTO against.
 		errs = append(errs, field.Required(p, fmt.Sprintf("a %s fault needs one of %s", f.Kind, selectorList(allowed))))
 	case len(chosen) > 1:
 		errs = append(errs, field.Forbidden(p.Child(chosen[1]), fmt.Sprintf("%s is set too; set only one of %s", chosen[0], selectorList(allowed))))

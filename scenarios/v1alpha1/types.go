@@ -307,8 +307,10 @@ const (
 	FaultAppDelete FaultKind = "app-delete"
 	// FaultPodKill kills one member's pod. Acts on a member.
 	FaultPodKill FaultKind = "pod-kill"
-	// FaultPause stops one member's processes (SIGSTOP) and resumes them
-	// after the duration. Acts on a member; needs a duration.
+	// FaultPause stops one member's processes (SIGSTOP in the lab, a
+	// Chaos Mesh partition elsewhere) and resumes them after the duration.
+	// Acts on a member (pod or leader), or, with neither, on every member
+	// of the app: an outage of exactly the duration. Needs a duration.
 	FaultPause FaultKind = "pause"
 	// FaultManual is done by a person following spec.fault.instructions;
 	// rebound measures.
