@@ -118,6 +118,12 @@ func ioChaos(f scenarios.Fault) Injector {
 		} else {
 			obj = chaosmesh.IOErrors(meta, env.Namespace, sel, path, io.Percent, io.Errno, f.Duration)
 		}
+		// The scenario's finer settings pass through as written.
+		if io.Action != "" {
+			obj.Spec.Action = io.Action
+		}
+		obj.Spec.Path, obj.Spec.Methods = io.Path, io.Methods
+		obj.Spec.Attr, obj.Spec.Mistake = io.Attr, io.Mistake
 		return chaosPlan(env, &Plan{Fault: f.Kind, Targets: []string{pod.Name}, Duration: f.Duration}, obj, fmt.Sprintf("%s on %s of pod %s through Chaos Mesh", io.Action, path, pod.Name))
 	})
 }

@@ -29,7 +29,15 @@ func podKill(f scenarios.Fault) Injector {
 		p := &Plan{Fault: f.Kind, Targets: []string{pod.Name}}
 		if f.Via == scenarios.ViaChaosMesh {
 			obj := chaosmesh.PodKill(chaosmesh.Meta{Namespace: env.Namespace, Name: objName(env, "pod-kill"), RunID: env.RunID}, env.Namespace, pod.Name)
-			return chaosPlan(env, p, obj, "kill pod "+pod.Name+" through Chaos Mesh")
+			what := "kill pod " + pod.Name + " through Chaos Mesh"
+			if pc := f.PodChaos; pc != nil {
+				if pc.Action != "" {
+					obj.Spec.Action = pc.Action
+					what = string(pc.Action) + " on pod " + pod.Name + " through Chaos Mesh"
+				}
+				obj.Spec.ContainerNames, obj.Spec.GracePeriod = pc.ContainerNames, pc.GracePeriod
+			}
+			return chaosPlan(env, p, obj, what)
 		}
 		grace := int64(0)
 		if f.PodChaos != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,8 +83,26 @@ func (l *Lab) DiskFault(ctx context.Context, namespace, pvc, action string) (str
 		}
 		// The remount is of the tmpfs superblock, so it reaches the bind
 		// mounts inside every pod using the volume.
-		if err := unix.Mount("", dir, "", flags, ""); err != nil {
+		err := unix.Mount("", dir, "", flags, "")
+		killed := 0
+		if errors.Is(err, unix.EBUSY) && action == DiskReadOnly {
+			// Files are open for writing: their processes die, as they
+			// would on their next write to a disk gone read-only, and
+			// restart against the read-only volume.
+			if killed, err = l.client().killVolumeUsers(ctx, dir); err == nil {
+				for range 100 {
+					if err = unix.Mount("", dir, "", flags, ""); !errors.Is(err, unix.EBUSY) {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}
+		if err != nil {
 			return "", fmt.Errorf("remount %s %s: %w", dir, action, err)
+		}
+		if killed > 0 {
+			return fmt.Sprintf("volume is %s; the containers of %d pod(s) writing to it were killed", action, killed), nil
 		}
 		return "volume is " + action, nil
 	case DiskFill:

@@ -55,7 +55,19 @@ func (c agentClient) power(ctx context.Context, node, action string) error {
 	return c.post(ctx, "/v1/nodes/"+node+"/power", body)
 }
 
+func (c agentClient) killVolumeUsers(ctx context.Context, dir string) (int, error) {
+	body, _ := json.Marshal(map[string]string{"path": dir})
+	var out struct{ Killed int }
+	err := c.postJSON(ctx, "/v1/volumes/kill-users", body, &out)
+	return out.Killed, err
+}
+
 func (c agentClient) post(ctx context.Context, path string, body []byte) error {
+	return c.postJSON(ctx, path, body, nil)
+}
+
+// postJSON posts to the agent and decodes its answer into out, if any.
+func (c agentClient) postJSON(ctx context.Context, path string, body []byte, out any) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://agent"+path, bytes.NewReader(body))
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -72,6 +84,9 @@ func (c agentClient) post(ctx context.Context, path string, body []byte) error {
 			return fmt.Errorf("%w: %s", agent.ErrUnknownPod, e.Error)
 		}
 		return errors.New(e.Error)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
 	}
 	return nil
 }

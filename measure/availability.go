@@ -17,8 +17,11 @@ type Availability struct {
 	// stability window before observation ended; TSvc and RTO are then
 	// meaningless and Observed says how long was watched.
 	Restored bool
-	// TSvc is the start of the first run of successful probes after T0 that
-	// lasted the stability window, or T0 itself when no probe failed first.
+	// TSvc is when the first probe of the first run of successful probes
+	// after T0 that lasted the stability window completed (the run is
+	// ordered by probe starts), or T0 itself when no probe failed first.
+	// DESIGN.md says "the start of the run"; the completion is used since a
+	// probe sent into an outage may hang and succeed after it ends.
 	TSvc time.Duration
 	// RTO is TSvc − T0, or 0 when no probe failed before TSvc.
 	RTO time.Duration
@@ -97,7 +100,11 @@ func ServiceRestored(samples []ProbeSample, t0, window time.Duration) Availabili
 		}
 		if s.Start-post[runStart].Start >= window {
 			a.Restored = true
-			a.TSvc = post[runStart].Start
+			// The run's first success proves the service answered when it
+			// completed, not when it was sent: a probe sent into an
+			// outage can hang and succeed once the app is back. Taking
+			// its end never reports an RTO shorter than the outage.
+			a.TSvc = post[runStart].End
 			if !a.Failed {
 				a.TSvc = t0 // DESIGN: RTO is 0 when no probe failed
 			}

@@ -62,7 +62,7 @@ func TestServiceRestored(t *testing.T) {
 			// Run starts at 3.1s; the probe at 4.0s fails; window is 1s.
 			samples:  probes(100*ms, 0, 8*s, outage(span(t0, t0+2*s), span(4*s, 4*s+ms))),
 			window:   1 * s,
-			restored: true, rto: 4100*ms - t0, downtime: 2100 * ms, tol: 0, failed: 21,
+			restored: true, rto: 4100*ms + probeLatency - t0, downtime: 2100 * ms, tol: 0, failed: 21,
 		},
 		{
 			name: "a failure after the window completed does not move T_svc but is downtime",
@@ -70,7 +70,7 @@ func TestServiceRestored(t *testing.T) {
 			// later, so the window is met; 4.2s then fails.
 			samples:  probes(100*ms, 0, 8*s, outage(span(t0, t0+2*s), span(4200*ms, 4200*ms+ms))),
 			window:   1 * s,
-			restored: true, rto: 3100*ms - t0, downtime: 2100 * ms, tol: 0, failed: 21,
+			restored: true, rto: 3100*ms + probeLatency - t0, downtime: 2100 * ms, tol: 0, failed: 21,
 		},
 		{
 			name:     "a run lasting to the end of observation but shorter than the window is not restored",
@@ -95,7 +95,7 @@ func TestServiceRestored(t *testing.T) {
 			samples: append(probes(100*ms, t0+50*ms, 15*s, never),
 				measure.ProbeSample{Start: t0 - 50*ms, End: t0 + 950*ms, OK: false}),
 			window:   10 * s,
-			restored: true, rto: 50 * ms, downtime: 50 * ms, tol: 0, failed: 1,
+			restored: true, rto: 50*ms + probeLatency, downtime: 50 * ms, tol: 0, failed: 1,
 		},
 		{
 			// With concurrent probes a success that started before T0 can
@@ -106,13 +106,13 @@ func TestServiceRestored(t *testing.T) {
 				measure.ProbeSample{Start: t0 - 80*ms, End: t0 + 900*ms, OK: false},
 				measure.ProbeSample{Start: t0 - 50*ms, End: t0 + 20*ms, OK: true}),
 			window:   10 * s,
-			restored: true, rto: 50 * ms, downtime: 50 * ms, tol: 0, failed: 1,
+			restored: true, rto: 50*ms + probeLatency, downtime: 50 * ms, tol: 0, failed: 1,
 		},
 		{
 			name:     "zero window: the first success after the last failure restores",
 			samples:  probes(100*ms, 0, 5*s, outage(span(t0, t0+2*s))),
 			window:   0,
-			restored: true, rto: 3100*ms - t0, downtime: 2 * s, tol: 0, failed: 20,
+			restored: true, rto: 3100*ms + probeLatency - t0, downtime: 2 * s, tol: 0, failed: 20,
 		},
 	}
 	for _, tt := range tests {
@@ -171,8 +171,8 @@ func TestServiceRestoredReportsWhatWasObserved(t *testing.T) {
 			samples: probes(100*ms, 0, 14*s, outage(span(t0, t0+2*s))),
 			want: measure.Availability{
 				Restored:     true,
-				TSvc:         3100 * ms,
-				RTO:          3100*ms - t0,
+				TSvc:         3100*ms + probeLatency,
+				RTO:          3100*ms + probeLatency - t0,
 				Resolution:   100 * ms,
 				Observed:     13900*ms + probeLatency - t0,
 				Failed:       true,
@@ -215,7 +215,8 @@ func TestServiceRestoredIgnoresSampleOrder(t *testing.T) {
 }
 
 func ExampleServiceRestored() {
-	// A fault at 1s takes the app down for 2s; probes run every 100ms.
+	// A fault at 1s takes the app down for 2s; probes run every 100ms and
+	// take 5ms: service is known to be back when the first one answers.
 	var samples []measure.ProbeSample
 	for at := time.Duration(0); at < 15*time.Second; at += 100 * time.Millisecond {
 		down := at >= time.Second && at < 3*time.Second
@@ -223,5 +224,5 @@ func ExampleServiceRestored() {
 	}
 	a := measure.ServiceRestored(samples, time.Second, 10*time.Second)
 	fmt.Printf("restored=%v RTO=%s ±%s downtime=%s\n", a.Restored, a.RTO, a.Resolution, a.Downtime)
-	// Output: restored=true RTO=2s ±100ms downtime=2s
+	// Output: restored=true RTO=2.005s ±100ms downtime=2s
 }

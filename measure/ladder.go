@@ -21,6 +21,10 @@ type ScenarioResult struct {
 	Name       string
 	Disruption DisruptionType
 	Result     Result
+	// Failed says why the scenario meets no rung whatever its numbers: it
+	// could not run, or its recovery path could not bring the app back (a
+	// restore with no backup). Empty when it ran and recovered.
+	Failed string
 }
 
 // Achievement is the rung a disruption type reached.
@@ -64,6 +68,10 @@ func AchievedRung(rungs []Rung, scenarios []ScenarioResult, d DisruptionType) Ac
 			return a
 		}
 		for _, s := range ofType {
+			if s.Failed != "" {
+				a.Blocked = append(a.Blocked, fmt.Sprintf("rung %q: scenario %q: %s", rung.Name, s.Name, s.Failed))
+				continue
+			}
 			if v := Judge(s.Result, targets); !v.Pass {
 				a.Blocked = append(a.Blocked, fmt.Sprintf("rung %q: scenario %q: %s", rung.Name, s.Name, strings.Join(v.Breaches, "; ")))
 			}

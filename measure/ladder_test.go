@@ -63,6 +63,14 @@ func TestAchievedRung(t *testing.T) {
 			blocked:    []string{`rung "bronze": scenario "lossy": rpoWrites`},
 		},
 		{
+			name:       "a failed recovery achieves nothing, whatever the numbers",
+			rungs:      ladder,
+			scenarios:  []measure.ScenarioResult{{Name: "no-backup", Disruption: "node", Result: aResult().build(), Failed: "restore failed: no backup"}},
+			disruption: "node",
+			want:       measure.Achievement{Disruption: "node", Covered: true, Scenarios: 1},
+			blocked:    []string{`rung "bronze": scenario "no-backup": restore failed: no backup`},
+		},
+		{
 			name:       "not restored achieves nothing",
 			rungs:      ladder,
 			scenarios:  []measure.ScenarioResult{node("stuck", aResult().notRestored(time.Minute).build())},

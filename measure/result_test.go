@@ -119,7 +119,7 @@ func TestAnalyseRestoreRun(t *testing.T) {
 		Pass: r.Verdict.Pass, Bug: r.Verdict.Bug,
 	}
 	want := numbers{
-		Restored: true, RTO: 3 * s, Resolution: 100 * ms, Downtime: 3 * s,
+		Restored: true, RTO: 3*s + probeLatency, Resolution: 100 * ms, Downtime: 3 * s,
 		Redundant: true, ToFull: 4500 * ms,
 		DataChecked: true, DataSafe: false,
 		Acked: 2000 - 300, Failed: 300, Lost: 201, RPOWrites: 200,
@@ -169,8 +169,8 @@ func TestAnalyseMeasuresFromTheFirstFault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.RTO == nil || r.RTO.Duration() != 2*s {
-		t.Errorf("RTO = %v, want 2s measured from the first fault", r.RTO)
+	if r.RTO == nil || r.RTO.Duration() != 2*s+probeLatency {
+		t.Errorf("RTO = %v, want 2.005s measured from the first fault", r.RTO)
 	}
 }
 
@@ -231,7 +231,7 @@ func TestResultJSONSchema(t *testing.T) {
 		t.Errorf("JSON keys (-want +got):\n%s", diff)
 	}
 	for key, want := range map[string]any{
-		"rtoMillis": 3000.0, "rpoMillis": 1998.0, "backupAgeMillis": 2000.0,
+		"rtoMillis": 3005.0, "rpoMillis": 1998.0, "backupAgeMillis": 2000.0,
 		"timeToFullRedundancyMillis": 4500.0, "rtoResolutionMillis": 100.0, "rpoWrites": 200.0,
 	} {
 		if doc[key] != want {

@@ -102,29 +102,37 @@ func write(ctx context.Context, d apps.Driver, tl *measure.Timeline, id string, 
 	return err
 }
 
-// availability reads and writes every interval; a probe is ok when both
-// succeed within the timeout. Its writes join the write history, so the
-// final read accounts for them.
+// availability sends a probe every interval, each a read then a write; a
+// probe is ok when both succeed within the timeout. Probes are sent on the
+// clock, not after the previous one returns, so an outage in which probes
+// hang is still sampled every interval. Its writes join the write history,
+// so the final read accounts for them.
 func (s *Set) availability(ctx context.Context, d apps.Driver, tl *measure.Timeline, cfg Config, obs Observer) {
 	tick := time.NewTicker(cfg.Interval)
 	defer tick.Stop()
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
 	for {
-		start := tl.Now()
-		pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-		err := d.Read(pctx)
-		if err == nil {
-			id := fmt.Sprintf("a-%08d", s.seq.Add(1))
-			err = write(pctx, d, tl, id, cfg.Timeout, nil)
-		}
-		cancel()
-		if ctx.Err() != nil {
-			return // stopping: the last probe proves nothing
-		}
-		ok := err == nil
-		tl.RecordProbe(measure.ProbeSample{Start: start, End: tl.Now(), OK: ok})
-		if obs != nil {
-			obs.Probe("availability", ok)
-		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			start := tl.Now()
+			pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+			defer cancel()
+			err := d.Read(pctx)
+			if err == nil {
+				id := fmt.Sprintf("a-%08d", s.seq.Add(1))
+				err = write(pctx, d, tl, id, cfg.Timeout, nil)
+			}
+			if ctx.Err() != nil {
+				return // stopping: this probe proves nothing
+			}
+			ok := err == nil
+			tl.RecordProbe(measure.ProbeSample{Start: start, End: tl.Now(), OK: ok})
+			if obs != nil {
+				obs.Probe("availability", ok)
+			}
+		}()
 		select {
 		case <-ctx.Done():
 			return

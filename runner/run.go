@@ -113,10 +113,13 @@ func (r *Runner) achieve(run *reports.Run) {
 	}
 	var results []measure.ScenarioResult
 	for _, s := range run.Scenarios {
+		sr := measure.ScenarioResult{Name: s.Name, Disruption: measure.DisruptionType(s.Disruption), Result: s.Result}
 		if s.Error != "" {
-			continue
+			sr.Failed = "could not run: " + s.Error
+		} else if f := r.failedRecovery[s.Name]; f != "" {
+			sr.Failed = f
 		}
-		results = append(results, measure.ScenarioResult{Name: s.Name, Disruption: measure.DisruptionType(s.Disruption), Result: s.Result})
+		results = append(results, sr)
 	}
 	run.Achieved = measure.AchievedRungs(r.rungs, results)
 }

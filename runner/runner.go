@@ -84,6 +84,8 @@ type Runner struct {
 	run     *reports.Run
 	rungs   []measure.Rung
 	targets map[scenarios.Disruption]measure.Targets
+	// failedRecovery holds, by scenario, why its recovery path failed.
+	failedRecovery map[string]string
 }
 
 // NewRunID makes a run id: sortable by time, unique by its random tail.
@@ -105,7 +107,7 @@ func New(opts Options, kube kubernetes.Interface, dyn dynamic.Interface, list []
 	if err := CheckSafety(opts, list); err != nil {
 		return nil, err
 	}
-	r := &Runner{opts: opts, kube: kube, dynamic: dyn, targets: map[scenarios.Disruption]measure.Targets{}}
+	r := &Runner{opts: opts, kube: kube, dynamic: dyn, targets: map[scenarios.Disruption]measure.Targets{}, failedRecovery: map[string]string{}}
 	if opts.Ladder != nil {
 		rungs, targets, err := ladderTargets(opts.Ladder, opts.Rung)
 		if err != nil {

@@ -84,11 +84,11 @@ func (r *Runner) runScenario(ctx context.Context, s *scenarios.Scenario, runID s
 		sr.target.Close()
 	}
 	sr.rep.Duration = measure.Millis(time.Since(start))
-	if sr.tl != nil {
-		sr.measure()
-	}
 	if err != nil && sr.rep.Error == "" && !errors.Is(err, ErrAborted) {
 		sr.rep.Error = err.Error()
+	}
+	if sr.tl != nil {
+		sr.measure()
 	}
 	if errors.Is(err, ErrAborted) || sr.aborted != nil {
 		return sr.rep, fmt.Errorf("%w: %w", ErrAborted, errors.Join(err, sr.aborted))
@@ -310,8 +310,13 @@ func (sr *scenarioRun) watch(ctx context.Context, d time.Duration, untilRecovere
 	s := sr.s
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
-			return fmt.Errorf("%w: %w", ErrAborted, err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrAborted, ctx.Err())
+		case m := <-sr.r.opts.Marks: // nil channel outside manual runs: never ready
+			sr.tl.Record(measure.Mark, "a person marked: "+m)
+			sr.note("marked %s by a person", m)
+		case <-time.After(500 * time.Millisecond):
 		}
 		rec := sr.tl.Snapshot()
 		t0, ok := faultTime(rec)
@@ -423,6 +428,7 @@ func (sr *scenarioRun) measure() {
 		}
 	}
 	if sr.recoveryErr != nil {
+		sr.r.failedRecovery[sr.s.Name] = sr.recoveryErr.Error()
 		res.Verdict.Pass = false
 		res.Verdict.Breaches = append(res.Verdict.Breaches, sr.recoveryErr.Error())
 	}

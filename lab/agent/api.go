@@ -38,6 +38,7 @@ type PowerRequest struct {
 //	GET  /v1/nodes              the nodes and their power
 //	POST /v1/nodes/{name}/power {"action":"stop|freeze|start"}
 //	POST /v1/pods/{ns}/{name}/freeze|thaw   SIGSTOP or SIGCONT one pod's processes
+//	POST /v1/volumes/kill-users {"path":…}  SIGKILL the containers of pods using a volume
 func (a *Agent) serveAPI(ctx context.Context) {
 	sock := a.cfg.SocketPath()
 	_ = os.Remove(sock)
@@ -76,6 +77,14 @@ func (a *Agent) serveAPI(ctx context.Context) {
 		default:
 			writeJSON(rw, http.StatusOK, map[string]string{"pod": r.PathValue("name"), "action": r.PathValue("action")})
 		}
+	})
+	mux.HandleFunc("POST /v1/volumes/kill-users", func(rw http.ResponseWriter, r *http.Request) {
+		var req struct{ Path string }
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Path == "" {
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": "want {\"path\": volume folder}"})
+			return
+		}
+		writeJSON(rw, http.StatusOK, map[string]int{"killed": a.KillVolumeUsers(req.Path)})
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -125,4 +134,30 @@ func (a *Agent) PausePod(namespace, name, action string) error {
 	found.signalAll(sig)
 	a.log.Info("pod "+action, "pod", namespace+"/"+name)
 	return nil
+}
+
+// KillVolumeUsers SIGKILLs the containers of every pod that mounts the
+// volume at path (they restart by their policy), so the volume can be
+// remounted read-only: Linux refuses that while files are open for writing,
+// and a database whose disk turns read-only dies on its next write anyway.
+func (a *Agent) KillVolumeUsers(path string) int {
+	a.mu.Lock()
+	var users []*podWorker
+	for _, w := range a.workers {
+		w.mu.Lock()
+		for _, dir := range w.volumes {
+			if dir == path {
+				users = append(users, w)
+				break
+			}
+		}
+		w.mu.Unlock()
+	}
+	a.mu.Unlock()
+	for _, w := range users {
+		for _, c := range w.ctrs {
+			c.kill(false)
+		}
+	}
+	return len(users)
 }

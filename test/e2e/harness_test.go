@@ -178,7 +178,7 @@ func TestHarnessFaultClasses(t *testing.T) {
 		}).
 		Assess("human error with no backup to restore: the data loss is measured and reported as a breach", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			run := runScenarios(t, ctx, parseScenarios(t,
-				scenarioYAML("app-delete", "human-error", "kind: app-delete\nappDelete:\n  prefix: /rebound/", "path: restore\n    timeout: 1m"),
+				scenarioYAML("app-delete", "human-error", "kind: app-delete\nappDelete:\n  prefix: /rebound/", "path: restore\n    timeout: 1m\n  backup:\n    before: true"),
 			))
 			s := run.Scenarios[0]
 			if s.Result.LostCount == 0 {
