@@ -27,6 +27,7 @@ type Target struct {
 	mode       scenarios.EndpointMode
 	urls       []string
 	fwd        *forwarder // for port-forward endpoints
+	scheme     string     // http or https, for URLs made from pods
 }
 
 // Close releases the driver and any port-forwards.
@@ -68,12 +69,26 @@ func (r *Runner) resolveTarget(ctx context.Context, s *scenarios.Scenario, runID
 	if s.Target.Driver == scenarios.DriverElasticsearch {
 		t.Prefix = fmt.Sprintf("rebound-%s-%s", runID, s.Name) // an index name
 	}
+	t.scheme = s.Target.Endpoints.Scheme
+	if t.scheme == "" {
+		t.scheme = "http"
+	}
+	cfg := apps.Config{Prefix: t.Prefix}
+	if name := s.Target.Endpoints.Secret; name != "" {
+		// Read once, kept in memory only, never logged or journaled.
+		sec, err := r.kube.CoreV1().Secrets(t.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("%s: target.endpoints.secretRef: %w", s.Source, err)
+		}
+		cfg.Username, cfg.Password, cfg.CACert = string(sec.Data["username"]), string(sec.Data["password"]), sec.Data["ca.crt"]
+	}
 	eps, err := t.endpoints(ctx)
 	if err != nil {
 		t.Close()
 		return nil, err
 	}
-	d, err := apps.New(ctx, t.DriverName, apps.Config{Endpoints: eps, Prefix: t.Prefix})
+	cfg.Endpoints = eps
+	d, err := apps.New(ctx, t.DriverName, cfg)
 	if err != nil {
 		t.Close()
 		return nil, err
@@ -107,7 +122,7 @@ func (t *Target) endpoints(ctx context.Context) (apps.Endpoints, error) {
 			}
 			addr = fmt.Sprintf("127.0.0.1:%d", local)
 		}
-		eps.URLs = append(eps.URLs, "http://"+addr)
+		eps.URLs = append(eps.URLs, t.scheme+"://"+addr)
 		eps.Pods = append(eps.Pods, p.Name)
 	}
 	if len(eps.URLs) == 0 {

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"maps"
 	"slices"
 	"time"
@@ -32,8 +33,10 @@ func ScenarioFromV1Alpha1(in *v1alpha1.Scenario) *Scenario {
 			LabelSelector: *s.Target.LabelSelector.DeepCopy(),
 			Driver:        Driver(s.Target.Driver),
 			Endpoints: Endpoints{
-				Mode: EndpointMode(s.Target.Endpoints.Mode),
-				URLs: slices.Clone(s.Target.Endpoints.URLs),
+				Mode:   EndpointMode(s.Target.Endpoints.Mode),
+				URLs:   slices.Clone(s.Target.Endpoints.URLs),
+				Scheme: s.Target.Endpoints.Scheme,
+				Secret: secretName(s.Target.Endpoints.SecretRef),
 			},
 		},
 		Fault: Fault{
@@ -125,8 +128,10 @@ func ScenarioToV1Alpha1(s *Scenario) *v1alpha1.Scenario {
 				LabelSelector: *s.Target.LabelSelector.DeepCopy(),
 				Driver:        v1alpha1.Driver(s.Target.Driver),
 				Endpoints: v1alpha1.Endpoints{
-					Mode: v1alpha1.EndpointMode(s.Target.Endpoints.Mode),
-					URLs: slices.Clone(s.Target.Endpoints.URLs),
+					Mode:      v1alpha1.EndpointMode(s.Target.Endpoints.Mode),
+					URLs:      slices.Clone(s.Target.Endpoints.URLs),
+					Scheme:    s.Target.Endpoints.Scheme,
+					SecretRef: secretRef(s.Target.Endpoints.Secret),
 				},
 			},
 			Fault: v1alpha1.Fault{
@@ -286,4 +291,18 @@ func clonePtr[T any](p *T) *T {
 	}
 	v := *p
 	return &v
+}
+
+func secretName(ref *corev1.LocalObjectReference) string {
+	if ref == nil {
+		return ""
+	}
+	return ref.Name
+}
+
+func secretRef(name string) *corev1.LocalObjectReference {
+	if name == "" {
+		return nil
+	}
+	return &corev1.LocalObjectReference{Name: name}
 }

@@ -95,6 +95,10 @@ const (
 type Endpoints struct {
 	Mode EndpointMode
 	URLs []string
+	// Scheme is http or https for URLs rebound makes.
+	Scheme string
+	// Secret names the Secret with the app's credentials; empty for none.
+	Secret string
 }
 
 // EndpointMode is how rebound connects to an app; see v1alpha1.EndpointMode.

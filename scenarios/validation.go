@@ -109,6 +109,12 @@ func validateTarget(t *v1alpha1.Target, p *field.Path) field.ErrorList {
 
 	ep := p.Child("endpoints")
 	modes := []v1alpha1.EndpointMode{v1alpha1.EndpointModeAuto, v1alpha1.EndpointModePodIP, v1alpha1.EndpointModePortForward, v1alpha1.EndpointModeURLs}
+	if sc := t.Endpoints.Scheme; sc != "" && sc != "http" && sc != "https" {
+		errs = append(errs, notSupported(ep.Child("scheme"), sc, []string{"http", "https"}))
+	}
+	if ref := t.Endpoints.SecretRef; ref != nil && ref.Name == "" {
+		errs = append(errs, field.Required(ep.Child("secretRef", "name"), "the Secret with keys username, password and optionally ca.crt"))
+	}
 	if !slices.Contains(modes, t.Endpoints.Mode) {
 		errs = append(errs, notSupported(ep.Child("mode"), string(t.Endpoints.Mode), modes))
 	}

@@ -2,6 +2,8 @@ package etcd
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -41,9 +43,20 @@ func New(ctx context.Context, cfg apps.Config) (apps.Driver, error) {
 	if prefix == "" {
 		prefix = "/rebound"
 	}
+	var tlsConfig *tls.Config
+	if len(cfg.CACert) > 0 || strings.HasPrefix(cfg.Endpoints.URLs[0], "https://") {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if len(cfg.CACert) > 0 {
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(cfg.CACert) {
+				return nil, errors.New("etcd driver: ca.crt holds no PEM certificate")
+			}
+			tlsConfig.RootCAs = pool
+		}
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: cfg.Endpoints.URLs, DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
-		Username: cfg.Username, Password: cfg.Password,
+		Username: cfg.Username, Password: cfg.Password, TLS: tlsConfig,
 		// Keep each call's own deadline the only limit: no hidden retries
 		// that would stretch a probe past its timeout.
 		DialKeepAliveTime: 2 * time.Second, DialKeepAliveTimeout: time.Second,

@@ -153,6 +153,19 @@ type Endpoints struct {
 	// Used with, and required by, mode urls.
 	// +optional
 	URLs []string `json:"urls,omitempty"`
+
+	// Scheme is http or https, for the URLs rebound makes from pod IPs and
+	// port-forwards. Defaults to http.
+	// +optional
+	Scheme string `json:"scheme,omitempty"`
+
+	// SecretRef names a Secret in the target's namespace holding how to
+	// log in to the app: keys username and password, and ca.crt to trust
+	// for https. rebound reads it when the run starts and keeps it in
+	// memory only. An ECK cluster's <name>-es-elastic-user Secret holds
+	// only a password: copy it into one with both keys.
+	// +optional
+	SecretRef *corev1.LocalObjectReference `json:"secretRef,omitempty"`
 }
 
 // EndpointMode is how rebound connects to an app.
