@@ -166,7 +166,8 @@ func (c *ctr) launch(proc *podspec.Process) error {
 	env := append(proc.Env, LabEnv+"="+a.cfg.Name)
 	cmd, err := podexec.Command(a.self, []string{"lab", "pod-exec"}, podexec.Spec{
 		Path: proc.Path, Argv: proc.Argv, Env: env, Dir: proc.Dir, Hostname: proc.Hostname,
-		HostsFile: filepath.Join(a.cfg.PodDir(string(w.uid)), "hosts"), Mounts: proc.Mounts,
+		HostsFile:  filepath.Join(a.cfg.PodDir(string(w.uid)), "hosts"),
+		ResolvFile: filepath.Join(a.cfg.PodDir(string(w.uid)), "resolv.conf"), Mounts: proc.Mounts,
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -48,5 +49,16 @@ func TestHostsFileResolvesLikeClusterDNS(t *testing.T) {
 		if got := strings.Contains(tc.file, tc.line); got != tc.want {
 			t.Errorf("%s: contains %q = %v, want %v; file:\n%s", tc.name, tc.line, got, tc.want, tc.file)
 		}
+	}
+}
+
+func TestResolvConfNeverLeavesTheMachine(t *testing.T) {
+	t.Parallel()
+	conf := string(ResolvConf(pod("etcd-0", "127.30.1.1", true), netip.MustParsePrefix("127.30.0.0/16")))
+	if !strings.Contains(conf, "nameserver 127.30.0.254\n") {
+		t.Errorf("nameserver must be a loopback address of the lab where nothing listens:\n%s", conf)
+	}
+	if strings.Count(conf, "nameserver") != 1 || !strings.Contains(conf, "search demo.svc.cluster.local") {
+		t.Errorf("resolv.conf:\n%s", conf)
 	}
 }

@@ -151,6 +151,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 			_ = os.WriteFile(hosts, HostsFile(pod, w.ip, nil), 0o644)
 			a.markHosts()
 		}
+		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/resolv.conf", ResolvConf(pod, a.cfg.PodNet), 0o644)
 		vols, err := w.prepareVolumes(ctx, pod)
 		w.mu.Lock()
 		var ce *podspec.ConfigError

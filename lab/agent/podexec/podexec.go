@@ -19,13 +19,16 @@ const specEnv = "REBOUND_POD_EXEC_SPEC"
 
 // Spec is what the child needs to set up the namespace and exec.
 type Spec struct {
-	Path      string          `json:"path"`
-	Argv      []string        `json:"argv"`
-	Env       []string        `json:"env"`
-	Dir       string          `json:"dir"`
-	Hostname  string          `json:"hostname"`
-	HostsFile string          `json:"hostsFile"`
-	Mounts    []podspec.Mount `json:"mounts"`
+	Path      string   `json:"path"`
+	Argv      []string `json:"argv"`
+	Env       []string `json:"env"`
+	Dir       string   `json:"dir"`
+	Hostname  string   `json:"hostname"`
+	HostsFile string   `json:"hostsFile"`
+	// ResolvFile replaces /etc/resolv.conf, so a name the lab does not
+	// know fails at once instead of going to the host's DNS servers.
+	ResolvFile string          `json:"resolvFile"`
+	Mounts     []podspec.Mount `json:"mounts"`
 }
 
 // Command builds the command that runs spec: self (the rebound binary) with
@@ -65,6 +68,11 @@ func Main() error {
 	mounts := spec.Mounts
 	if spec.HostsFile != "" {
 		mounts = append(mounts, podspec.Mount{Source: spec.HostsFile, Target: "/etc/hosts", ReadOnly: true})
+	}
+	if spec.ResolvFile != "" {
+		if _, err := os.Stat("/etc/resolv.conf"); err == nil {
+			mounts = append(mounts, podspec.Mount{Source: spec.ResolvFile, Target: "/etc/resolv.conf", ReadOnly: true})
+		}
 	}
 	for _, m := range mounts {
 		if err := bind(m); err != nil {
