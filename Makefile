@@ -11,7 +11,7 @@ export REBOUND_LAB_BINS := $(LAB_BINS)
 CHAOS_CRDS ?= $(HOME)/.cache/rebound/crds/chaos-mesh
 export REBOUND_CHAOS_CRDS := $(CHAOS_CRDS)
 
-.PHONY: all build deps lab-bins chaos-crds test unit e2e gameday lab-up lab-down bench fmt vet clean
+.PHONY: all build deps lab-bins chaos-crds bench-backup test unit e2e gameday lab-up lab-down bench fmt vet clean
 
 all: build
 
@@ -30,9 +30,11 @@ lab-bins:
 chaos-crds:
 	@faults/chaosmesh/crdgen/gen.sh $(CHAOS_CRDS)
 
-# Every test: unit tests and the end-to-end tests on a real lab.
+# Every test: unit tests, the backup repository's Azure Blob round trip on
+# Azurite (installed from npm into a cache, listening on 127.0.0.1 only),
+# and the end-to-end tests on a real lab.
 test: deps lab-bins chaos-crds build
-	REBOUND_BINARY=$(BIN) $(GO) test -count=1 -timeout 40m ./...
+	hack/azurite.sh run -- env REBOUND_BINARY=$(BIN) $(GO) test -count=1 -timeout 40m ./...
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
@@ -53,6 +55,11 @@ lab-up: deps lab-bins build
 
 lab-down: build
 	$(BIN) lab down
+
+# Backup repository vs tar | zstd -3 on a ~1.1 GiB dataset (RUNS=5 KEEP=1).
+bench-backup:
+	@command -v zstd >/dev/null || { apt-get update -qq && apt-get install -y -qq zstd; }
+	bench/backup/run.sh $(or $(BENCH_DIR),/tmp/rebound-backup-bench)
 
 bench: deps lab-bins build
 	@command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc; }

@@ -1,0 +1,166 @@
+package repo
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Chunker parameters of new repositories. FastCDC with a 1 MiB average
+// (min 512 KiB, max 8 MiB), restic's sizes: large enough that a GiB is
+// ~1000 objects (object stores charge and wait per request, and every chunk
+// is its own object here), small enough that a page-sized change to a
+// database file rewrites ~1-2 MiB, not the file. Normalised FastCDC keeps
+// sizes close to the average, so the 8 MiB cap is rarely hit.
+const (
+	ChunkMin = 512 << 10
+	ChunkAvg = 1 << 20
+	ChunkMax = 8 << 20
+)
+
+const (
+	formatVersion  = 1
+	chunkAlgorithm = "fastcdc-v1.0.0" // go-cdc-chunkers, keyed gear table
+)
+
+// The config object is the one object readable before the subkeys are
+// known, so it has its own layout:
+//
+//	"RBDCFG\x00\x01" | repo id (16) | key check (32) | nonce (12) | GCM(JSON body) | tag (16) | SHA-256 of all before (32)
+//
+// The plain SHA-256 tells damage from a wrong key: a flipped byte fails
+// the checksum (ErrCorrupt naming the config); an intact config whose key
+// check differs means the key is wrong (ErrWrongKey).
+const (
+	configMagic   = "RBDCFG\x00\x01"
+	configKey     = "config"
+	repoIDSize    = 16
+	configPrefix  = len(configMagic) + repoIDSize + sha256.Size // magic, id, key check
+	configMinSize = configPrefix + nonceSize + tagSize + sha256.Size
+)
+
+type configBody struct {
+	Version int           `json:"version"`
+	Chunker chunkerParams `json:"chunker"`
+	Created time.Time     `json:"created"`
+}
+
+type chunkerParams struct {
+	Algorithm string `json:"algorithm"`
+	Min       int    `json:"min"`
+	Avg       int    `json:"avg"`
+	Max       int    `json:"max"`
+}
+
+func (p chunkerParams) validate() error {
+	if p.Algorithm != chunkAlgorithm {
+		return fmt.Errorf("unsupported chunker %q (this build knows %q)", p.Algorithm, chunkAlgorithm)
+	}
+	if p.Min < 64 || p.Avg <= p.Min || p.Max <= p.Avg || p.Max > ChunkMax || p.Avg&(p.Avg-1) != 0 {
+		return fmt.Errorf("invalid chunker sizes min=%d avg=%d max=%d", p.Min, p.Avg, p.Max)
+	}
+	return nil
+}
+
+// parsedConfig is a config that passed its checksum and key check.
+type parsedConfig struct {
+	repoID []byte
+	keys   keys
+	body   configBody
+}
+
+func newConfig(master []byte, now time.Time) ([]byte, error) {
+	repoID := make([]byte, repoIDSize)
+	rand.Read(repoID)
+	k, err := deriveKeys(master, repoID)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(configBody{
+		Version: formatVersion,
+		Chunker: chunkerParams{Algorithm: chunkAlgorithm, Min: ChunkMin, Avg: ChunkAvg, Max: ChunkMax},
+		Created: now.UTC(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	aead, err := configAEAD(k)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, configMinSize+len(body))
+	b = append(b, configMagic...)
+	b = append(b, repoID...)
+	b = append(b, keyCheck(k)...)
+	nonce := make([]byte, nonceSize)
+	rand.Read(nonce)
+	ad := append(bytes.Clone(b), configKey...)
+	b = append(b, nonce...)
+	b = aead.Seal(b, nonce, body, ad)
+	sum := sha256.Sum256(b)
+	return append(b, sum[:]...), nil
+}
+
+func configAEAD(k keys) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(k.enc)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// parseConfig checks b in the order that names the right culprit: shape
+// and checksum (damage), key check (wrong key), then authentication.
+func parseConfig(b []byte, master []byte) (*parsedConfig, error) {
+	if len(b) < configMinSize {
+		return nil, fmt.Errorf("%w: %d bytes, too short for a config", ErrCorrupt, len(b))
+	}
+	if string(b[:len(configMagic)]) != configMagic {
+		if bytes.HasPrefix(b, []byte("RBDCFG")) {
+			return nil, fmt.Errorf("%w: unsupported repository format %x (this build reads format %d)", ErrCorrupt, b[6:8], formatVersion)
+		}
+		return nil, fmt.Errorf("%w: not a rebound config (bad magic)", ErrCorrupt)
+	}
+	body, sum := b[:len(b)-sha256.Size], b[len(b)-sha256.Size:]
+	if want := sha256.Sum256(body); !hmac.Equal(want[:], sum) {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	repoID := b[len(configMagic) : len(configMagic)+repoIDSize]
+	k, err := deriveKeys(master, repoID)
+	if err != nil {
+		return nil, err
+	}
+	if !hmac.Equal(keyCheck(k), b[len(configMagic)+repoIDSize:configPrefix]) {
+		return nil, ErrWrongKey
+	}
+	aead, err := configAEAD(k)
+	if err != nil {
+		return nil, err
+	}
+	nonce := body[configPrefix : configPrefix+nonceSize]
+	ad := append(bytes.Clone(body[:configPrefix]), configKey...)
+	plain, err := aead.Open(nil, nonce, body[configPrefix+nonceSize:], ad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, errAuth)
+	}
+	var cb configBody
+	if err := json.Unmarshal(plain, &cb); err != nil {
+		return nil, fmt.Errorf("%w: config body: %w", ErrCorrupt, err)
+	}
+	if cb.Version != formatVersion {
+		return nil, fmt.Errorf("unsupported repository version %d (this build reads %d)", cb.Version, formatVersion)
+	}
+	if err := cb.Chunker.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return &parsedConfig{repoID: bytes.Clone(repoID), keys: k, body: cb}, nil
+}
+
+func (c *parsedConfig) idString() string { return hex.EncodeToString(c.repoID) }
