@@ -1,0 +1,18 @@
+// Package elasticsearch is rebound's app driver for Elasticsearch 8,
+// registered as "elasticsearch". The write probe's records are documents
+// whose _id is the record id, in one index per run (apps.Config.Prefix);
+// every write is classified as acknowledged, certainly failed or of unknown
+// outcome from the _bulk item statuses and the transport error, because the
+// lost-write count and the RPO are only as true as that classification. It
+// also reads all records back through a point in time, reports cluster
+// health and the elected master, deletes an index for human-error faults,
+// and offers the backup engine a snapshot API: register and verify a
+// repository, freeze an index (write block and flush) with an unfreeze that
+// always runs, create, list, restore and delete snapshots.
+//
+// It only talks to Elasticsearch's REST API at the endpoints it is given. It
+// never changes Kubernetes objects and never injects faults. Its
+// destructive calls, DeleteData and a restore that replaces indices, refuse
+// wildcards, lists and hidden indices, so they only reach the indices they
+// name.
+package elasticsearch

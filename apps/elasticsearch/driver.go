@@ -1,0 +1,550 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/reboundhq/rebound/apps"
+)
+
+func init() {
+	apps.Register("elasticsearch", func(_ context.Context, cfg apps.Config) (apps.Driver, error) {
+		return New(cfg)
+	})
+}
+
+// Defaults of the options.
+const (
+	DefaultReplicas    = 1
+	DefaultReadTimeout = 2 * time.Second
+	DefaultPageSize    = 5000
+
+	// maxPageSize is Elasticsearch's default index.max_result_window.
+	maxPageSize = 10000
+	// pitKeepAlive only has to outlive the gap between two pages of ReadAll.
+	pitKeepAlive = "1m"
+)
+
+type options struct {
+	replicas    int
+	readTimeout time.Duration
+	pageSize    int
+}
+
+// Option changes how a Driver is created.
+type Option func(*options) error
+
+// WithReplicas sets number_of_replicas of the index the driver creates on
+// first use (default 1). 0 suits a single-node cluster, which can then be
+// green.
+func WithReplicas(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("replicas must not be negative, got %d", n)
+		}
+		o.replicas = n
+		return nil
+	}
+}
+
+// WithReadTimeout bounds each Read (default 2s) when the caller's context
+// has no earlier deadline.
+func WithReadTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("read timeout must be positive, got %s", d)
+		}
+		o.readTimeout = d
+		return nil
+	}
+}
+
+// WithPageSize sets how many ids each search page of ReadAll returns
+// (default 5000, at most 10000).
+func WithPageSize(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > maxPageSize {
+			return fmt.Errorf("page size must be in [1, %d], got %d", maxPageSize, n)
+		}
+		o.pageSize = n
+		return nil
+	}
+}
+
+// Driver is an Elasticsearch cluster, connected. It implements apps.Driver:
+// each record is a document whose _id is the record id, in one index named
+// after Config.Prefix. It also has the snapshot API the backup engine uses
+// (see snapshot.go). It is safe for concurrent use.
+type Driver struct {
+	es    *es.Client
+	index string
+	opts  options
+
+	// createMu serialises index creation; a channel rather than a mutex
+	// so that a caller waiting for it still honours its own deadline.
+	createMu chan struct{}
+	created  bool // guarded by createMu
+}
+
+var _ apps.Driver = (*Driver)(nil)
+
+// New creates a driver for the cluster at cfg.Endpoints.URLs, writing to the
+// index cfg.Prefix (lower-cased). It does not contact the cluster; the index
+// is created on first use.
+func New(cfg apps.Config, opts ...Option) (*Driver, error) {
+	o := options{replicas: DefaultReplicas, readTimeout: DefaultReadTimeout, pageSize: DefaultPageSize}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, fmt.Errorf("elasticsearch driver: %w", err)
+		}
+	}
+	if len(cfg.Endpoints.URLs) == 0 {
+		return nil, errors.New("elasticsearch driver: no endpoint URLs; give at least one, e.g. https://quickstart-es-http:9200")
+	}
+	index, err := indexName(cfg.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch driver: prefix: %w", err)
+	}
+	client, err := es.NewClient(es.Config{
+		Addresses: cfg.Endpoints.URLs,
+		Username:  cfg.Username,
+		Password:  cfg.Password,
+		CACert:    cfg.CACert,
+		// One probe is one attempt: a retry inside the client would hide
+		// an outage from the availability probe and stretch its timing.
+		DisableRetry: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch driver: %w", err)
+	}
+	return &Driver{es: client, index: index, opts: o, createMu: make(chan struct{}, 1)}, nil
+}
+
+// Index is the name of the index the driver writes records to.
+func (d *Driver) Index() string { return d.index }
+
+// indexName lower-cases name and checks it is a name Elasticsearch accepts
+// for an index. Wildcards, lists, _all and hidden (.dot) names are refused so
+// that a destructive call can only ever reach the one index it names.
+func indexName(name string) (string, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	switch {
+	case n == "":
+		return "", errors.New("index name is empty")
+	case n == "." || n == ".." || n == "_all":
+		return "", fmt.Errorf("%q is not an index name", name)
+	case len(n) > 255:
+		return "", fmt.Errorf("index name %q is longer than 255 bytes", name)
+	case strings.ContainsAny(n[:1], "-_+."):
+		return "", fmt.Errorf("index name %q must not start with -, _, + or .", name)
+	case strings.ContainsAny(n, `\/*?"<>|, #:`):
+		return "", fmt.Errorf(`index name %q must not contain any of \ / * ? " < > | , # : or a space`, name)
+	}
+	return n, nil
+}
+
+// ensureIndex creates the index on first use with the configured replicas,
+// so a run's index never depends on the cluster's auto-create defaults. Once
+// it succeeded it is never tried again: recreating a deleted index would
+// hide a human-error fault and race a restore.
+func (d *Driver) ensureIndex(ctx context.Context) error {
+	select {
+	case d.createMu <- struct{}{}:
+		defer func() { <-d.createMu }()
+	case <-ctx.Done():
+		return fmt.Errorf("create index %q: %w", d.index, ctx.Err())
+	}
+	if d.created {
+		return nil
+	}
+	body, err := json.Marshal(map[string]any{
+		"settings": map[string]any{
+			"index": map[string]any{"number_of_shards": 1, "number_of_replicas": d.opts.replicas},
+		},
+		"mappings": map[string]any{
+			"properties": map[string]any{"id": map[string]any{"type": "keyword"}},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	err = into(nil)(d.es.Indices.Create(d.index,
+		d.es.Indices.Create.WithContext(ctx),
+		d.es.Indices.Create.WithBody(bytes.NewReader(body)),
+	))
+	if err != nil && !isAPIError(err, 400, "resource_already_exists_exception") {
+		return fmt.Errorf("create index %q: %w", d.index, err)
+	}
+	d.created = true
+	return nil
+}
+
+// Write indexes the document id with op_type create. See WriteBatch for how
+// the outcome is classified.
+func (d *Driver) Write(ctx context.Context, id string) error {
+	return d.WriteBatch(ctx, []string{id})[id]
+}
+
+// bulkItem is one item of a _bulk response, under its action name.
+type bulkItem struct {
+	ID     string      `json:"_id"`
+	Status int         `json:"status"`
+	Error  *errorCause `json:"error"`
+}
+
+// WriteBatch indexes one document per id in a single _bulk request and
+// returns the outcome of every id: nil when Elasticsearch acknowledged it
+// (item status 2xx), an error wrapping apps.ErrIndeterminate when the
+// outcome is unknown (the request timed out, the connection was reset, or
+// the answer could not be read), and any other error when it was certainly
+// not applied (a failed item such as 429 es_rejected_execution_exception,
+// 409 version_conflict_engine_exception or 503 unavailable_shards_exception,
+// or the whole request refused). Documents are created with op_type create,
+// so an id is written at most once; ids must be unique within a batch.
+//
+// Writes do not refresh the index; ReadAll refreshes before reading.
+func (d *Driver) WriteBatch(ctx context.Context, ids []string) map[string]error {
+	out := make(map[string]error, len(ids))
+	all := func(err error) map[string]error {
+		for _, id := range ids {
+			out[id] = fmt.Errorf("write %q: %w", id, err)
+		}
+		return out
+	}
+	if len(ids) == 0 {
+		return out
+	}
+	if err := d.ensureIndex(ctx); err != nil {
+		return all(err) // nothing was sent: a certain failure
+	}
+
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	for _, id := range ids {
+		_ = enc.Encode(map[string]any{"create": map[string]string{"_id": id}})
+		_ = enc.Encode(map[string]string{"id": id})
+	}
+	bulkOpts := []func(*esapi.BulkRequest){
+		d.es.Bulk.WithContext(ctx),
+		d.es.Bulk.WithIndex(d.index),
+		d.es.Bulk.WithRefresh("false"),
+	}
+	// Ask Elasticsearch to give up waiting for an unavailable primary
+	// before we give up waiting for Elasticsearch: its 503 item is a
+	// certain failure, our timeout is an unknown outcome.
+	if deadline, ok := ctx.Deadline(); ok {
+		if left := time.Until(deadline) * 3 / 4; left >= 10*time.Millisecond {
+			bulkOpts = append(bulkOpts, d.es.Bulk.WithTimeout(left))
+		}
+	}
+	res, err := d.es.Bulk(&body, bulkOpts...)
+	if err != nil {
+		return all(writeError(err))
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		apiErr := responseError(res)
+		if res.StatusCode == 502 || res.StatusCode == 504 {
+			// A proxy between us and Elasticsearch gave up; it may
+			// have forwarded the request.
+			return all(fmt.Errorf("%w: %w", apps.ErrIndeterminate, apiErr))
+		}
+		return all(apiErr)
+	}
+	var resp struct {
+		Items []map[string]bulkItem `json:"items"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&resp); err != nil {
+		return all(fmt.Errorf("%w: read bulk response: %w", apps.ErrIndeterminate, err))
+	}
+	if len(resp.Items) != len(ids) {
+		return all(fmt.Errorf("%w: bulk response has %d items for %d documents", apps.ErrIndeterminate, len(resp.Items), len(ids)))
+	}
+	for i, id := range ids {
+		var item bulkItem
+		for _, it := range resp.Items[i] { // one key: the action name
+			item = it
+		}
+		switch {
+		case item.Status == 0:
+			out[id] = fmt.Errorf("write %q: %w: bulk item %d has no status", id, apps.ErrIndeterminate, i)
+		case item.ID != "" && item.ID != id:
+			out[id] = fmt.Errorf("write %q: %w: bulk item %d is for id %q", id, apps.ErrIndeterminate, i, item.ID)
+		case item.Status >= 200 && item.Status < 300:
+			out[id] = nil
+		case item.Error != nil:
+			out[id] = fmt.Errorf("write %q: %w", id, item.Error.apiError(item.Status))
+		default:
+			out[id] = fmt.Errorf("write %q: %w", id, &APIError{Status: item.Status, Reason: "bulk item failed without an error body"})
+		}
+	}
+	return out
+}
+
+// shardsHeader is the _shards summary of search, count, refresh and flush
+// responses.
+type shardsHeader struct {
+	Total      int `json:"total"`
+	Successful int `json:"successful"`
+	Failed     int `json:"failed"`
+}
+
+func (s shardsHeader) err(op string) error {
+	if s.Failed > 0 {
+		return fmt.Errorf("%s: %d of %d shards failed", op, s.Failed, s.Total)
+	}
+	return nil
+}
+
+// Read counts the documents of the index: it fails when any shard of the
+// index cannot answer, and it gives up after the read timeout.
+func (d *Driver) Read(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.readTimeout)
+	defer cancel()
+	if err := d.ensureIndex(ctx); err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	_, err := d.count(ctx, d.index)
+	return err
+}
+
+func (d *Driver) count(ctx context.Context, index string) (int, error) {
+	var r struct {
+		Count  int          `json:"count"`
+		Shards shardsHeader `json:"_shards"`
+	}
+	if err := into(&r)(d.es.Count(d.es.Count.WithContext(ctx), d.es.Count.WithIndex(index))); err != nil {
+		return 0, fmt.Errorf("count %q: %w", index, err)
+	}
+	if err := r.Shards.err(fmt.Sprintf("count %q", index)); err != nil {
+		return 0, err
+	}
+	return r.Count, nil
+}
+
+func (d *Driver) refresh(ctx context.Context, index string) error {
+	var r struct {
+		Shards shardsHeader `json:"_shards"`
+	}
+	if err := into(&r)(d.es.Indices.Refresh(d.es.Indices.Refresh.WithContext(ctx), d.es.Indices.Refresh.WithIndex(index))); err != nil {
+		return fmt.Errorf("refresh %q: %w", index, err)
+	}
+	// A copy that missed the refresh could hide acknowledged writes from
+	// the search and make them look lost.
+	return r.Shards.err(fmt.Sprintf("refresh %q", index))
+}
+
+// ReadAll refreshes the index, then reads back the id of every document
+// through a point in time, page by page with search_after, so it sees one
+// consistent view however many documents there are. A missing index has no
+// records. Partial results (a shard that failed) are an error, never a
+// shorter list.
+func (d *Driver) ReadAll(ctx context.Context) ([]string, error) {
+	if err := d.refresh(ctx, d.index); err != nil {
+		if isIndexNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read all: %w", err)
+	}
+	var pit struct {
+		ID     string        `json:"id"`
+		Shards *shardsHeader `json:"_shards"`
+	}
+	err := into(&pit)(d.es.OpenPointInTime([]string{d.index}, pitKeepAlive,
+		d.es.OpenPointInTime.WithContext(ctx),
+	))
+	if err != nil {
+		if isIndexNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read all: open point in time on %q: %w", d.index, err)
+	}
+	defer d.closePIT(ctx, &pit.ID)
+	if pit.Shards != nil {
+		if err := pit.Shards.err("read all: open point in time"); err != nil {
+			return nil, err
+		}
+	}
+
+	var (
+		ids   []string
+		after []json.RawMessage
+	)
+	for page := 1; ; page++ {
+		req := map[string]any{
+			"size":             d.opts.pageSize,
+			"_source":          false,
+			"track_total_hits": false,
+			"pit":              map[string]string{"id": pit.ID, "keep_alive": pitKeepAlive},
+			// _shard_doc is the cheapest total order of a point in time.
+			"sort": []any{map[string]string{"_shard_doc": "asc"}},
+		}
+		if after != nil {
+			req["search_after"] = after
+		}
+		body, err := json.Marshal(req)
+		if err != nil {
+			return nil, err
+		}
+		var r struct {
+			PitID    string       `json:"pit_id"`
+			TimedOut bool         `json:"timed_out"`
+			Shards   shardsHeader `json:"_shards"`
+			Hits     struct {
+				Hits []struct {
+					ID   string            `json:"_id"`
+					Sort []json.RawMessage `json:"sort"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		err = into(&r)(d.es.Search(
+			d.es.Search.WithContext(ctx),
+			d.es.Search.WithBody(bytes.NewReader(body)),
+			d.es.Search.WithAllowPartialSearchResults(false),
+		))
+		if err != nil {
+			return nil, fmt.Errorf("read all: search page %d: %w", page, err)
+		}
+		if err := r.Shards.err(fmt.Sprintf("read all: search page %d", page)); err != nil {
+			return nil, err
+		}
+		if r.TimedOut {
+			return nil, fmt.Errorf("read all: search page %d timed out with partial results", page)
+		}
+		if r.PitID != "" {
+			pit.ID = r.PitID // the id may change from page to page
+		}
+		for _, h := range r.Hits.Hits {
+			ids = append(ids, h.ID)
+		}
+		if len(r.Hits.Hits) < d.opts.pageSize {
+			return ids, nil
+		}
+		after = r.Hits.Hits[len(r.Hits.Hits)-1].Sort
+		if len(after) == 0 {
+			return nil, fmt.Errorf("read all: search page %d has no sort values to continue from", page)
+		}
+	}
+}
+
+// closePIT frees the point in time on a fresh context, so it is released
+// even when ReadAll's context has expired. A failure is not worth reporting:
+// the point in time expires after its keep-alive anyway.
+func (d *Driver) closePIT(ctx context.Context, id *string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	body, err := json.Marshal(map[string]string{"id": *id})
+	if err != nil {
+		return
+	}
+	_ = into(nil)(d.es.ClosePointInTime(
+		d.es.ClosePointInTime.WithContext(ctx),
+		d.es.ClosePointInTime.WithBody(bytes.NewReader(body)),
+	))
+}
+
+// Health reads _cluster/health: Full when green, Serving when not red,
+// Members the nodes in the cluster, Healthy its data nodes. When the cluster
+// cannot answer (no elected master, no node reachable) it returns an error
+// and a Health that is not serving.
+func (d *Driver) Health(ctx context.Context) (apps.Health, error) {
+	var r struct {
+		Status              string `json:"status"`
+		NumberOfNodes       int    `json:"number_of_nodes"`
+		NumberOfDataNodes   int    `json:"number_of_data_nodes"`
+		InitializingShards  int    `json:"initializing_shards"`
+		UnassignedShards    int    `json:"unassigned_shards"`
+		UnassignedPrimaries int    `json:"unassigned_primary_shards"`
+	}
+	if err := into(&r)(d.es.Cluster.Health(d.es.Cluster.Health.WithContext(ctx))); err != nil {
+		return apps.Health{Detail: "no answer: " + err.Error()}, fmt.Errorf("cluster health: %w", err)
+	}
+	if r.Status == "" {
+		return apps.Health{Detail: "no status in answer"}, errors.New("cluster health: the answer has no status")
+	}
+	detail := fmt.Sprintf("%s, %s", r.Status, plural(r.NumberOfNodes, "node"))
+	if r.InitializingShards > 0 {
+		detail += ", " + plural(r.InitializingShards, "initializing shard")
+	}
+	if r.UnassignedShards > 0 {
+		detail += ", " + plural(r.UnassignedShards, "unassigned shard")
+	}
+	return apps.Health{
+		Full:    r.Status == "green",
+		Serving: r.Status != "red",
+		Members: r.NumberOfNodes,
+		Healthy: r.NumberOfDataNodes,
+		Detail:  detail,
+	}, nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// Leader returns the name of the elected master node; in ECK a node is
+// named after its pod.
+func (d *Driver) Leader(ctx context.Context) (string, error) {
+	var rows []struct {
+		ID   string `json:"id"`
+		Node string `json:"node"`
+	}
+	if err := into(&rows)(d.es.Cat.Master(d.es.Cat.Master.WithContext(ctx), d.es.Cat.Master.WithFormat("json"))); err != nil {
+		return "", fmt.Errorf("elected master: %w", err)
+	}
+	if len(rows) == 0 || rows[0].Node == "" || rows[0].Node == "-" {
+		return "", errors.New("elected master: the cluster has none")
+	}
+	return rows[0].Node, nil
+}
+
+// DeleteData deletes the index target (lower-cased) and returns how many
+// documents it held. A missing index deletes nothing and is not an error.
+// Wildcards, lists, _all and hidden indices are refused. When the documents
+// cannot be counted nothing is deleted, so the fault is never applied
+// without its measure.
+func (d *Driver) DeleteData(ctx context.Context, target string) (int, error) {
+	index, err := indexName(target)
+	if err != nil {
+		return 0, fmt.Errorf("delete data: %w", err)
+	}
+	if err := d.refresh(ctx, index); err != nil {
+		if isIndexNotFound(err) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("delete data: %w", err)
+	}
+	n, err := d.count(ctx, index)
+	if err != nil {
+		if isIndexNotFound(err) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("delete data: %w", err)
+	}
+	if err := into(nil)(d.es.Indices.Delete([]string{index}, d.es.Indices.Delete.WithContext(ctx))); err != nil {
+		if isIndexNotFound(err) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("delete data: delete index %q: %w", index, err)
+	}
+	return n, nil
+}
+
+// Close releases the client's connections.
+func (d *Driver) Close() error {
+	if err := d.es.Close(context.Background()); err != nil && !errors.Is(err, es.ErrAlreadyClosed) {
+		return err
+	}
+	return nil
+}
