@@ -9,7 +9,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 bins=${REBOUND_LAB_BINS:-$HOME/.cache/rebound/bin}
 rebound=${REBOUND_BINARY:-$here/bin/rebound}
 state=$(mktemp -d)
-trap 'REBOUND_STATE_DIR=$state "$rebound" lab down --name bench >/dev/null 2>&1 || true; KWOK_WORKDIR=$state/kwok "$bins/kwokctl" --name bench-kwok delete cluster >/dev/null 2>&1 || true; rm -rf "$state"' EXIT
+cleanup() {
+  if [ -n "${KEEP_STATE:-}" ]; then echo "state kept in $state (KEEP_STATE)"; return; fi
+  REBOUND_STATE_DIR=$state "$rebound" lab down --name bench >/dev/null 2>&1 || true
+  KWOK_WORKDIR=$state/kwok "$bins/kwokctl" --name bench-kwok delete cluster >/dev/null 2>&1 || true
+  rm -rf "$state"
+}
+trap cleanup EXIT
 export REBOUND_STATE_DIR=$state REBOUND_LAB_BINS=$bins
 
 now() { date +%s.%N; }

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/reboundhq/rebound/cli/backupcmd"
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/streams"
 	rlab "github.com/reboundhq/rebound/lab"
@@ -56,6 +57,7 @@ type flags struct {
 	pushURL       string
 	cloudSecret   string
 	noDeploy      bool
+	backup        backupcmd.RepoFlags
 }
 
 // NewCommand builds `rebound run`.
@@ -107,6 +109,7 @@ not run); 2 invalid input; 3 aborted and rolled back; 4 cleanup incomplete
 	fl.StringVar(&f.pushURL, "push-url", "", "push the final metrics to this Prometheus Pushgateway")
 	fl.StringVar(&f.cloudSecret, "cloud-secret", "cloud-key-secret", "Secret with cloud credentials for Chaos Mesh node power")
 	fl.BoolVar(&f.noDeploy, "no-deploy", false, "on the lab, do not deploy the demo app")
+	f.backup.AddFlags(fl, "backup-")
 	return cmd
 }
 
@@ -239,6 +242,17 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 			}
 			opts.Redeploy = func(ctx context.Context, ns string) error { return redeployDemo(ctx, kube, ns) }
 		}
+	}
+
+	if !f.dryRun {
+		// The backup engine scenarios back up with and restore from; the
+		// lab's own repository unless --backup-repo names another.
+		eng, err := f.backup.Engine(ctx, kube, s.Err)
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		opts.Backup = eng.ForRunner()
 	}
 
 	runID := runner.NewRunID()

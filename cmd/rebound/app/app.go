@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/reboundhq/rebound/cli/backupcmd"
 	"github.com/reboundhq/rebound/cli/demo"
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/lab"
@@ -56,6 +57,6 @@ are real processes, for game days and CI gates without a cloud.`,
 		return exitcode.With(exitcode.InvalidInput, err)
 	})
 	root.AddCommand(run.NewCommand(s), run.NewCleanupCommand(s), run.NewMarkCommand(s),
-		scenarioscmd.NewCommand(s), lab.NewCommand(s), demo.NewCommand(s))
+		scenarioscmd.NewCommand(s), backupcmd.NewCommand(s), lab.NewCommand(s), demo.NewCommand(s))
 	return root
 }

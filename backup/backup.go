@@ -1,0 +1,471 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/reboundhq/rebound/apps"
+	"github.com/reboundhq/rebound/apps/elasticsearch"
+	"github.com/reboundhq/rebound/backup/mover"
+	"github.com/reboundhq/rebound/backup/repo"
+)
+
+// captured is one object ready to store.
+type captured struct {
+	kind kindInfo
+	name string
+	data []byte // JSON of the stripped object
+}
+
+// Backup takes a backup of the app req names and commits it to the
+// repository. The backup's own snapshot is written last, after its data
+// (and the volume snapshots it names), so an interrupted backup leaves no
+// backup at all, only chunks and volume snapshots that Prune removes.
+func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
+	if req.Namespace == "" {
+		return nil, errors.New("backup: no namespace")
+	}
+	mode, err := ParseDataMode(string(req.Data))
+	if err != nil {
+		return nil, err
+	}
+	sel := req.Selector
+	if sel == nil {
+		sel = labels.Everything()
+	}
+	progress := req.Progress
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	start := e.now()
+	m := &Manifest{
+		Format: ManifestFormat, Name: req.Name, Namespace: req.Namespace, Selector: sel.String(),
+		Driver: req.DriverName, Tags: req.Tags, Started: start.UTC(),
+	}
+
+	// Metadata and config first: they are small, and the data's cut comes
+	// right after them.
+	progress(Progress{Phase: "resources", Message: fmt.Sprintf("capturing the objects of %s (selector %q)", req.Namespace, sel.String())})
+	objs, secrets, nsObj, warns, err := e.capture(ctx, &req, sel)
+	if err != nil {
+		return nil, err
+	}
+	m.Warnings = append(m.Warnings, warns...)
+	m.NamespaceObject = string(nsObj)
+	m.Layers.Metadata = !req.SkipMetadata
+	m.Layers.Config = !req.SkipConfig
+
+	// The repository reads Metadata when the snapshot is committed; what
+	// listing shows (level, cut) is known only then, so md is filled in
+	// below (TestMetadataAtCommit guards this).
+	md := map[string]string{}
+	w, err := e.repo.NewSnapshot(ctx, repo.BackupOptions{Tags: append([]string{TagBackup}, req.Tags...), Metadata: md})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Abort()
+	for _, c := range objs {
+		name := resourcePrefix + c.kind.Resource + "/" + c.name + ".json"
+		if err := w.AddObject(ctx, name, bytes.NewReader(c.data)); err != nil {
+			return nil, err
+		}
+		m.Resources = append(m.Resources, ResourceEntry{Resource: c.kind.Resource, Kind: c.kind.Kind, Name: c.name, Object: name})
+	}
+	for _, c := range secrets {
+		name := secretPrefix + c.name + ".sealed"
+		if err := w.AddObject(ctx, name, bytes.NewReader(e.sealer.seal(name, c.data))); err != nil {
+			return nil, err
+		}
+		m.Resources = append(m.Resources, ResourceEntry{Resource: c.kind.Resource, Kind: c.kind.Kind, Name: c.name, Object: name, Sealed: true})
+	}
+	progress(Progress{Phase: "resources", Done: true, Message: fmt.Sprintf("%d objects captured (%d secrets, sealed)", len(objs)+len(secrets), len(secrets))})
+
+	// Data.
+	cut := e.now()
+	var pvcSnaps []repo.ID
+	ok := false
+	defer func() {
+		if !ok {
+			e.dropSnapshots(pvcSnaps)
+		}
+	}()
+	if mode != DataNone {
+		driver := req.Driver
+		if driver == nil && req.DriverName != "" {
+			d, err := e.connect(ctx, req.DriverName, req.Namespace, sel)
+			if err != nil {
+				return nil, fmt.Errorf("backup: connect to the app: %w", err)
+			}
+			defer d.Close()
+			driver = d
+		}
+		native := nativeKind(driver)
+		switch {
+		case mode == DataNative && native == "":
+			return nil, fmt.Errorf("backup: %w (driver %q); use --data pvc for a copy of its volumes", ErrNoNativeBackup, req.DriverName)
+		case native == DataEtcdSnapshot && mode != DataPVC:
+			entry, c, err := e.etcdSnapshot(ctx, driver, w, progress)
+			if err != nil {
+				return nil, err
+			}
+			cut = c
+			m.Data = append(m.Data, entry)
+		case native == DataESSnapshot && mode != DataPVC:
+			entry, c, err := e.esSnapshot(ctx, driver, &req, progress)
+			if err != nil {
+				return nil, err
+			}
+			cut = c
+			m.Data = append(m.Data, entry)
+		default:
+			entries, c, ids, warns, err := e.pvcSnapshots(ctx, &req, sel, driver, progress)
+			pvcSnaps = ids
+			if mode == DataAuto && errors.Is(err, errNoClaims) {
+				m.Warnings = append(m.Warnings, "the app has no driver and no bound PVC: no data captured, config and metadata only")
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			cut = c
+			m.Data = append(m.Data, entries...)
+			m.Warnings = append(m.Warnings, warns...)
+		}
+	}
+	m.Cut = cut.UTC()
+	m.Layers.Data = weakest(m.Data)
+	m.Level = overallLevel(m.Layers, len(m.Data) > 0)
+	m.Finished = e.now().UTC()
+	mb, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := w.AddObject(ctx, manifestObject, bytes.NewReader(mb)); err != nil {
+		return nil, err
+	}
+	for k, v := range map[string]string{
+		metaName: req.Name, metaNamespace: req.Namespace, metaSelector: sel.String(), metaDriver: req.DriverName,
+		metaLevel: string(m.Level), metaCut: m.Cut.Format(time.RFC3339Nano),
+	} {
+		if v != "" {
+			md[k] = v
+		}
+	}
+	progress(Progress{Phase: "commit", Message: "committing the backup"})
+	snap, err := w.Commit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	res := &Result{ID: snap.ID.String(), Manifest: m, NewBytes: snap.Summary.NewBytes, StoredBytes: snap.Summary.StoredBytes, Bytes: snap.Summary.Bytes, Duration: e.now().Sub(start)}
+	progress(Progress{Phase: "commit", Done: true, Message: fmt.Sprintf("backup %s committed: level %s", snap.ID.Short(), m.Level)})
+	return res, nil
+}
+
+// dropSnapshots deletes the volume snapshots of a backup that failed.
+func (e *Engine) dropSnapshots(ids []repo.ID) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, id := range ids {
+		_ = e.repo.Delete(ctx, id)
+	}
+}
+
+// capture lists the app's objects, runs the backup actions on them, and
+// returns them encoded: Secrets apart, and the namespace object.
+func (e *Engine) capture(ctx context.Context, req *Request, sel labels.Selector) (objs, secrets []captured, nsObj []byte, warns []string, err error) {
+	if ns, err := e.kube.CoreV1().Namespaces().Get(ctx, req.Namespace, metav1.GetOptions{}); err == nil {
+		u, err := toUnstructured(ns, kindInfo{Kind: "Namespace", APIVersion: "v1"})
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		StripClusterFields(u)
+		unstructured.RemoveNestedField(u.Object, "spec")
+		nsObj, _ = json.Marshal(u.Object)
+	} else {
+		return nil, nil, nil, nil, fmt.Errorf("backup: namespace %s: %w", req.Namespace, err)
+	}
+	for _, k := range kinds {
+		if (k.Layer == layerConfig && req.SkipConfig) || (k.Layer == layerMetadata && req.SkipMetadata) {
+			continue
+		}
+		list, err := k.list(ctx, e.kube, req.Namespace, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("backup: list %s in %s: %w", k.Resource, req.Namespace, err)
+		}
+		for _, obj := range list {
+			u, err := toUnstructured(obj, k)
+			if err != nil {
+				return nil, nil, nil, nil, err
+			}
+			if u.GetDeletionTimestamp() != nil {
+				continue
+			}
+			name := u.GetName()
+			out, w, err := runBackupActions(ctx, k.Resource, u, req)
+			warns = append(warns, w...)
+			if err != nil {
+				return nil, nil, nil, nil, err
+			}
+			if out == nil {
+				continue
+			}
+			b, err := json.Marshal(out.Object)
+			if err != nil {
+				return nil, nil, nil, nil, err
+			}
+			c := captured{kind: k, name: name, data: b}
+			if k.Resource == ResSecrets {
+				secrets = append(secrets, c)
+			} else {
+				objs = append(objs, c)
+			}
+		}
+	}
+	return objs, secrets, nsObj, warns, nil
+}
+
+// nativeKind says which app-native backup a driver has, if any.
+func nativeKind(d apps.Driver) string {
+	switch d.(type) {
+	case etcdClienter:
+		return DataEtcdSnapshot
+	case esSnapshotter:
+		return DataESSnapshot
+	}
+	return ""
+}
+
+// etcdClienter is the etcd driver.
+type etcdClienter interface{ Client() *clientv3.Client }
+
+// esSnapshotter is the Elasticsearch driver.
+type esSnapshotter interface {
+	ConsistentSnapshot(ctx context.Context, repo, snapshot string, indices []string) (elasticsearch.SnapshotInfo, error)
+	RestoreSnapshot(ctx context.Context, repo, snapshot string, opts elasticsearch.RestoreOptions) (elasticsearch.RestoreInfo, error)
+	Index() string
+}
+
+// etcdSnapshot streams an etcd snapshot into the backup. The cut is taken
+// before a linearizable read on the member the snapshot then comes from:
+// that member has applied every write acknowledged before the cut when it
+// answers the read, and its snapshot holds at least that state.
+func (e *Engine) etcdSnapshot(ctx context.Context, d apps.Driver, w *repo.SnapshotWriter, progress func(Progress)) (DataEntry, time.Time, error) {
+	base := d.(etcdClienter).Client()
+	var errs []error
+	for _, ep := range base.Endpoints() {
+		entry, cut, err := e.etcdSnapshotFrom(ctx, base, ep, w, progress)
+		if err == nil {
+			return entry, cut, nil
+		}
+		if errors.Is(err, errStreamStarted) || ctx.Err() != nil {
+			return DataEntry{}, time.Time{}, err
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
+	}
+	return DataEntry{}, time.Time{}, fmt.Errorf("etcd snapshot: no member could give one: %w", errors.Join(errs...))
+}
+
+// errStreamStarted marks a failure after bytes went into the backup: the
+// object cannot be retried under the same name.
+var errStreamStarted = errors.New("snapshot stream failed")
+
+func (e *Engine) etcdSnapshotFrom(ctx context.Context, base *clientv3.Client, ep string, w *repo.SnapshotWriter, progress func(Progress)) (DataEntry, time.Time, error) {
+	cli := base
+	if !strings.HasPrefix(ep, "https://") {
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), Username: base.Username, Password: base.Password})
+		if err != nil {
+			return DataEntry{}, time.Time{}, err
+		}
+		defer c.Close()
+		cli = c
+	}
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	st, err := cli.Status(sctx, ep)
+	cancel()
+	if err != nil {
+		return DataEntry{}, time.Time{}, fmt.Errorf("status: %w", err)
+	}
+	cut := e.now()
+	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	resp, err := cli.Get(gctx, "\x00rebound-backup-cut")
+	cancel()
+	if err != nil {
+		return DataEntry{}, time.Time{}, fmt.Errorf("linearizable read: %w", err)
+	}
+	rc, err := cli.Snapshot(ctx)
+	if err != nil {
+		return DataEntry{}, time.Time{}, fmt.Errorf("snapshot: %w", err)
+	}
+	defer rc.Close()
+	progress(Progress{Phase: "etcd snapshot", Total: st.DbSize, Message: fmt.Sprintf("etcd snapshot from %s (revision %d, %d bytes)", ep, resp.Header.Revision, st.DbSize)})
+	hr := newHashCheck(rc, func(n int64) { progress(Progress{Phase: "etcd snapshot", Bytes: n, Total: st.DbSize}) })
+	if err := w.AddObject(ctx, etcdObject, hr); err != nil {
+		return DataEntry{}, time.Time{}, fmt.Errorf("%w: %w", errStreamStarted, err)
+	}
+	if err := hr.check(); err != nil {
+		return DataEntry{}, time.Time{}, fmt.Errorf("%w: %w", errStreamStarted, err)
+	}
+	progress(Progress{Phase: "etcd snapshot", Bytes: hr.n, Total: hr.n, Done: true})
+	return DataEntry{Kind: DataEtcdSnapshot, Level: LevelDB, Object: etcdObject, Size: hr.n, Revision: resp.Header.Revision, Endpoint: ep}, cut, nil
+}
+
+// hashCheck passes an etcd snapshot stream through and checks its
+// trailer: the SHA-256 of everything before it, which the server appends.
+type hashCheck struct {
+	r      io.Reader
+	h      hash.Hash
+	tail   []byte
+	n      int64
+	report func(int64)
+	last   time.Time
+}
+
+func newHashCheck(r io.Reader, report func(int64)) *hashCheck {
+	return &hashCheck{r: r, h: sha256.New(), report: report}
+}
+
+func (c *hashCheck) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n += int64(n)
+		c.tail = append(c.tail, p[:n]...)
+		if len(c.tail) > sha256.Size {
+			cut := len(c.tail) - sha256.Size
+			c.h.Write(c.tail[:cut])
+			c.tail = append(c.tail[:0], c.tail[cut:]...)
+		}
+		if time.Since(c.last) > 200*time.Millisecond {
+			c.last = time.Now()
+			c.report(c.n)
+		}
+	}
+	return n, err
+}
+
+func (c *hashCheck) check() error {
+	if len(c.tail) != sha256.Size || !bytes.Equal(c.h.Sum(nil), c.tail) {
+		return errors.New("etcd snapshot: the stream's SHA-256 trailer does not match its content (cut short or damaged in transit)")
+	}
+	return nil
+}
+
+// esSnapshot takes an Elasticsearch snapshot of the app's indices into the
+// cluster's registered snapshot repository, frozen (write block and flush)
+// around it. The data stays in that repository; the backup records where.
+func (e *Engine) esSnapshot(ctx context.Context, d apps.Driver, req *Request, progress func(Progress)) (DataEntry, time.Time, error) {
+	es := d.(esSnapshotter)
+	if req.ESRepository == "" {
+		return DataEntry{}, time.Time{}, errors.New("elasticsearch backup: no snapshot repository: register one in the cluster (fs, s3 or azure) and name it with --es-repository")
+	}
+	indices := req.ESIndices
+	if len(indices) == 0 {
+		indices = []string{es.Index()}
+	}
+	name := "rebound-" + strings.ToLower(e.now().UTC().Format("20060102-150405")) + "-" + token()
+	progress(Progress{Phase: "elasticsearch snapshot", Message: fmt.Sprintf("snapshot %s of %v into repository %s", name, indices, req.ESRepository)})
+	cut := e.now()
+	info, err := es.ConsistentSnapshot(ctx, req.ESRepository, name, indices)
+	if err != nil {
+		return DataEntry{}, time.Time{}, err
+	}
+	progress(Progress{Phase: "elasticsearch snapshot", Done: true})
+	return DataEntry{Kind: DataESSnapshot, Level: LevelDB, ESRepository: req.ESRepository, ESSnapshot: info.Name, Indices: info.Indices}, cut, nil
+}
+
+// pvcSnapshots copies every bound PVC of the app through data-mover pods,
+// frozen around the copies when asked and the driver can freeze.
+func (e *Engine) pvcSnapshots(ctx context.Context, req *Request, sel labels.Selector, d apps.Driver, progress func(Progress)) ([]DataEntry, time.Time, []repo.ID, []string, error) {
+	pvcs, err := e.kube.CoreV1().PersistentVolumeClaims(req.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, time.Time{}, nil, nil, fmt.Errorf("backup: list PVCs: %w", err)
+	}
+	var claims []corev1.PersistentVolumeClaim
+	var warns []string
+	for _, p := range pvcs.Items {
+		if p.Status.Phase != corev1.ClaimBound || p.DeletionTimestamp != nil {
+			warns = append(warns, fmt.Sprintf("pvc %s is %s: not copied", p.Name, p.Status.Phase))
+			continue
+		}
+		claims = append(claims, p)
+	}
+	sort.Slice(claims, func(i, j int) bool { return claims[i].Name < claims[j].Name })
+	if len(claims) == 0 {
+		return nil, e.now(), nil, warns, fmt.Errorf("backup: %w (selector %q); use --data none for config and metadata only", errNoClaims, sel.String())
+	}
+	level := LevelCrash
+	cut := e.now()
+	if fr, ok := d.(Freezer); ok && req.Freeze {
+		targets := req.ESIndices
+		if es, ok := d.(esSnapshotter); ok && len(targets) == 0 {
+			targets = []string{es.Index()}
+		}
+		progress(Progress{Phase: "freeze", Message: "freezing the app"})
+		unfreeze, err := fr.Freeze(ctx, targets)
+		if err != nil {
+			return nil, time.Time{}, nil, warns, fmt.Errorf("backup: freeze: %w", err)
+		}
+		defer unfreeze(context.WithoutCancel(ctx))
+		level, cut = LevelApp, e.now()
+	} else {
+		warns = append(warns, "volumes copied file by file while the app ran (crash level): the app must recover them as after a power cut")
+	}
+	tok := token()
+	progress(Progress{Phase: "volumes", Message: fmt.Sprintf("copying %d volumes with data-mover pods", len(claims))})
+	jobs := make([]moverJob, len(claims))
+	for i, c := range claims {
+		jobs[i] = e.pvcBackupJob(ctx, req.Namespace, c, tok)
+	}
+	if err := e.runMovers(ctx, req.Namespace, tok, jobs, progress); err != nil {
+		return nil, time.Time{}, e.findPVCSnapshots(tok), warns, err
+	}
+	snaps, err := e.repo.List(ctx)
+	if err != nil {
+		return nil, time.Time{}, e.findPVCSnapshots(tok), warns, err
+	}
+	var entries []DataEntry
+	var ids []repo.ID
+	for _, c := range claims {
+		i := slices.IndexFunc(snaps, func(s *repo.Snapshot) bool {
+			return s.HasTag(mover.TagPVCData) && s.Metadata[mover.MetaToken] == tok && s.Metadata[mover.MetaTarget] == c.Name
+		})
+		if i < 0 {
+			return nil, time.Time{}, ids, warns, fmt.Errorf("%w: the mover of pvc %s finished but its snapshot is not in the repository", ErrMover, c.Name)
+		}
+		ids = append(ids, snaps[i].ID)
+		entries = append(entries, DataEntry{Kind: DataPVCCopy, Level: level, PVC: c.Name, Snapshot: snaps[i].ID.String(), Size: snaps[i].Summary.Bytes})
+	}
+	return entries, cut, ids, warns, nil
+}
+
+// errNoClaims: a volume copy of an app that has no bound PVC.
+var errNoClaims = errors.New("the app has no bound PVC to copy")
+
+// Freezer is a driver that can block and flush writes for a consistent
+// cut (Elasticsearch: a write block and a flush of the indices).
+type Freezer interface {
+	Freeze(ctx context.Context, targets []string) (unfreeze func(context.Context) error, err error)
+}
+
+// The Elasticsearch driver is what the engine expects of one.
+var (
+	_ esSnapshotter = (*elasticsearch.Driver)(nil)
+	_ Freezer       = (*elasticsearch.Driver)(nil)
+)

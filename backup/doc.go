@@ -1,0 +1,43 @@
+// Package backup is rebound's own backup and restore engine: it captures a
+// whole application — its data by app-native means where a driver has
+// them, its config and its Kubernetes metadata — into a repository
+// (package backup/repo), and restores it into the same namespace (a roll
+// back) or another namespace or cluster, then waits until the app is Ready
+// and healthy. The harness uses it so that "human error → restore from
+// backup" is measured end to end: a scenario backs up before its fault and
+// recovers with Restore, whose duration counts into RTO (see ForRunner).
+//
+// A backup is one repository snapshot tagged TagBackup. It holds a
+// Manifest (manifest.json), one object per Kubernetes object of the app,
+// chosen by namespace and label selector and stripped of status and every
+// cluster-assigned field by the backup item actions, each Secret sealed
+// apart under a key derived from the repository key (unsealed only on the
+// way into the cluster), and the data:
+//
+//   - etcd: a snapshot through the Maintenance API (db level), restored by
+//     data-mover pods that rebuild every member's data directory with
+//     etcdutl's snapshot restore, under the member's own flags;
+//   - Elasticsearch: a snapshot through the snapshot API into the
+//     cluster's registered snapshot repository, frozen around it (db
+//     level); the backup records where it is;
+//   - any other app: a copy of each bound PVC's files, read by a
+//     data-mover pod running the rebound binary (crash level, or app
+//     level when the driver can freeze writes).
+//
+// Each backup records the consistency it achieved (Level): crash, app, db,
+// or system when data, config and metadata were all captured.
+//
+// With nothing but the repository URL and key, a backup restores into an
+// empty cluster: the namespace, ServiceAccounts, Roles, RoleBindings,
+// ConfigMaps, Secrets, Services, PVCs, PDBs, data, then StatefulSets and
+// Deployments, in that order (Elasticsearch snapshots stay in the
+// cluster's snapshot repository, which the target cluster must reach).
+//
+// Per-resource actions (BackupItemAction, RestoreItemAction) are
+// registered by name, the built-in ones the same way extensions would be.
+//
+// The engine must not inject faults, measure anything or know scenarios;
+// it stores through the repository's exported API only and never writes
+// the repository's objects itself. It never logs or prints a Secret's
+// content or the repository key.
+package backup

@@ -1,0 +1,138 @@
+package backup
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// ManifestFormat is the version of Manifest this build writes and reads.
+const ManifestFormat = 1
+
+// Object names inside a backup's repository snapshot.
+const (
+	manifestObject = "manifest.json"
+	resourcePrefix = "resources/" // resources/<resource>/<name>.json
+	secretPrefix   = "secrets/"   // secrets/<name>.sealed
+	etcdObject     = "data/etcd/snapshot.db"
+)
+
+// Tags and metadata keys of repository snapshots.
+const (
+	// TagBackup marks a backup's own snapshot: list shows only these.
+	TagBackup = "rebound-backup"
+
+	metaName      = "rebound.name"
+	metaNamespace = "rebound.namespace"
+	metaSelector  = "rebound.selector"
+	metaDriver    = "rebound.driver"
+	metaLevel     = "rebound.level"
+	metaCut       = "rebound.cut"
+)
+
+// Manifest describes one backup: what it holds and how consistent it is.
+// It is stored in the backup as manifest.json; with the repository URL and
+// key it is all a restore needs.
+type Manifest struct {
+	Format    int       `json:"format"`
+	Name      string    `json:"name,omitempty"`
+	Namespace string    `json:"namespace"`
+	Selector  string    `json:"selector,omitempty"`
+	Driver    string    `json:"driver,omitempty"`
+	Tags      []string  `json:"tags,omitempty"`
+	Started   time.Time `json:"started"`
+	// Cut is the instant of the consistent cut: every write acknowledged
+	// before it is in the backup.
+	Cut      time.Time `json:"cut"`
+	Finished time.Time `json:"finished"`
+	// Level is what the backup as a whole achieved; Layers says per layer.
+	Level  Level  `json:"level"`
+	Layers Layers `json:"layers"`
+	// NamespaceObject is the namespace as captured (labels, annotations),
+	// for a restore into an empty cluster.
+	NamespaceObject string          `json:"namespaceObject,omitempty"`
+	Resources       []ResourceEntry `json:"resources,omitempty"`
+	Data            []DataEntry     `json:"data,omitempty"`
+	Warnings        []string        `json:"warnings,omitempty"`
+}
+
+// Layers is what each layer of the app holds in the backup.
+type Layers struct {
+	Data     Level `json:"data"`     // the weakest level of the data entries; none without data
+	Config   bool  `json:"config"`   // ConfigMaps and Secrets captured
+	Metadata bool  `json:"metadata"` // workloads, services, PVCs, PDBs, RBAC captured
+}
+
+// ResourceEntry is one Kubernetes object in the backup.
+type ResourceEntry struct {
+	Resource string `json:"resource"` // group resource, "statefulsets.apps"
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	Object   string `json:"object"`           // name of the object in the snapshot
+	Sealed   bool   `json:"sealed,omitempty"` // encrypted apart (Secrets)
+}
+
+// Data entry kinds.
+const (
+	DataEtcdSnapshot = "etcd-snapshot"
+	DataESSnapshot   = "elasticsearch-snapshot"
+	DataPVCCopy      = "pvc"
+)
+
+// DataEntry is one piece of application data in the backup.
+type DataEntry struct {
+	Kind  string `json:"kind"`
+	Level Level  `json:"level"`
+	// etcd: the object holding the snapshot, its size, the revision it
+	// holds at least, and the member it came from.
+	Object   string `json:"object,omitempty"`
+	Size     int64  `json:"size,omitempty"`
+	Revision int64  `json:"revision,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	// pvc: the claim and the repository snapshot of its files.
+	PVC      string `json:"pvc,omitempty"`
+	Snapshot string `json:"snapshot,omitempty"`
+	// Elasticsearch: where the snapshot lives in the cluster's own
+	// snapshot repository.
+	ESRepository string   `json:"esRepository,omitempty"`
+	ESSnapshot   string   `json:"esSnapshot,omitempty"`
+	Indices      []string `json:"indices,omitempty"`
+}
+
+func decodeManifest(b []byte) (*Manifest, error) {
+	m := new(Manifest)
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, fmt.Errorf("decode manifest: %w", err)
+	}
+	if m.Format != ManifestFormat {
+		return nil, fmt.Errorf("manifest format %d: this build reads format %d", m.Format, ManifestFormat)
+	}
+	return m, nil
+}
+
+// overallLevel works out the level a backup achieved from its layers:
+// system when data (app or db level), config and metadata are all there;
+// else the data's own level.
+func overallLevel(l Layers, hasData bool) Level {
+	if !hasData {
+		return LevelNone
+	}
+	if l.Config && l.Metadata && l.Data.AtLeast(LevelApp) {
+		return LevelSystem
+	}
+	return l.Data
+}
+
+// weakest is the weakest level of the data entries.
+func weakest(entries []DataEntry) Level {
+	if len(entries) == 0 {
+		return LevelNone
+	}
+	w := LevelSystem
+	for _, e := range entries {
+		if levelRank[e.Level] < levelRank[w] {
+			w = e.Level
+		}
+	}
+	return w
+}

@@ -1,0 +1,289 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
+
+	"github.com/reboundhq/rebound/apps"
+	_ "github.com/reboundhq/rebound/apps/etcd" // the drivers connect registers
+	"github.com/reboundhq/rebound/backup/mover"
+	"github.com/reboundhq/rebound/backup/repo"
+)
+
+// Labels of the pods and Secrets the engine creates.
+const (
+	LabelManagedBy  = "app.kubernetes.io/managed-by"
+	LabelMoverGroup = "rebound.dev/mover-group"
+	LabelMoverFor   = "rebound.dev/mover-for"
+	managedBy       = "rebound"
+	keyVolume       = "rebound-key"
+	keyMountPath    = "/var/run/rebound/key"
+	keyFile         = keyMountPath + "/key"
+)
+
+// moverJob is one data-mover pod to run.
+type moverJob struct {
+	target string // the PVC or member it works on
+	pod    *corev1.Pod
+}
+
+// moverPod is the skeleton of a data-mover pod running args.
+func (e *Engine) moverPod(ns, tok, target string, args []string) *corev1.Pod {
+	c := corev1.Container{
+		Name: "mover", Image: e.moverImg, ImagePullPolicy: corev1.PullIfNotPresent, Args: args,
+		VolumeMounts:             []corev1.VolumeMount{{Name: keyVolume, MountPath: keyMountPath, ReadOnly: true}},
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+	}
+	if e.moverEnv != "" {
+		c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: e.moverEnv}}}}
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: moverName(tok, target), Namespace: ns,
+			Labels: map[string]string{LabelManagedBy: managedBy, LabelMoverGroup: tok, LabelMoverFor: labelSafe(target)},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			AutomountServiceAccountToken:  ptr.To(false),
+			TerminationGracePeriodSeconds: ptr.To(int64(5)),
+			Containers:                    []corev1.Container{c},
+			Volumes: []corev1.Volume{{Name: keyVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: keySecretName(tok), DefaultMode: ptr.To(int32(0o400)),
+			}}}},
+		},
+	}
+}
+
+func moverName(tok, target string) string {
+	n := "rebound-mover-" + tok + "-" + labelSafe(target)
+	if len(n) > 63 {
+		n = strings.TrimRight(n[:63], "-.")
+	}
+	return n
+}
+
+func labelSafe(s string) string {
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return strings.Trim(strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(s)), "-.")
+}
+
+func keySecretName(tok string) string { return "rebound-key-" + tok }
+
+// runMovers runs the pods of jobs in ns, all at once, and waits until
+// every one succeeded. The repository key reaches them in a Secret that
+// lives only as long as they do; pods and Secret are removed on a fresh
+// context whatever happened.
+func (e *Engine) runMovers(ctx context.Context, ns, tok string, jobs []moverJob, progress func(Progress)) (err error) {
+	sec := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: keySecretName(tok), Namespace: ns, Labels: map[string]string{LabelManagedBy: managedBy, LabelMoverGroup: tok}},
+		Data:       map[string][]byte{"key": e.key},
+		Type:       corev1.SecretTypeOpaque,
+	}
+	if _, err := e.kube.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create the data movers' key secret: %w", err)
+	}
+	defer e.cleanupMovers(ns, tok)
+	for _, j := range jobs {
+		if _, err := e.kube.CoreV1().Pods(ns).Create(ctx, j.pod, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create data mover %s for %s: %w", j.pod.Name, j.target, err)
+		}
+	}
+	deadline := time.Now().Add(e.moverWait)
+	done := map[string]bool{}
+	for {
+		for _, j := range jobs {
+			if done[j.target] {
+				continue
+			}
+			p, err := e.kube.CoreV1().Pods(ns).Get(ctx, j.pod.Name, metav1.GetOptions{})
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				continue
+			}
+			switch p.Status.Phase {
+			case corev1.PodSucceeded:
+				done[j.target] = true
+				progress(Progress{Phase: "data movers", Done: len(done) == len(jobs), Message: fmt.Sprintf("data mover for %s done (%d/%d)", j.target, len(done), len(jobs))})
+			case corev1.PodFailed:
+				return e.moverError(ctx, tok, j.target, p)
+			}
+		}
+		if len(done) == len(jobs) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var why []string
+			for _, j := range jobs {
+				if !done[j.target] {
+					why = append(why, e.podState(ctx, ns, j.pod.Name))
+				}
+			}
+			return fmt.Errorf("%w: not finished after %s: %s", ErrMover, e.moverWait, strings.Join(why, "; "))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// podState says where a pod is stuck, for errors.
+func (e *Engine) podState(ctx context.Context, ns, name string) string {
+	p, err := e.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Sprintf("pod %s: %v", name, err)
+	}
+	s := fmt.Sprintf("pod %s is %s", name, p.Status.Phase)
+	for _, c := range p.Status.Conditions {
+		if c.Status != corev1.ConditionTrue && c.Message != "" {
+			s += fmt.Sprintf(" (%s: %s)", c.Type, c.Message)
+		}
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil && w.Reason != "" {
+			s += fmt.Sprintf(" (container %s waiting: %s %s)", cs.Name, w.Reason, w.Message)
+		}
+	}
+	return s
+}
+
+// moverError says why a mover failed: its exit code, termination message
+// and the error it recorded in the repository.
+func (e *Engine) moverError(ctx context.Context, tok, target string, p *corev1.Pod) error {
+	msg := ""
+	code := int32(-1)
+	for _, cs := range p.Status.ContainerStatuses {
+		if t := cs.State.Terminated; t != nil {
+			code = t.ExitCode
+			msg = strings.TrimSpace(t.Message)
+		}
+	}
+	if snaps, err := e.repo.List(ctx); err == nil {
+		for _, s := range snaps {
+			if s.HasTag(mover.TagError) && s.Metadata[mover.MetaToken] == tok && s.Metadata[mover.MetaTarget] == target {
+				msg = s.Metadata[mover.MetaError]
+				_ = e.repo.Delete(ctx, s.ID)
+			}
+		}
+	}
+	if msg == "" {
+		msg = "no error message reached the engine (see the pod's log)"
+	}
+	return fmt.Errorf("%w: %s (pod %s/%s, exit code %d): %s", ErrMover, target, p.Namespace, p.Name, code, msg)
+}
+
+// cleanupMovers deletes the pods and key Secret of operation tok.
+func (e *Engine) cleanupMovers(ns, tok string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sel := LabelMoverGroup + "=" + tok
+	_ = e.kube.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))}, metav1.ListOptions{LabelSelector: sel})
+	if err := e.kube.CoreV1().Secrets(ns).Delete(ctx, keySecretName(tok), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		e.log.Warn("delete the data movers' key secret", "namespace", ns, "secret", keySecretName(tok), "err", err)
+	}
+}
+
+// pvcBackupJob is the mover that copies claim c; it runs on the node of a
+// pod already using the claim, if any, since a ReadWriteOnce volume
+// attaches to one node at a time.
+func (e *Engine) pvcBackupJob(ctx context.Context, ns string, c corev1.PersistentVolumeClaim, tok string) moverJob {
+	o := mover.PVCOptions{Common: mover.Common{Repo: e.moverURL, KeyFile: keyFile, Token: tok, Target: c.Name}, Namespace: ns, Path: "/data"}
+	p := e.moverPod(ns, tok, c.Name, o.BackupArgs())
+	p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
+		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name, ReadOnly: true},
+	}})
+	p.Spec.Containers[0].VolumeMounts = append(p.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: "data", MountPath: "/data", ReadOnly: true})
+	if node := nodeUsing(ctx, e, ns, c.Name); node != "" {
+		p.Spec.NodeName = node
+	}
+	return moverJob{target: c.Name, pod: p}
+}
+
+// nodeUsing is the node of a running pod that mounts claim.
+func nodeUsing(ctx context.Context, e *Engine, ns, claim string) string {
+	pods, err := e.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return ""
+	}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		for _, v := range p.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim {
+				return p.Spec.NodeName
+			}
+		}
+	}
+	return ""
+}
+
+// findPVCSnapshots lists the volume snapshots movers of tok wrote.
+func (e *Engine) findPVCSnapshots(tok string) []repo.ID {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	snaps, _ := e.repo.List(ctx)
+	var out []repo.ID
+	for _, s := range snaps {
+		if s.HasTag(mover.TagPVCData) && s.Metadata[mover.MetaToken] == tok {
+			out = append(out, s.ID)
+		}
+	}
+	return out
+}
+
+// clientPorts are the client ports of the drivers connect knows.
+var clientPorts = map[string]int{"etcd": 2379, "elasticsearch": 9200}
+
+// connect connects the named driver to the app's pods by their IPs.
+func (e *Engine) connect(ctx context.Context, driver, ns string, sel labels.Selector) (apps.Driver, error) {
+	eps, err := podEndpoints(ctx, e, driver, ns, sel)
+	if err != nil {
+		return nil, err
+	}
+	return apps.New(ctx, driver, apps.Config{Endpoints: eps})
+}
+
+func podEndpoints(ctx context.Context, e *Engine, driver, ns string, sel labels.Selector) (apps.Endpoints, error) {
+	port, ok := clientPorts[driver]
+	if !ok {
+		return apps.Endpoints{}, fmt.Errorf("no app driver %q (have %v)", driver, apps.Names())
+	}
+	pods, err := e.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return apps.Endpoints{}, err
+	}
+	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
+	var eps apps.Endpoints
+	for _, p := range pods.Items {
+		if p.Status.PodIP == "" || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || p.Labels[LabelManagedBy] == managedBy {
+			continue
+		}
+		eps.URLs = append(eps.URLs, fmt.Sprintf("http://%s:%d", p.Status.PodIP, port))
+		eps.Pods = append(eps.Pods, p.Name)
+	}
+	if len(eps.URLs) == 0 {
+		return eps, errors.New("no running pod of the app has an address")
+	}
+	return eps, nil
+}

@@ -1,0 +1,42 @@
+package backup
+
+import (
+	"context"
+	"time"
+
+	"github.com/reboundhq/rebound/runner"
+)
+
+// ForRunner adapts the engine to the runner's BackupEngine: a scenario's
+// backup before its fault, and its restore, whose duration the runner
+// counts into RTO.
+func (e *Engine) ForRunner() runner.BackupEngine { return runnerEngine{e} }
+
+type runnerEngine struct{ e *Engine }
+
+var _ runner.BackupEngine = runnerEngine{}
+
+// Backup takes a backup of the target app, app-native where its driver
+// has a way, tagged "runner", and returns its id and consistent cut.
+func (r runnerEngine) Backup(ctx context.Context, t *runner.Target) (string, time.Time, error) {
+	res, err := r.e.Backup(ctx, Request{
+		Name: "before-fault", Namespace: t.Namespace, Selector: t.Selector,
+		DriverName: t.DriverName, Driver: t.Driver, Tags: []string{"runner"},
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return res.ID, res.Manifest.Cut, nil
+}
+
+// Restore rolls the target app back to backup id in its own namespace and
+// returns once it is Ready and its driver reports full health (the
+// runner keeps the driver pointed at the new pods meanwhile).
+func (r runnerEngine) Restore(ctx context.Context, t *runner.Target, id string) error {
+	timeout := 10 * time.Minute
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	_, err := r.e.Restore(ctx, RestoreRequest{Backup: id, Namespace: t.Namespace, Driver: t.Driver, Timeout: timeout})
+	return err
+}

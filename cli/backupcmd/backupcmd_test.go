@@ -1,0 +1,94 @@
+package backupcmd
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/reboundhq/rebound/backup"
+	"github.com/reboundhq/rebound/backup/mover"
+	"github.com/reboundhq/rebound/backup/repo"
+	"github.com/reboundhq/rebound/cli/exitcode"
+	"github.com/reboundhq/rebound/cli/streams"
+)
+
+// The engine builds the movers' command lines with mover's Args; the
+// hidden commands must parse every flag of them back.
+func TestMoverArgsParse(t *testing.T) {
+	t.Parallel()
+	etcd := mover.EtcdMemberOptions{
+		Common: mover.Common{Repo: "s3://b?region=x", KeyFile: "/k/key", Token: "t1", Target: "etcd-0"},
+		Backup: strings.Repeat("ab", 32), Object: "data/etcd/snapshot.db", VolumeRoot: "/var/lib/etcd", DataDir: "/var/lib/etcd/data",
+		Name: "etcd-0", InitialCluster: "etcd-0=http://a:2380,etcd-1=http://b:2380", InitialClusterToken: "tok", InitialAdvertisePeerURLs: "http://a:2380",
+		RevisionBump: 1000,
+	}
+	pvc := mover.PVCOptions{Common: mover.Common{Repo: "/r", KeyFile: "/k", Token: "t2", Target: "data-0"}, Namespace: "ns", Path: "/data", Backup: strings.Repeat("cd", 32)}
+	for _, args := range [][]string{etcd.Args(), pvc.BackupArgs(), pvc.RestoreArgs()} {
+		cmd := NewCommand(streams.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
+		if args[0] != cmd.Name() {
+			t.Fatalf("%v: the movers run `rebound %s`, not `rebound %s`", args, args[0], cmd.Name())
+		}
+		sub, rest, err := cmd.Find(args[1:])
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if err := sub.ParseFlags(rest); err != nil {
+			t.Errorf("%s: %v", sub.Name(), err)
+			continue
+		}
+		for _, a := range rest {
+			name, val, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+			f := sub.Flags().Lookup(name)
+			if f == nil {
+				t.Errorf("%s: no flag %s", sub.Name(), name)
+				continue
+			}
+			if f.Value.String() != val {
+				t.Errorf("%s --%s = %q, want %q", sub.Name(), name, f.Value.String(), val)
+			}
+		}
+	}
+}
+
+func TestReporterPlainLines(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	r := newReporter(&out)
+	r.every = 0
+	r.report(backup.Progress{Phase: "etcd snapshot", Total: 4 << 20, Message: "from http://a:2379"})
+	r.report(backup.Progress{Phase: "etcd snapshot", Bytes: 1 << 20, Total: 4 << 20})
+	r.report(backup.Progress{Phase: "etcd snapshot", Bytes: 4 << 20, Total: 4 << 20, Done: true})
+	got := out.String()
+	for _, want := range []string{"etcd snapshot: from http://a:2379\n", "etcd snapshot: 1.0 MiB of 4.0 MiB (25%)", "etcd snapshot: 4.0 MiB done"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "\r") || strings.Contains(got, "\x1b") {
+		t.Errorf("terminal control codes in plain output: %q", got)
+	}
+}
+
+func TestWrongKeyIsInvalidInput(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	r, err := repo.Init(ctx, filepath.Join(dir, "repo"), repo.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	kf := filepath.Join(dir, "other.key")
+	os.WriteFile(kf, []byte(repo.EncodeKey(repo.GenerateKey())), 0o600)
+	var out, errb bytes.Buffer
+	cmd := NewCommand(streams.Streams{Out: &out, Err: &errb})
+	cmd.SetArgs([]string{"list", "--repo", filepath.Join(dir, "repo"), "--key-file", kf})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err = cmd.ExecuteContext(ctx)
+	if exitcode.Of(err) != exitcode.InvalidInput || !strings.Contains(err.Error(), "wrong key") || !strings.Contains(err.Error(), "nothing was read or written") {
+		t.Errorf("wrong key: %v (code %d)", err, exitcode.Of(err))
+	}
+}
