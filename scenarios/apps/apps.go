@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -123,7 +124,7 @@ func WaitStatefulSetReady(ctx context.Context, cs kubernetes.Interface, namespac
 			if sts != nil {
 				ready = sts.Status.ReadyReplicas
 			}
-			return fmt.Errorf("statefulset %s/%s: %d replicas ready after %s (last error: %v)", namespace, name, ready, timeout, err)
+			return fmt.Errorf("statefulset %s/%s: %d replicas ready after %s (last error: %v); pods: %s", namespace, name, ready, timeout, err, podSummary(ctx, cs, namespace))
 		}
 		select {
 		case <-ctx.Done():
@@ -131,4 +132,34 @@ func WaitStatefulSetReady(ctx context.Context, cs kubernetes.Interface, namespac
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// podSummary says where each pod of a namespace stands, for errors.
+func podSummary(ctx context.Context, cs kubernetes.Interface, namespace string) string {
+	pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, p := range pods.Items {
+		part := fmt.Sprintf("%s %s on %q", p.Name, p.Status.Phase, p.Spec.NodeName)
+		for _, c := range p.Status.Conditions {
+			if c.Status != corev1.ConditionTrue && c.Message != "" {
+				part += fmt.Sprintf(" [%s: %s]", c.Type, c.Message)
+			}
+		}
+		for _, c := range p.Status.ContainerStatuses {
+			if w := c.State.Waiting; w != nil {
+				part += fmt.Sprintf(" [%s: %s %s]", c.Name, w.Reason, w.Message)
+			}
+			if c.RestartCount > 0 {
+				part += fmt.Sprintf(" [%s restarted %d times]", c.Name, c.RestartCount)
+			}
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "; ")
 }
