@@ -189,6 +189,9 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	log := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	labOpts := rlab.DefaultOptions()
 	l := rlab.New(labOpts, s.Out)
+	if err := clusterFromScenarios(f, list); err != nil {
+		return invalid(err)
+	}
 	onLab := f.kubeconfig == ""
 	opts := runner.Options{
 		Kubeconfig: f.kubeconfig, Context: f.kubeContext, Lab: l, OnLab: onLab, Yes: f.yes, DryRun: f.dryRun,
@@ -281,6 +284,32 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		return runErr
 	}
 	return finish(s, f, run, runErr)
+}
+
+// clusterFromScenarios takes the cluster from the scenarios' own
+// target.kubeconfig and target.context when the flags name none. One run
+// acts on one cluster: scenarios naming different ones are refused.
+func clusterFromScenarios(f *flags, list []*scenarios.Scenario) error {
+	for _, s := range list {
+		kc, ctx := s.Target.Kubeconfig, s.Target.Context
+		if kc == "" && ctx == "" {
+			continue
+		}
+		if f.kubeconfig == "" && f.kubeContext == "" {
+			f.kubeconfig, f.kubeContext = kc, ctx
+			if f.kubeconfig == "" {
+				f.kubeconfig = clientcmd.RecommendedHomeFile
+				if env := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); env != "" {
+					f.kubeconfig = strings.Split(env, string(os.PathListSeparator))[0]
+				}
+			}
+			continue
+		}
+		if (kc != "" && kc != f.kubeconfig) || (ctx != "" && ctx != f.kubeContext) {
+			return fmt.Errorf("scenario %s (%s) targets kubeconfig %q context %q, but this run targets kubeconfig %q context %q: one run acts on one cluster; run them separately or drop target.kubeconfig/context", s.Name, s.Source, kc, ctx, f.kubeconfig, f.kubeContext)
+		}
+	}
+	return nil
 }
 
 // finish finalizes the verdicts, then flushes every output, in that order,
