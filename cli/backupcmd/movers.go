@@ -1,12 +1,14 @@
 package backupcmd
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/reboundhq/rebound/backup/mover"
+	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/cli/streams"
 )
 
@@ -23,28 +25,36 @@ func addCommon(fl *pflag.FlagSet, c *mover.Common) {
 	fl.StringVar(&c.Target, "target", "", "the PVC or member this mover works on")
 }
 
-func etcdRestoreMemberCommand(s streams.Streams) *cobra.Command {
-	o := &mover.EtcdMemberOptions{}
+// moverCommand is one data-mover subcommand: open the repository, do the
+// work, print what was done, and report any failure back to the engine.
+func moverCommand(s streams.Streams, use, short string, c *mover.Common, work func(context.Context, *repo.Repository) (string, error)) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:    mover.CmdEtcdRestoreMember,
-		Short:  "Rebuild one etcd member's data directory from a backup (run by data-mover pods)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
+		Use: use, Short: short + " (run by data-mover pods)", Hidden: true, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := o.Open(cmd.Context())
+			r, err := c.Open(cmd.Context())
 			if err != nil {
-				return mover.ReportError(cmd.Context(), o.Common, err)
+				return mover.ReportError(cmd.Context(), *c, err)
 			}
 			defer r.Close()
-			if err := mover.RestoreEtcdMember(cmd.Context(), r, *o); err != nil {
-				return mover.ReportError(cmd.Context(), o.Common, err)
+			done, err := work(cmd.Context(), r)
+			if err != nil {
+				return mover.ReportError(cmd.Context(), *c, err)
 			}
-			fmt.Fprintf(s.Out, "member %s restored into %s\n", o.Name, o.DataDir)
+			fmt.Fprintln(s.Out, done)
 			return nil
 		},
 	}
+	addCommon(cmd.Flags(), c)
+	return cmd
+}
+
+func etcdRestoreMemberCommand(s streams.Streams) *cobra.Command {
+	o := &mover.EtcdMemberOptions{}
+	cmd := moverCommand(s, mover.CmdEtcdRestoreMember, "Rebuild one etcd member's data directory from a backup", &o.Common,
+		func(ctx context.Context, r *repo.Repository) (string, error) {
+			return fmt.Sprintf("member %s restored into %s", o.Name, o.DataDir), mover.RestoreEtcdMember(ctx, r, *o)
+		})
 	fl := cmd.Flags()
-	addCommon(fl, &o.Common)
 	fl.StringVar(&o.Backup, "backup", "", "repository snapshot id of the backup")
 	fl.StringVar(&o.Object, "object", "", "the object holding the etcd snapshot")
 	fl.StringVar(&o.VolumeRoot, "volume-root", "", "where the member's volume is mounted")
@@ -59,55 +69,26 @@ func etcdRestoreMemberCommand(s streams.Streams) *cobra.Command {
 
 func pvcBackupCommand(s streams.Streams) *cobra.Command {
 	o := &mover.PVCOptions{}
-	cmd := &cobra.Command{
-		Use:    mover.CmdPVCBackup,
-		Short:  "Copy a mounted volume into the repository (run by data-mover pods)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := o.Open(cmd.Context())
+	cmd := moverCommand(s, mover.CmdPVCBackup, "Copy a mounted volume into the repository", &o.Common,
+		func(ctx context.Context, r *repo.Repository) (string, error) {
+			snap, err := mover.BackupPath(ctx, r, *o)
 			if err != nil {
-				return mover.ReportError(cmd.Context(), o.Common, err)
+				return "", err
 			}
-			defer r.Close()
-			snap, err := mover.BackupPath(cmd.Context(), r, *o)
-			if err != nil {
-				return mover.ReportError(cmd.Context(), o.Common, err)
-			}
-			fmt.Fprintf(s.Out, "volume %s stored as snapshot %s (%d files)\n", o.Target, snap.ID, snap.Summary.Files)
-			return nil
-		},
-	}
-	fl := cmd.Flags()
-	addCommon(fl, &o.Common)
-	fl.StringVar(&o.Namespace, "namespace", "", "the app's namespace")
-	fl.StringVar(&o.Path, "path", "/data", "where the volume is mounted")
+			return fmt.Sprintf("volume %s stored as snapshot %s (%d files)", o.Target, snap.ID, snap.Summary.Files), nil
+		})
+	cmd.Flags().StringVar(&o.Namespace, "namespace", "", "the app's namespace")
+	cmd.Flags().StringVar(&o.Path, "path", "/data", "where the volume is mounted")
 	return cmd
 }
 
 func pvcRestoreCommand(s streams.Streams) *cobra.Command {
 	o := &mover.PVCOptions{}
-	cmd := &cobra.Command{
-		Use:    mover.CmdPVCRestore,
-		Short:  "Write a volume back from the repository (run by data-mover pods)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := o.Open(cmd.Context())
-			if err != nil {
-				return mover.ReportError(cmd.Context(), o.Common, err)
-			}
-			defer r.Close()
-			if err := mover.RestorePath(cmd.Context(), r, *o); err != nil {
-				return mover.ReportError(cmd.Context(), o.Common, err)
-			}
-			fmt.Fprintf(s.Out, "volume %s restored from snapshot %s\n", o.Target, o.Backup)
-			return nil
-		},
-	}
-	fl := cmd.Flags()
-	addCommon(fl, &o.Common)
-	fl.StringVar(&o.Path, "path", "/data", "where the volume is mounted")
-	fl.StringVar(&o.Backup, "backup", "", "repository snapshot id of the volume's files")
+	cmd := moverCommand(s, mover.CmdPVCRestore, "Write a volume back from the repository", &o.Common,
+		func(ctx context.Context, r *repo.Repository) (string, error) {
+			return fmt.Sprintf("volume %s restored from snapshot %s", o.Target, o.Backup), mover.RestorePath(ctx, r, *o)
+		})
+	cmd.Flags().StringVar(&o.Path, "path", "/data", "where the volume is mounted")
+	cmd.Flags().StringVar(&o.Backup, "backup", "", "repository snapshot id of the volume's files")
 	return cmd
 }
