@@ -2,6 +2,8 @@ package backup
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/reboundhq/rebound/runner"
@@ -39,4 +41,26 @@ func (r runnerEngine) Restore(ctx context.Context, t *runner.Target, id string) 
 	}
 	_, err := r.e.Restore(ctx, RestoreRequest{Backup: id, Namespace: t.Namespace, Driver: t.Driver, Timeout: timeout})
 	return err
+}
+
+// Latest finds the newest backup of the target's namespace tagged tag
+// whose consistent cut came before the given instant.
+func (r runnerEngine) Latest(ctx context.Context, t *runner.Target, tag string, before time.Time) (string, time.Time, error) {
+	infos, err := r.e.List(ctx)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	var best *Info
+	for i, in := range infos {
+		if in.Namespace != t.Namespace || !in.Cut.Before(before) || !slices.Contains(in.Tags, tag) {
+			continue
+		}
+		if best == nil || in.Cut.After(best.Cut) {
+			best = &infos[i]
+		}
+	}
+	if best == nil {
+		return "", time.Time{}, fmt.Errorf("%w: no backup tagged %q of namespace %s taken before %s", ErrNotFound, tag, t.Namespace, before.Format(time.RFC3339))
+	}
+	return best.ID, best.Cut, nil
 }

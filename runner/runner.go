@@ -39,6 +39,11 @@ type BackupEngine interface {
 	// Restore restores backup id into the target's namespace and returns
 	// once the app is Ready and healthy again.
 	Restore(ctx context.Context, t *Target, id string) error
+	// Latest finds the newest backup of the target's namespace carrying
+	// tag (a schedule's) whose cut is before the instant given, for
+	// scenarios that restore what a schedule running during the game day
+	// took.
+	Latest(ctx context.Context, t *Target, tag string, before time.Time) (id string, cut time.Time, err error)
 }
 
 // Options configure a run.

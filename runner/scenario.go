@@ -368,6 +368,19 @@ func faultTime(rec measure.Recording) (time.Duration, bool) {
 // because the probes keep running through it.
 func (sr *scenarioRun) restore(ctx context.Context) error {
 	r := sr.r
+	if r.opts.Backup != nil && sr.backupID == "" && sr.s.Backup.Schedule != "" {
+		// The newest backup the schedule took before the fault.
+		rec := sr.tl.Snapshot()
+		t0, _ := faultTime(rec)
+		faultAt := rec.Started.Add(t0)
+		id, cut, err := r.opts.Backup.Latest(ctx, sr.target, sr.s.Backup.Schedule, faultAt)
+		if err != nil {
+			return fmt.Errorf("no backup of schedule %q from before the fault: %w", sr.s.Backup.Schedule, err)
+		}
+		sr.backupID = id
+		sr.tl.RecordBackup(id, cut.Sub(rec.Started))
+		sr.note("restoring backup %s of schedule %q, cut %s before the fault", id, sr.s.Backup.Schedule, faultAt.Sub(cut).Round(time.Millisecond))
+	}
 	if r.opts.Backup == nil || sr.backupID == "" {
 		return errors.New("no backup to restore from: the data deleted by the fault cannot come back (a breach by design until a backup is taken)")
 	}

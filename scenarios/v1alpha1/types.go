@@ -470,8 +470,10 @@ type Backup struct {
 	Before bool `json:"before,omitempty"`
 
 	// Schedule names a rebound backup schedule that keeps running during
-	// the game day; a restore uses its latest backup. Used when Before is
-	// false.
+	// the game day (its tag: `rebound backup schedule --tag-policy`,
+	// schedule-<namespace> by default); a restore uses the newest backup
+	// it took before the fault, and writes acknowledged after that backup's
+	// cut are the expected loss. Used when Before is false.
 	// +optional
 	Schedule string `json:"schedule,omitempty"`
 }
