@@ -24,6 +24,7 @@ func (r runnerEngine) Backup(ctx context.Context, t *runner.Target) (string, tim
 	res, err := r.e.Backup(ctx, Request{
 		Name: "before-fault", Namespace: t.Namespace, Selector: t.Selector,
 		DriverName: t.DriverName, Driver: t.Driver, Tags: []string{"runner"},
+		ESRepository: t.Backup.ESRepository, ESIndices: esIndices(t),
 	})
 	if err != nil {
 		return "", time.Time{}, err
@@ -63,4 +64,24 @@ func (r runnerEngine) Latest(ctx context.Context, t *runner.Target, tag string, 
 		return "", time.Time{}, fmt.Errorf("%w: no backup tagged %q of namespace %s taken before %s", ErrNotFound, tag, t.Namespace, before.Format(time.RFC3339))
 	}
 	return best.ID, best.Cut, nil
+}
+
+// esIndices is what an Elasticsearch scenario's backup holds: the probe's
+// own index, so its writes are measured across the restore, and the
+// indices the scenario names.
+func esIndices(t *runner.Target) []string {
+	if len(t.Backup.ESIndices) == 0 {
+		return nil // the engine's default: the probe index
+	}
+	probe := t.Prefix
+	if d, ok := t.Driver.(interface{ Index() string }); ok {
+		probe = d.Index() // the name the driver really uses
+	}
+	out := []string{probe}
+	for _, ix := range t.Backup.ESIndices {
+		if ix != probe {
+			out = append(out, ix)
+		}
+	}
+	return out
 }

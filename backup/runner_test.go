@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -42,5 +43,17 @@ func TestLatestPicksTheScheduleBackupBeforeTheFault(t *testing.T) {
 	}
 	if _, _, err := re.Latest(ctx, &runner.Target{Namespace: "other"}, "schedule-shop", fault); !errors.Is(err, ErrNotFound) {
 		t.Errorf("another namespace's backups must not be restored: %v", err)
+	}
+}
+
+func TestESIndicesHoldTheProbeIndexAndTheScenarios(t *testing.T) {
+	t.Parallel()
+	tgt := &runner.Target{Prefix: "rebound-r1-del"}
+	if got := esIndices(tgt); got != nil {
+		t.Errorf("no indices named: %v, want the engine's default (the probe index)", got)
+	}
+	tgt.Backup.ESIndices = []string{"products", "rebound-r1-del"}
+	if got := esIndices(tgt); !slices.Equal(got, []string{"rebound-r1-del", "products"}) {
+		t.Errorf("indices %v, want the probe index once, then products", got)
 	}
 }

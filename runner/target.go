@@ -24,10 +24,12 @@ type Target struct {
 	Driver     apps.Driver
 	Kube       kubernetes.Interface
 	Prefix     string // where this scenario's probe records live
-	mode       scenarios.EndpointMode
-	urls       []string
-	fwd        *forwarder // for port-forward endpoints
-	scheme     string     // http or https, for URLs made from pods
+	// Backup is the scenario's backup settings, for the backup engine.
+	Backup scenarios.Backup
+	mode   scenarios.EndpointMode
+	urls   []string
+	fwd    *forwarder // for port-forward endpoints
+	scheme string     // http or https, for URLs made from pods
 }
 
 // Close releases the driver and any port-forwards.
@@ -52,6 +54,7 @@ func (r *Runner) resolveTarget(ctx context.Context, s *scenarios.Scenario, runID
 	t := &Target{
 		Namespace: s.Target.Namespace, Selector: sel, DriverName: string(s.Target.Driver), Kube: r.kube,
 		Prefix: fmt.Sprintf("/rebound/%s/%s", runID, s.Name), mode: s.Target.Endpoints.Mode, urls: s.Target.Endpoints.URLs,
+		Backup: s.Backup,
 	}
 	if t.mode == scenarios.EndpointModeAuto || t.mode == "" {
 		// Pod IPs are reachable on the lab and from inside a cluster.

@@ -104,6 +104,9 @@ func ScenarioFromV1Alpha1(in *v1alpha1.Scenario) *Scenario {
 	}
 	if b := s.Backup; b != nil {
 		out.Backup = Backup{Before: b.Before, Schedule: b.Schedule}
+		if es := b.Elasticsearch; es != nil {
+			out.Backup.ESRepository, out.Backup.ESIndices = es.Repository, slices.Clone(es.Indices)
+		}
 	}
 	return out
 }
@@ -199,8 +202,11 @@ func ScenarioToV1Alpha1(s *Scenario) *v1alpha1.Scenario {
 			GracePeriod:    c.GracePeriod,
 		}
 	}
-	if s.Backup != (Backup{}) {
+	if s.Backup.Before || s.Backup.Schedule != "" || s.Backup.ESRepository != "" {
 		out.Spec.Backup = &v1alpha1.Backup{Before: s.Backup.Before, Schedule: s.Backup.Schedule}
+		if s.Backup.ESRepository != "" || len(s.Backup.ESIndices) > 0 {
+			out.Spec.Backup.Elasticsearch = &v1alpha1.ElasticsearchBackup{Repository: s.Backup.ESRepository, Indices: slices.Clone(s.Backup.ESIndices)}
+		}
 	}
 	return out
 }

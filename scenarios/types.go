@@ -224,6 +224,11 @@ type WriteProbe struct {
 type Backup struct {
 	Before   bool
 	Schedule string
+	// ESRepository and ESIndices are where an Elasticsearch snapshot goes
+	// and what it holds besides the probe index; see
+	// v1alpha1.ElasticsearchBackup.
+	ESRepository string
+	ESIndices    []string
 }
 
 // Recovery says how the app comes back; see v1alpha1.Recovery.

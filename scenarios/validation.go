@@ -514,6 +514,13 @@ func validateRecovery(spec *v1alpha1.ScenarioSpec, p *field.Path) field.ErrorLis
 			}
 		}
 	}
+	if b != nil && b.Elasticsearch != nil && b.Elasticsearch.Repository == "" {
+		errs = append(errs, field.Required(p.Child("backup", "elasticsearch", "repository"), "the snapshot repository registered in the cluster (GET _snapshot lists them)"))
+	}
+	if b != nil && b.Before && spec.Target.Driver == v1alpha1.DriverElasticsearch && b.Elasticsearch == nil {
+		errs = append(errs, field.Required(p.Child("backup", "elasticsearch"),
+			"an Elasticsearch backup is a snapshot into a repository registered in the cluster: name it in spec.backup.elasticsearch.repository"))
+	}
 	if r.Path == v1alpha1.RecoveryRestore && (b == nil || (!b.Before && b.Schedule == "")) {
 		errs = append(errs, field.Required(p.Child("backup"),
 			"recovery path restore needs a backup to restore from: set spec.backup.before: true, or make sure a rebound backup schedule runs during the game day and name it in spec.backup.schedule"))

@@ -476,6 +476,22 @@ type Backup struct {
 	// cut are the expected loss. Used when Before is false.
 	// +optional
 	Schedule string `json:"schedule,omitempty"`
+
+	// Elasticsearch says where an Elasticsearch app's backup puts its data:
+	// a snapshot repository registered in the cluster (fs, s3 or azure).
+	// Required for backup.before with driver elasticsearch.
+	// +optional
+	Elasticsearch *ElasticsearchBackup `json:"elasticsearch,omitempty"`
+}
+
+// ElasticsearchBackup is where an Elasticsearch snapshot goes.
+type ElasticsearchBackup struct {
+	// Repository is the snapshot repository's name in the cluster.
+	Repository string `json:"repository"`
+	// Indices to snapshot besides the probe's own index, e.g. the index an
+	// app-delete fault deletes.
+	// +optional
+	Indices []string `json:"indices,omitempty"`
 }
 
 // Recovery says how the app is expected to come back.
