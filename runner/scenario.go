@@ -415,10 +415,8 @@ func (sr *scenarioRun) waitHealthy(ctx context.Context, timeout time.Duration) e
 			return err
 		}
 		// Members may have come back on new addresses.
-		if eps, err := sr.target.endpoints(ctx); err == nil {
-			if up, ok := sr.target.Driver.(apps.EndpointUpdater); ok {
-				up.SetEndpoints(eps)
-			}
+		if up, ok := sr.target.Driver.(apps.EndpointUpdater); ok && sr.target.mode != scenarios.EndpointModeURLs {
+			sr.target.refreshEndpoints(ctx, up, nil)
 		}
 	}
 }

@@ -148,13 +148,19 @@ func (t *Target) followEndpoints(ctx context.Context) {
 			return
 		case <-time.After(time.Second):
 		}
-		eps, err := t.endpoints(ctx)
-		if err != nil || slices.Equal(eps.URLs, last) {
-			continue
-		}
-		last = eps.URLs
-		up.SetEndpoints(eps)
+		last = t.refreshEndpoints(ctx, up, last)
 	}
+}
+
+// refreshEndpoints points the driver at the members' current addresses
+// when they differ from last, and returns the addresses now in use.
+func (t *Target) refreshEndpoints(ctx context.Context, up apps.EndpointUpdater, last []string) []string {
+	eps, err := t.endpoints(ctx)
+	if err != nil || slices.Equal(eps.URLs, last) {
+		return last
+	}
+	up.SetEndpoints(eps)
+	return eps.URLs
 }
 
 // replicasReady reports whether every StatefulSet behind the app has its

@@ -139,5 +139,7 @@ func report(b *testing.B, tl *measure.Timeline, cpu0 time.Duration, start time.T
 	if acked > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(acked), "cpu-µs/write")
 	}
+	// b.N is a duration in milliseconds here, not a count of operations:
+	// ns/op would mean nothing, so it is not reported.
 	b.ReportMetric(0, "ns/op")
 }

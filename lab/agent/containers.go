@@ -52,7 +52,6 @@ type ctr struct {
 	powerKilled  bool // killed by a node stop: restart at once, as after a reboot
 	ready        bool
 	started      bool // the startup probe passed (or there is none)
-	stopProbes   context.CancelFunc
 	startCount   int
 }
 
@@ -189,8 +188,8 @@ func (c *ctr) launch(proc *podspec.Process) error {
 	c.startCount++
 	c.ready = false
 	c.started = c.spec.StartupProbe == nil
+	// Probers end with this run of the process: the wait below cancels.
 	ctx, cancel := context.WithCancel(a.ctx)
-	c.stopProbes = cancel
 	c.startProbers(ctx, c.startCount)
 	a.log.Info("container started", "pod", w.namespace+"/"+w.name, "container", c.spec.Name, "pid", c.pid, "ip", w.ip)
 	exited := c.exited

@@ -21,9 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -31,7 +29,6 @@ import (
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/runner"
-	"github.com/reboundhq/rebound/scenarios"
 	demoapps "github.com/reboundhq/rebound/scenarios/apps"
 )
 
@@ -393,34 +390,9 @@ func TestBackup(t *testing.T) {
 			e := newBackupEngine(t, ctx, b)
 			sc := strings.ReplaceAll(scenarioYAML("human-error", "human-error", "kind: app-delete\nappDelete:\n  prefix: /rebound/",
 				"path: restore\n    timeout: 5m\n  backup:\n    before: true"), "namespace: "+demoNamespace, "namespace: "+bkNamespace)
-			list := parseScenarios(t, sc)
-			l := labFrom(ctx)
-			rc, err := clientcmd.BuildConfigFromFlags("", l.Kubeconfig())
-			if err != nil {
-				t.Fatal(err)
-			}
-			dyn, err := dynamic.NewForConfig(rc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ladder, err := scenarios.DefaultLadder()
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := runner.New(runner.Options{
-				Lab: l, OnLab: true, RestConfig: rc, AllowNamespaces: []string{bkNamespace}, Ladder: ladder,
-				StateDir: t.TempDir(), Out: testWriter{t}, Backup: e.ForRunner(),
-			}, kube(t, ctx), dyn, list)
-			if err != nil {
-				t.Fatal(err)
-			}
-			run, err := r.Run(ctx, runner.NewRunID(), list)
-			if err != nil {
-				t.Fatalf("run: %v", err)
-			}
-			if err := run.Finalize(time.Now()); err != nil {
-				t.Fatal(err)
-			}
+			run := runScenarios(t, ctx, parseScenarios(t, sc), func(o *runner.Options) {
+				o.AllowNamespaces, o.Backup = []string{bkNamespace}, e.ForRunner()
+			})
 			s := run.Scenarios[0]
 			res := s.Result
 			if s.Error != "" {

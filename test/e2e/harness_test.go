@@ -73,8 +73,9 @@ func parseScenarios(t *testing.T, docs ...string) []*scenarios.Scenario {
 	return objs.Scenarios
 }
 
-// runScenarios runs scenarios in-process against the suite's lab.
-func runScenarios(t *testing.T, ctx context.Context, list []*scenarios.Scenario) *reports.Run {
+// runScenarios runs scenarios in-process against the suite's lab; with
+// tune, a test changes the runner's options (a namespace, a backup engine).
+func runScenarios(t *testing.T, ctx context.Context, list []*scenarios.Scenario, tune ...func(*runner.Options)) *reports.Run {
 	t.Helper()
 	l := labFrom(ctx)
 	rc, err := clientcmd.BuildConfigFromFlags("", l.Kubeconfig())
@@ -89,10 +90,14 @@ func runScenarios(t *testing.T, ctx context.Context, list []*scenarios.Scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := runner.New(runner.Options{
+	opts := runner.Options{
 		Lab: l, OnLab: true, RestConfig: rc, AllowNamespaces: []string{demoNamespace}, Ladder: ladder,
 		StateDir: t.TempDir(), Out: testWriter{t},
-	}, kube(t, ctx), dyn, list)
+	}
+	for _, f := range tune {
+		f(&opts)
+	}
+	r, err := runner.New(opts, kube(t, ctx), dyn, list)
 	if err != nil {
 		t.Fatal(err)
 	}

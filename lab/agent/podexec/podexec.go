@@ -87,8 +87,7 @@ func Main() error {
 	if err := os.Chdir(spec.Dir); err != nil {
 		return fmt.Errorf("pod-exec: workingDir %q: %w", spec.Dir, err)
 	}
-	env := spec.Env
-	if err := unix.Exec(spec.Path, spec.Argv, env); err != nil {
+	if err := unix.Exec(spec.Path, spec.Argv, spec.Env); err != nil {
 		return fmt.Errorf("pod-exec: exec %s: %w", spec.Path, err)
 	}
 	return nil
