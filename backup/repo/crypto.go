@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/zeebo/blake3"
 )
 
 // KeySize is the size of a repository key: AES-256.
@@ -100,10 +101,40 @@ type codec struct {
 	aead cipher.AEAD
 	enc  *zstd.Encoder
 	dec  *zstd.Decoder
-	macs sync.Pool // hash.Hash, HMAC-SHA256 keyed with keys.id
+	macs sync.Pool // hash.Hash, the config's id hash keyed with keys.id
 }
 
-func newCodec(k keys, level zstd.EncoderLevel, concurrency int) (*codec, error) {
+// Object-id hashes, recorded in the config: a keyed hash of the
+// plaintext, so an id tells nothing about the content without the key.
+const (
+	idHashHMACSHA256 = "hmac-sha256" // repositories made before BLAKE3 (the config names none)
+	// BLAKE3 in keyed mode: twice the speed of SHA-256 even with the CPU's
+	// SHA instructions (3.6 against 1.7 GB/s here), and every chunk is
+	// hashed, new or not, so it bounds how fast a changed file is re-read.
+	idHashBLAKE3 = "blake3-keyed"
+)
+
+func newIDHash(algorithm string, key []byte) (func() hash.Hash, error) {
+	switch algorithm {
+	case idHashHMACSHA256, "":
+		return func() hash.Hash { return hmac.New(sha256.New, key) }, nil
+	case idHashBLAKE3:
+		if _, err := blake3.NewKeyed(key); err != nil {
+			return nil, err
+		}
+		return func() hash.Hash {
+			h, _ := blake3.NewKeyed(key) // the key's size was checked above
+			return h
+		}, nil
+	}
+	return nil, fmt.Errorf("unsupported object id hash %q (this build knows %q and %q)", algorithm, idHashBLAKE3, idHashHMACSHA256)
+}
+
+func newCodec(k keys, idHash string, level zstd.EncoderLevel, concurrency int) (*codec, error) {
+	newHash, err := newIDHash(idHash, k.id)
+	if err != nil {
+		return nil, err
+	}
 	block, err := aes.NewCipher(k.enc)
 	if err != nil {
 		return nil, err
@@ -123,9 +154,8 @@ func newCodec(k keys, level zstd.EncoderLevel, concurrency int) (*codec, error) 
 	if err != nil {
 		return nil, err
 	}
-	idKey := k.id
 	c := &codec{aead: aead, enc: enc, dec: dec}
-	c.macs.New = func() any { return hmac.New(sha256.New, idKey) }
+	c.macs.New = func() any { return newHash() }
 	return c, nil
 }
 

@@ -77,7 +77,7 @@ func Init(ctx context.Context, rawURL string, key []byte, opts ...Option) (*Repo
 	case err != io.EOF:
 		return nil, fmt.Errorf("init repository at %s: list: %w", display, err)
 	}
-	cfg, err := newConfig(key, time.Now())
+	cfg, err := newConfig(key, time.Now(), newFormat)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func open(ctx context.Context, bucket *blob.Bucket, display string, key []byte, 
 		return nil, err
 	}
 	r.cfg = cfg
-	if r.codec, err = newCodec(cfg.keys, r.level, r.workers); err != nil {
+	if r.codec, err = newCodec(cfg.keys, cfg.body.IDHash, r.level, r.workers); err != nil {
 		return nil, err
 	}
 	return r, nil

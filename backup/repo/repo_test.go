@@ -482,3 +482,47 @@ func TestParent(t *testing.T) {
 		t.Errorf("Backup with a missing parent: %v", err)
 	}
 }
+
+// A repository made before 512 KiB chunks and BLAKE3 ids (1 MiB average,
+// 8 MiB max, HMAC-SHA256 ids) still backs up, restores and verifies.
+func TestEarlierFormatStillWorks(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "repo")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := GenerateKey()
+	cfg, err := newConfig(key, time.Now(), repoFormat{
+		Chunker: chunkerParams{Algorithm: "fastcdc-v1.0.0", Min: 512 << 10, Avg: 1 << 20, Max: 8 << 20},
+		IDHash:  "", // configs of that format name none
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, configKey), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(context.Background(), dir, key, WithWorkers(2))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer r.Close()
+	if got := r.cfg.body; got.Chunker.Algorithm != "fastcdc-v1.0.0" || got.IDHash != "" {
+		t.Fatalf("config = %+v, want the earlier format", got)
+	}
+	src := t.TempDir()
+	writeTree(t, src, map[string]fileSpec{"big": {size: 9 << 20}, "log": {size: 3 << 20, text: true}, "small": {size: 100}})
+	ctx := context.Background()
+	snap, err := r.Backup(ctx, src, BackupOptions{})
+	if err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	if err := r.Restore(ctx, snap.ID, dst, RestoreOptions{}); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	compareDirs(t, src, dst)
+	if _, err := r.Verify(ctx); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	chunkers "github.com/PlakarKorp/go-cdc-chunkers"
 	_ "github.com/PlakarKorp/go-cdc-chunkers/chunkers/fastcdc" // registers fastcdc-v1.0.0
 	"gocloud.dev/blob"
+	"golang.org/x/sync/errgroup"
 )
 
 // BackupOptions describe the snapshot being written.
@@ -83,7 +84,10 @@ type SnapshotWriter struct {
 	known   map[ID]struct{} // in the bucket, or claimed by a worker
 
 	chunker *chunkers.Chunker
-	pool    sync.Pool // *[]byte chunk copies
+	// free holds chunk buffers for reuse. A bounded channel, not a
+	// sync.Pool: the pool is emptied at every garbage collection, and each
+	// fresh MiB then costs page faults in the kernel.
+	free chan *[]byte
 
 	parent map[string]Node // the parent snapshot's files by path
 	small  smallStream
@@ -157,25 +161,29 @@ func (r *Repository) NewSnapshot(ctx context.Context, opts BackupOptions) (*Snap
 		opts:     opts,
 		lock:     l,
 		jobs:     make(chan chunkJob, r.workers),
+		free:     make(chan *[]byte, 2*r.workers+1),
 		known:    make(map[ID]struct{}),
 		paths:    make(map[string]bool),
 		objNames: make(map[string]bool),
 		start:    r.now(),
 	}
-	if err := r.list(ctx, "data/", func(obj *blob.ListObject) error {
-		if id, err := ParseID(path.Base(obj.Key)); err == nil {
-			w.known[id] = struct{}{}
-		}
-		return nil
-	}); err != nil {
+	// Listing the stored chunks and reading the parent's tree are both
+	// waits on the store; they overlap.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return r.list(gctx, "data/", func(obj *blob.ListObject) error {
+			if id, err := ParseID(path.Base(obj.Key)); err == nil {
+				w.known[id] = struct{}{}
+			}
+			return nil
+		})
+	})
+	if !opts.Parent.IsZero() {
+		g.Go(func() error { return w.loadParent(gctx, opts.Parent) })
+	}
+	if err := g.Wait(); err != nil {
 		l.release()
 		return nil, err
-	}
-	if !opts.Parent.IsZero() {
-		if err := w.loadParent(ctx, opts.Parent); err != nil {
-			l.release()
-			return nil, err
-		}
 	}
 	p := r.cfg.body.Chunker
 	// Sized once: cutSmall runs when Max+Avg bytes are buffered and a
@@ -183,7 +191,7 @@ func (r *Repository) NewSnapshot(ctx context.Context, opts BackupOptions) (*Snap
 	w.small.buf = make([]byte, 0, p.Max+p.Avg+p.Min)
 	w.chunker, err = chunkers.NewChunkerBuffer(p.Algorithm, nil, &chunkers.ChunkerOpts{
 		MinSize: p.Min, NormalSize: p.Avg, MaxSize: p.Max, Key: r.cfg.keys.chunker,
-	}, make([]byte, p.Max))
+	}, make([]byte, chunkerBufferSize(p.Max)))
 	if err != nil {
 		l.release()
 		return nil, fmt.Errorf("chunker: %w", err)
@@ -196,6 +204,14 @@ func (r *Repository) NewSnapshot(ctx context.Context, opts BackupOptions) (*Snap
 	return w, nil
 }
 
+// chunkerBufferSize sizes the chunker's read buffer. The chunker looks
+// up to Max bytes ahead and slides what it has not consumed to the front
+// when the buffer's end is reached: with a buffer of exactly Max that
+// slide moves nearly Max bytes after every chunk (three bytes per byte
+// read with the default sizes), with four times Max at most a third of a
+// byte per byte read, for 6 MiB more memory.
+func chunkerBufferSize(max int) int { return 4 * max }
+
 func (w *SnapshotWriter) worker() {
 	defer w.wg.Done()
 	var bufs buffers
@@ -205,10 +221,12 @@ func (w *SnapshotWriter) worker() {
 				w.cancel(err)
 			}
 		}
-		// Only average-sized buffers are pooled: a rare max-size chunk
-		// (a run of zeros) must not pin 8 MiB per pooled buffer.
-		if cap(*job.data) <= 2*w.r.cfg.body.Chunker.Avg {
-			w.pool.Put(job.data)
+		// Every buffer is kept, large ones too: at most cap(free) of them
+		// (8 MiB each at worst), against a garbage collection every few
+		// chunks and the page faults of fresh memory if they were not.
+		select {
+		case w.free <- job.data:
+		default:
 		}
 		w.inFly.Done()
 	}
@@ -226,9 +244,6 @@ func (w *SnapshotWriter) store(job chunkJob, bufs *buffers) error {
 		return nil
 	}
 	n, err := w.r.put(w.ctx, kindChunk, chunkKey(id), data, bufs)
-	if big := 2*w.r.cfg.body.Chunker.Avg + overhead; cap(bufs.sealed) > big || cap(bufs.scratch) > big {
-		bufs.sealed, bufs.scratch = nil, nil // as above: do not keep 8 MiB per worker
-	}
 	if err != nil {
 		return err
 	}
@@ -299,9 +314,15 @@ func (w *SnapshotWriter) addStream(ctx context.Context, rd io.Reader) ([]*ID, in
 // queue copies chunk and hands it to the workers; the returned slot holds
 // its id once they are done.
 func (w *SnapshotWriter) queue(ctx context.Context, chunk []byte) (*ID, error) {
-	bp, _ := w.pool.Get().(*[]byte)
+	var bp *[]byte
+	select {
+	case bp = <-w.free:
+	default:
+	}
 	if bp == nil || cap(*bp) < len(chunk) {
-		b := make([]byte, len(chunk), max(len(chunk), w.r.cfg.body.Chunker.Avg))
+		// Room for twice the average, so a reused buffer nearly always
+		// fits the next chunk.
+		b := make([]byte, len(chunk), max(len(chunk), 2*w.r.cfg.body.Chunker.Avg))
 		bp = &b
 	}
 	*bp = append((*bp)[:0], chunk...)

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -47,6 +48,7 @@ func run(cmd string, args []string) error {
 	workers := fs.Int("workers", 0, "workers (default GOMAXPROCS)")
 	level := fs.Int("level", 0, "zstd level (default: the repository's, 3)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile here")
+	memProfile := fs.String("memprofile", "", "write an allocation profile here at the end")
 	fs.Parse(args)
 	ctx := context.Background()
 	if *cpuProfile != "" {
@@ -56,6 +58,15 @@ func run(cmd string, args []string) error {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 
 	switch cmd {
