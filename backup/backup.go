@@ -258,6 +258,8 @@ type etcdClienter interface{ Client() *clientv3.Client }
 
 // esSnapshotter is the Elasticsearch driver.
 type esSnapshotter interface {
+	PrepareRepository(ctx context.Context, name string, want *elasticsearch.RepositoryInfo) (elasticsearch.RepositoryInfo, error)
+	Repository(ctx context.Context, name string) (info elasticsearch.RepositoryInfo, ok bool, err error)
 	ConsistentSnapshot(ctx context.Context, repo, snapshot string, indices []string) (elasticsearch.SnapshotInfo, error)
 	RestoreSnapshot(ctx context.Context, repo, snapshot string, opts elasticsearch.RestoreOptions) (elasticsearch.RestoreInfo, error)
 	Index() string
@@ -368,12 +370,27 @@ func (c *hashCheck) check() error {
 }
 
 // esSnapshot takes an Elasticsearch snapshot of the app's indices into the
-// cluster's registered snapshot repository, frozen (write block and flush)
-// around it. The data stays in that repository; the backup records where.
+// cluster's snapshot repository, frozen (write block and flush) around it.
+// The repository is registered first when the request says how, and
+// verified on every node either way. The data stays in that repository;
+// the backup records where, and how the repository is registered, so that
+// a restore into another cluster can register the same storage.
 func (e *Engine) esSnapshot(ctx context.Context, d apps.Driver, req *Request, progress func(Progress)) (DataEntry, time.Time, error) {
 	es := d.(esSnapshotter)
 	if req.ESRepository == "" {
-		return DataEntry{}, time.Time{}, errors.New("elasticsearch backup: no snapshot repository: register one in the cluster (fs, s3 or azure) and name it with --es-repository")
+		return DataEntry{}, time.Time{}, errors.New("elasticsearch backup: no snapshot repository: name one with --es-repository, and give --es-repository-type (fs, s3 or azure) and its settings for rebound to register it")
+	}
+	var want *elasticsearch.RepositoryInfo
+	if req.ESRepositoryType != "" {
+		want = &elasticsearch.RepositoryInfo{Type: req.ESRepositoryType, Settings: map[string]any{}}
+		for k, v := range req.ESRepositorySettings {
+			want.Settings[k] = v
+		}
+	}
+	progress(Progress{Phase: "elasticsearch snapshot", Message: "preparing snapshot repository " + req.ESRepository})
+	reg, err := es.PrepareRepository(ctx, req.ESRepository, want)
+	if err != nil {
+		return DataEntry{}, time.Time{}, err
 	}
 	indices := req.ESIndices
 	if len(indices) == 0 {
@@ -387,7 +404,8 @@ func (e *Engine) esSnapshot(ctx context.Context, d apps.Driver, req *Request, pr
 		return DataEntry{}, time.Time{}, err
 	}
 	progress(Progress{Phase: "elasticsearch snapshot", Done: true})
-	return DataEntry{Kind: DataESSnapshot, Level: LevelDB, ESRepository: req.ESRepository, ESSnapshot: info.Name, Indices: info.Indices}, cut, nil
+	return DataEntry{Kind: DataESSnapshot, Level: LevelDB, ESRepository: req.ESRepository, ESRepositoryType: reg.Type,
+		ESRepositorySettings: reg.Settings, ESSnapshot: info.Name, Indices: info.Indices}, cut, nil
 }
 
 // pvcSnapshots copies every bound PVC of the app through data-mover pods,

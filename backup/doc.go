@@ -17,9 +17,11 @@
 //   - etcd: a snapshot through the Maintenance API (db level), restored by
 //     data-mover pods that rebuild every member's data directory with
 //     etcdutl's snapshot restore, under the member's own flags;
-//   - Elasticsearch: a snapshot through the snapshot API into the
-//     cluster's registered snapshot repository, frozen around it (db
-//     level); the backup records where it is;
+//   - Elasticsearch: a snapshot through the snapshot API into a snapshot
+//     repository (fs, s3 or azure) that rebound registers when told its
+//     type and settings, verified on every node, frozen around it (db
+//     level); the backup records where it is and how the repository is
+//     registered;
 //   - any other app: a copy of each bound PVC's files, read by a
 //     data-mover pod running the rebound binary (crash level, or app
 //     level when the driver can freeze writes).
@@ -30,8 +32,10 @@
 // With nothing but the repository URL and key, a backup restores into an
 // empty cluster: the namespace, ServiceAccounts, Roles, RoleBindings,
 // ConfigMaps, Secrets, Services, PVCs, PDBs, data, then StatefulSets and
-// Deployments, in that order (Elasticsearch snapshots stay in the
-// cluster's snapshot repository, which the target cluster must reach).
+// Deployments, in that order. Elasticsearch snapshots stay in the
+// snapshot repository's storage, which the target cluster must reach: a
+// cluster that does not have the repository gets it registered read-only
+// as the backup recorded it.
 //
 // Per-resource actions (BackupItemAction, RestoreItemAction) are
 // registered by name, the built-in ones the same way extensions would be.

@@ -93,8 +93,12 @@ type DataEntry struct {
 	PVC      string `json:"pvc,omitempty"`
 	Snapshot string `json:"snapshot,omitempty"`
 	// Elasticsearch: where the snapshot lives in the cluster's own
-	// snapshot repository.
-	ESRepository string   `json:"esRepository,omitempty"`
+	// snapshot repository, and how that repository is registered (type
+	// and settings as Elasticsearch reports them; credentials live in
+	// Elasticsearch's keystore, never in settings).
+	ESRepository         string         `json:"esRepository,omitempty"`
+	ESRepositoryType     string         `json:"esRepositoryType,omitempty"`
+	ESRepositorySettings map[string]any `json:"esRepositorySettings,omitempty"`
 	ESSnapshot   string   `json:"esSnapshot,omitempty"`
 	Indices      []string `json:"indices,omitempty"`
 }

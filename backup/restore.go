@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"sort"
 	"strconv"
@@ -488,11 +489,33 @@ func waitHealthy(ctx context.Context, d apps.Driver, timeout time.Duration) erro
 }
 
 // restoreES restores an Elasticsearch snapshot: under new names when
-// asked, else over the app's indices, closed first.
+// asked, else over the app's indices, closed first. A cluster that does not
+// know the snapshot repository (a new cluster) gets it registered read-only
+// as the backup recorded it, so it reads the same storage and cannot write
+// to it while the cluster that made it may still do.
 func (e *Engine) restoreES(ctx context.Context, d apps.Driver, de DataEntry, rr RestoreRequest, progress func(Progress)) error {
 	es, ok := d.(esSnapshotter)
 	if !ok {
 		return fmt.Errorf("the backup holds an Elasticsearch snapshot, but the app's driver is not Elasticsearch")
+	}
+	_, known, err := es.Repository(ctx, de.ESRepository)
+	if err != nil {
+		return err
+	}
+	var want *elasticsearch.RepositoryInfo
+	if !known {
+		if de.ESRepositoryType == "" {
+			return fmt.Errorf("snapshot repository %q is not registered in the target cluster, and the backup does not record how it was registered: register it there (read-only) and restore again", de.ESRepository)
+		}
+		want = &elasticsearch.RepositoryInfo{Type: de.ESRepositoryType, Settings: maps.Clone(de.ESRepositorySettings)}
+		if want.Settings == nil {
+			want.Settings = map[string]any{}
+		}
+		want.Settings["readonly"] = true
+		progress(Progress{Phase: "elasticsearch restore", Message: fmt.Sprintf("registering snapshot repository %s (%s, read-only) in the target cluster", de.ESRepository, de.ESRepositoryType)})
+	}
+	if _, err := es.PrepareRepository(ctx, de.ESRepository, want); err != nil {
+		return err
 	}
 	opts := elasticsearch.RestoreOptions{Indices: de.Indices, Replace: elasticsearch.ReplaceClose}
 	if rr.ESRenamePattern != "" {

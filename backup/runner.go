@@ -24,7 +24,8 @@ func (r runnerEngine) Backup(ctx context.Context, t *runner.Target) (string, tim
 	res, err := r.e.Backup(ctx, Request{
 		Name: "before-fault", Namespace: t.Namespace, Selector: t.Selector,
 		DriverName: t.DriverName, Driver: t.Driver, Tags: []string{"runner"},
-		ESRepository: t.Backup.ESRepository, ESIndices: esIndices(t),
+		ESRepository: t.Backup.ESRepository, ESRepositoryType: t.Backup.ESRepositoryType,
+		ESRepositorySettings: t.Backup.ESRepositorySettings, ESIndices: esIndices(t),
 	})
 	if err != nil {
 		return "", time.Time{}, err

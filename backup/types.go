@@ -99,10 +99,14 @@ type Request struct {
 	// Freeze, for DataPVC: freeze the app (when its driver can) around the
 	// volume copies, for app-level consistency.
 	Freeze bool
-	// Elasticsearch: the snapshot repository registered in the cluster
-	// that snapshots go to, and the indices (default: the driver's index).
-	ESRepository string
-	ESIndices    []string
+	// Elasticsearch: the snapshot repository snapshots go to, and the
+	// indices (default: the driver's index). With ESRepositoryType (fs, s3
+	// or azure) and its settings, rebound registers the repository;
+	// without, it must be registered already. It is verified either way.
+	ESRepository         string
+	ESRepositoryType     string
+	ESRepositorySettings map[string]string
+	ESIndices            []string
 	// Tags are stored with the backup (list and retention filter on them).
 	Tags []string
 	// Progress, when set, receives progress reports from the calling

@@ -106,6 +106,7 @@ func ScenarioFromV1Alpha1(in *v1alpha1.Scenario) *Scenario {
 		out.Backup = Backup{Before: b.Before, Schedule: b.Schedule}
 		if es := b.Elasticsearch; es != nil {
 			out.Backup.ESRepository, out.Backup.ESIndices = es.Repository, slices.Clone(es.Indices)
+			out.Backup.ESRepositoryType, out.Backup.ESRepositorySettings = es.Type, maps.Clone(es.Settings)
 		}
 	}
 	return out
@@ -205,7 +206,8 @@ func ScenarioToV1Alpha1(s *Scenario) *v1alpha1.Scenario {
 	if s.Backup.Before || s.Backup.Schedule != "" || s.Backup.ESRepository != "" {
 		out.Spec.Backup = &v1alpha1.Backup{Before: s.Backup.Before, Schedule: s.Backup.Schedule}
 		if s.Backup.ESRepository != "" || len(s.Backup.ESIndices) > 0 {
-			out.Spec.Backup.Elasticsearch = &v1alpha1.ElasticsearchBackup{Repository: s.Backup.ESRepository, Indices: slices.Clone(s.Backup.ESIndices)}
+			out.Spec.Backup.Elasticsearch = &v1alpha1.ElasticsearchBackup{Repository: s.Backup.ESRepository, Indices: slices.Clone(s.Backup.ESIndices),
+				Type: s.Backup.ESRepositoryType, Settings: maps.Clone(s.Backup.ESRepositorySettings)}
 		}
 	}
 	return out

@@ -224,11 +224,13 @@ type WriteProbe struct {
 type Backup struct {
 	Before   bool
 	Schedule string
-	// ESRepository and ESIndices are where an Elasticsearch snapshot goes
-	// and what it holds besides the probe index; see
-	// v1alpha1.ElasticsearchBackup.
-	ESRepository string
-	ESIndices    []string
+	// ESRepository (with its type and settings, when rebound registers it)
+	// and ESIndices are where an Elasticsearch snapshot goes and what it
+	// holds besides the probe index; see v1alpha1.ElasticsearchBackup.
+	ESRepository         string
+	ESRepositoryType     string
+	ESRepositorySettings map[string]string
+	ESIndices            []string
 }
 
 // Recovery says how the app comes back; see v1alpha1.Recovery.

@@ -514,12 +514,23 @@ func validateRecovery(spec *v1alpha1.ScenarioSpec, p *field.Path) field.ErrorLis
 			}
 		}
 	}
-	if b != nil && b.Elasticsearch != nil && b.Elasticsearch.Repository == "" {
-		errs = append(errs, field.Required(p.Child("backup", "elasticsearch", "repository"), "the snapshot repository registered in the cluster (GET _snapshot lists them)"))
+	if b != nil && b.Elasticsearch != nil {
+		es, ep := b.Elasticsearch, p.Child("backup", "elasticsearch")
+		if es.Repository == "" {
+			errs = append(errs, field.Required(ep.Child("repository"), "the snapshot repository's name (GET _snapshot lists those registered; with type and settings rebound registers it)"))
+		}
+		switch es.Type {
+		case "", "fs", "s3", "azure":
+		default:
+			errs = append(errs, field.NotSupported(ep.Child("type"), es.Type, []string{"fs", "s3", "azure"}))
+		}
+		if es.Type == "" && len(es.Settings) > 0 {
+			errs = append(errs, field.Required(ep.Child("type"), "the repository type the settings are for (fs, s3 or azure)"))
+		}
 	}
 	if b != nil && b.Before && spec.Target.Driver == v1alpha1.DriverElasticsearch && b.Elasticsearch == nil {
 		errs = append(errs, field.Required(p.Child("backup", "elasticsearch"),
-			"an Elasticsearch backup is a snapshot into a repository registered in the cluster: name it in spec.backup.elasticsearch.repository"))
+			"an Elasticsearch backup is a snapshot into a snapshot repository: name it in spec.backup.elasticsearch.repository, with type and settings for rebound to register it"))
 	}
 	if r.Path == v1alpha1.RecoveryRestore && (b == nil || (!b.Before && b.Schedule == "")) {
 		errs = append(errs, field.Required(p.Child("backup"),

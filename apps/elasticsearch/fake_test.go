@@ -38,13 +38,16 @@ type fakeElasticsearch struct {
 	itemStatus map[string]int
 	misbehave  map[string]misbehaviour
 	verifyFail bool
-	failShard  bool // snapshots end PARTIAL with one failed shard
-	repos      map[string]string
-	snapshots  map[string]map[string]*fakeSnapshot // repo → name → snapshot
-	pits       map[string]*fakePIT                 // current id → point in time
-	pitSeq     int
-	searchFail int // fail the n-th search page of a point in time (1-based); 0 never
-	ops        []string
+	failShard  bool              // snapshots end PARTIAL with one failed shard
+	repos      map[string]string // name → type
+	// name → settings, as strings. Snapshots are per repository name, as
+	// if every registration under a name pointed at the same storage.
+	repoSettings map[string]map[string]any
+	snapshots    map[string]map[string]*fakeSnapshot // repo → name → snapshot
+	pits         map[string]*fakePIT                 // current id → point in time
+	pitSeq       int
+	searchFail   int // fail the n-th search page of a point in time (1-based); 0 never
+	ops          []string
 }
 
 type fakeIndex struct {
@@ -82,17 +85,18 @@ type misbehaviour struct {
 
 func newFakeElasticsearch(t testing.TB) *fakeElasticsearch {
 	f := &fakeElasticsearch{
-		t:          t,
-		indices:    map[string]*fakeIndex{},
-		status:     "green",
-		nodes:      3,
-		dataNodes:  3,
-		master:     "quickstart-es-default-0",
-		itemStatus: map[string]int{},
-		misbehave:  map[string]misbehaviour{},
-		repos:      map[string]string{},
-		snapshots:  map[string]map[string]*fakeSnapshot{},
-		pits:       map[string]*fakePIT{},
+		t:            t,
+		indices:      map[string]*fakeIndex{},
+		status:       "green",
+		nodes:        3,
+		dataNodes:    3,
+		master:       "quickstart-es-default-0",
+		itemStatus:   map[string]int{},
+		misbehave:    map[string]misbehaviour{},
+		repos:        map[string]string{},
+		repoSettings: map[string]map[string]any{},
+		snapshots:    map[string]map[string]*fakeSnapshot{},
+		pits:         map[string]*fakePIT{},
 	}
 	// httptest listens on 127.0.0.1 only.
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -191,6 +195,8 @@ func route(r *http.Request) (op string, p []string) {
 		switch {
 		case len(seg) == 2 && m == http.MethodPut:
 			return "repo.put", seg
+		case len(seg) == 2 && m == http.MethodGet:
+			return "repo.get", seg
 		case len(seg) == 3 && seg[2] == "_verify":
 			return "repo.verify", seg
 		case len(seg) == 3 && m == http.MethodPut:
@@ -432,14 +438,26 @@ func (f *fakeElasticsearch) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, out)
 	case "repo.put":
 		var req struct {
-			Type string `json:"type"`
+			Type     string         `json:"type"`
+			Settings map[string]any `json:"settings"`
 		}
 		_ = json.Unmarshal(body, &req)
 		if q.Get("verify") != "false" {
 			f.t.Errorf("fake elasticsearch: repository registered with verification on")
 		}
 		f.repos[seg[1]] = req.Type
+		// Elasticsearch reports every setting back as a string.
+		settings := map[string]any{}
+		for k, v := range req.Settings {
+			settings[k] = fmt.Sprint(v)
+		}
+		f.repoSettings[seg[1]] = settings
 		writeJSON(w, 200, map[string]any{"acknowledged": true})
+	case "repo.get":
+		if !f.repoExists(w, seg[1]) {
+			return
+		}
+		writeJSON(w, 200, map[string]any{seg[1]: map[string]any{"type": f.repos[seg[1]], "settings": f.repoSettings[seg[1]]}})
 	case "repo.verify":
 		if !f.repoExists(w, seg[1]) {
 			return

@@ -114,19 +114,79 @@ func (d *Driver) RegisterRepository(ctx context.Context, name, typ string, setti
 	if err != nil {
 		return fmt.Errorf("register snapshot repository %q (%s): %w", name, typ, err)
 	}
+	if err := d.VerifyRepository(ctx, name); err != nil {
+		return fmt.Errorf("%w (type %s)", err, typ)
+	}
+	return nil
+}
+
+// VerifyRepository checks that every master and data node can use the
+// snapshot repository name (POST _snapshot/<name>/_verify).
+func (d *Driver) VerifyRepository(ctx context.Context, name string) error {
 	var v struct {
 		Nodes map[string]struct {
 			Name string `json:"name"`
 		} `json:"nodes"`
 	}
-	err = into(&v)(d.es.Snapshot.VerifyRepository(name, d.es.Snapshot.VerifyRepository.WithContext(ctx)))
+	err := into(&v)(d.es.Snapshot.VerifyRepository(name, d.es.Snapshot.VerifyRepository.WithContext(ctx)))
 	if err != nil {
-		return fmt.Errorf("snapshot repository %q (%s) failed verification; every master and data node must be able to read and write it: %w", name, typ, err)
+		return fmt.Errorf("snapshot repository %q failed verification; every master and data node must be able to read and write it: %w", name, err)
 	}
 	if len(v.Nodes) == 0 {
-		return fmt.Errorf("snapshot repository %q (%s) failed verification: no node verified it", name, typ)
+		return fmt.Errorf("snapshot repository %q failed verification: no node verified it", name)
 	}
 	return nil
+}
+
+// RepositoryInfo is how a snapshot repository is registered: enough to
+// register the same storage in another cluster.
+type RepositoryInfo struct {
+	Type     string         `json:"type"`
+	Settings map[string]any `json:"settings,omitempty"`
+}
+
+// Repository returns the registration of the snapshot repository name
+// (GET _snapshot/<name>); ok is false when the cluster has none by it.
+func (d *Driver) Repository(ctx context.Context, name string) (info RepositoryInfo, ok bool, err error) {
+	if err := checkName("repository", name); err != nil {
+		return RepositoryInfo{}, false, err
+	}
+	var v map[string]RepositoryInfo
+	err = into(&v)(d.es.Snapshot.GetRepository(d.es.Snapshot.GetRepository.WithContext(ctx), d.es.Snapshot.GetRepository.WithRepository(name)))
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Type == "repository_missing_exception" {
+		return RepositoryInfo{}, false, nil
+	}
+	if err != nil {
+		return RepositoryInfo{}, false, fmt.Errorf("get snapshot repository %q: %w", name, err)
+	}
+	info, ok = v[name]
+	return info, ok, nil
+}
+
+// PrepareRepository makes the snapshot repository name ready for a
+// snapshot or a restore and returns its registration. With want, it is
+// registered (or updated) as want says; without, it must be registered
+// already. Either way every node must verify it.
+func (d *Driver) PrepareRepository(ctx context.Context, name string, want *RepositoryInfo) (RepositoryInfo, error) {
+	if want != nil {
+		if err := d.RegisterRepository(ctx, name, want.Type, want.Settings); err != nil {
+			return RepositoryInfo{}, err
+		}
+	}
+	info, ok, err := d.Repository(ctx, name)
+	if err != nil {
+		return RepositoryInfo{}, err
+	}
+	if !ok {
+		return RepositoryInfo{}, fmt.Errorf("snapshot repository %q is not registered in the cluster: register it, or give its type (fs, s3 or azure) and settings and rebound registers it", name)
+	}
+	if want == nil {
+		if err := d.VerifyRepository(ctx, name); err != nil {
+			return RepositoryInfo{}, err
+		}
+	}
+	return info, nil
 }
 
 // BlockWrites adds a write block to the indices (PUT /<indices>/_block/write)

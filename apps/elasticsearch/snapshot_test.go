@@ -417,3 +417,65 @@ func TestListAndDeleteSnapshots(t *testing.T) {
 		t.Errorf("CreateSnapshot of no index = nil, want a refusal")
 	}
 }
+
+func TestPrepareRepository(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	azure := &elasticsearch.RepositoryInfo{Type: elasticsearch.RepositoryAzure, Settings: map[string]any{"container": "es-snapshots", "readonly": true}}
+
+	t.Run("registers, verifies and reports the registration as Elasticsearch keeps it", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeElasticsearch(t)
+		d := newDriver(t, f)
+		got, err := d.PrepareRepository(ctx, "backups", azure)
+		if err != nil {
+			t.Fatalf("PrepareRepository: %v", err)
+		}
+		if got.Type != "azure" || got.Settings["container"] != "es-snapshots" || got.Settings["readonly"] != "true" {
+			t.Errorf("registration %+v", got)
+		}
+		if !f.did("repo.put") || !f.did("repo.verify") {
+			t.Errorf("ops %v: want a registration and a verification", f.ops)
+		}
+	})
+	t.Run("an already registered repository is verified, not registered again", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeElasticsearch(t)
+		d := newDriver(t, f)
+		if err := d.RegisterRepository(ctx, "backups", elasticsearch.RepositoryFS, map[string]any{"location": "/snapshots"}); err != nil {
+			t.Fatal(err)
+		}
+		puts, verifies := f.count("repo.put"), f.count("repo.verify")
+		got, err := d.PrepareRepository(ctx, "backups", nil)
+		if err != nil {
+			t.Fatalf("PrepareRepository: %v", err)
+		}
+		if got.Type != "fs" || got.Settings["location"] != "/snapshots" {
+			t.Errorf("registration %+v", got)
+		}
+		if f.count("repo.put") != puts || f.count("repo.verify") != verifies+1 {
+			t.Errorf("ops %v: want one more verification and no registration", f.ops)
+		}
+	})
+	t.Run("a repository that is not registered, with nothing to register it as, is an error naming it", func(t *testing.T) {
+		t.Parallel()
+		d := newDriver(t, newFakeElasticsearch(t))
+		if _, ok, err := d.Repository(ctx, "backups"); ok || err != nil {
+			t.Fatalf("Repository = %v, %v; want not found and no error", ok, err)
+		}
+		_, err := d.PrepareRepository(ctx, "backups", nil)
+		if err == nil || !strings.Contains(err.Error(), `"backups" is not registered`) {
+			t.Errorf("PrepareRepository = %v, want an error saying backups is not registered", err)
+		}
+	})
+	t.Run("a registration some node cannot use fails with Elasticsearch's reason", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeElasticsearch(t)
+		f.set(func(f *fakeElasticsearch) { f.verifyFail = true })
+		d := newDriver(t, f)
+		_, err := d.PrepareRepository(ctx, "backups", azure)
+		if err == nil || !strings.Contains(err.Error(), "failed verification") {
+			t.Errorf("PrepareRepository = %v, want a verification failure", err)
+		}
+	})
+}

@@ -154,7 +154,8 @@ type createFlags struct {
 	namespace, selector, driver, name, data string
 	tags, esIndices                         []string
 	noConfig, noMetadata, freeze            bool
-	esRepo                                  string
+	esRepo, esRepoType                      string
+	esRepoSettings                          map[string]string
 }
 
 func (f *createFlags) add(cmd *cobra.Command) {
@@ -168,7 +169,9 @@ func (f *createFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.noConfig, "no-config", false, "leave out ConfigMaps and Secrets")
 	fl.BoolVar(&f.noMetadata, "no-metadata", false, "leave out workloads, services, PVCs, PDBs and RBAC")
 	fl.BoolVar(&f.freeze, "freeze", false, "with --data pvc: freeze the app around the volume copies (app level), where its driver can")
-	fl.StringVar(&f.esRepo, "es-repository", "", "Elasticsearch: the snapshot repository registered in the cluster")
+	fl.StringVar(&f.esRepo, "es-repository", "", "Elasticsearch: the snapshot repository's name")
+	fl.StringVar(&f.esRepoType, "es-repository-type", "", "Elasticsearch: register the repository first, of this type (fs, s3 or azure); without it the repository must be registered already")
+	fl.StringToStringVar(&f.esRepoSettings, "es-repository-setting", nil, "Elasticsearch: a setting of the repository rebound registers, KEY=VALUE (repeatable), e.g. location=/snapshots, or container=backups for azure")
 	fl.StringArrayVar(&f.esIndices, "es-index", nil, "Elasticsearch: indices to snapshot (repeatable)")
 	_ = cmd.MarkFlagRequired("namespace")
 }
@@ -182,6 +185,17 @@ func (f *createFlags) request() (backup.Request, error) {
 	if err != nil {
 		return backup.Request{}, invalid(fmt.Errorf("--data: %w", err))
 	}
+	switch f.esRepoType {
+	case "", "fs", "s3", "azure":
+	default:
+		return backup.Request{}, invalid(fmt.Errorf("--es-repository-type %q: want fs, s3 or azure", f.esRepoType))
+	}
+	if f.esRepoType != "" && f.esRepo == "" {
+		return backup.Request{}, invalid(errors.New("--es-repository-type needs --es-repository, the name to register the repository under"))
+	}
+	if len(f.esRepoSettings) > 0 && f.esRepoType == "" {
+		return backup.Request{}, invalid(errors.New("--es-repository-setting needs --es-repository-type: settings are for a repository rebound registers"))
+	}
 	switch f.driver {
 	case "", "etcd", "elasticsearch":
 	default:
@@ -189,7 +203,8 @@ func (f *createFlags) request() (backup.Request, error) {
 	}
 	return backup.Request{
 		Name: f.name, Namespace: f.namespace, Selector: sel, DriverName: f.driver, Data: mode, Tags: f.tags,
-		SkipConfig: f.noConfig, SkipMetadata: f.noMetadata, Freeze: f.freeze, ESRepository: f.esRepo, ESIndices: f.esIndices,
+		SkipConfig: f.noConfig, SkipMetadata: f.noMetadata, Freeze: f.freeze, ESRepository: f.esRepo,
+		ESRepositoryType: f.esRepoType, ESRepositorySettings: f.esRepoSettings, ESIndices: f.esIndices,
 	}, nil
 }
 
@@ -352,7 +367,11 @@ func printManifest(s streams.Streams, info *backup.Info, m *backup.Manifest) {
 		case backup.DataEtcdSnapshot:
 			fmt.Fprintf(w, "  etcd snapshot %s: %s, revision %d, from %s (%s)\n", d.Object, humanBytes(d.Size), d.Revision, d.Endpoint, d.Level)
 		case backup.DataESSnapshot:
-			fmt.Fprintf(w, "  elasticsearch snapshot %s in repository %s: indices %v (%s)\n", d.ESSnapshot, d.ESRepository, d.Indices, d.Level)
+			kind := ""
+			if d.ESRepositoryType != "" {
+				kind = " (" + d.ESRepositoryType + ")"
+			}
+			fmt.Fprintf(w, "  elasticsearch snapshot %s in repository %s%s: indices %v (%s)\n", d.ESSnapshot, d.ESRepository, kind, d.Indices, d.Level)
 		case backup.DataPVCCopy:
 			fmt.Fprintf(w, "  pvc %s: %s, volume snapshot %s (%s)\n", d.PVC, humanBytes(d.Size), d.Snapshot[:8], d.Level)
 		default:

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/reboundhq/rebound/backup"
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
@@ -90,5 +92,37 @@ func TestWrongKeyIsInvalidInput(t *testing.T) {
 	err = cmd.ExecuteContext(ctx)
 	if exitcode.Of(err) != exitcode.InvalidInput || !strings.Contains(err.Error(), "wrong key") || !strings.Contains(err.Error(), "nothing was read or written") {
 		t.Errorf("wrong key: %v (code %d)", err, exitcode.Of(err))
+	}
+}
+
+func TestElasticsearchRepositoryFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args    []string
+		wantErr string // empty: valid
+	}{
+		{args: []string{"--es-repository", "backups"}},
+		{args: []string{"--es-repository", "backups", "--es-repository-type", "azure", "--es-repository-setting", "container=es-snapshots", "--es-repository-setting", "base_path=shop"}},
+		{args: []string{"--es-repository", "backups", "--es-repository-type", "hdfs"}, wantErr: `--es-repository-type "hdfs": want fs, s3 or azure`},
+		{args: []string{"--es-repository-type", "fs"}, wantErr: "--es-repository-type needs --es-repository"},
+		{args: []string{"--es-repository", "backups", "--es-repository-setting", "location=/snapshots"}, wantErr: "--es-repository-setting needs --es-repository-type"},
+	}
+	for _, tt := range tests {
+		f := &createFlags{}
+		cmd := &cobra.Command{}
+		f.add(cmd)
+		cmd.Flags().Set("namespace", "shop")
+		if err := cmd.ParseFlags(tt.args); err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		req, err := f.request()
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%v: %v", tt.args, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitcode.Of(err) != exitcode.InvalidInput):
+			t.Errorf("%v: %v, want invalid input containing %q", tt.args, err, tt.wantErr)
+		case tt.wantErr == "" && len(tt.args) > 2 && (req.ESRepositoryType != "azure" || req.ESRepositorySettings["container"] != "es-snapshots" || req.ESRepositorySettings["base_path"] != "shop"):
+			t.Errorf("%v: request %+v", tt.args, req)
+		}
 	}
 }

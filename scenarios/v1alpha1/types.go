@@ -478,7 +478,8 @@ type Backup struct {
 	Schedule string `json:"schedule,omitempty"`
 
 	// Elasticsearch says where an Elasticsearch app's backup puts its data:
-	// a snapshot repository registered in the cluster (fs, s3 or azure).
+	// a snapshot repository (fs, s3 or azure), registered by rebound when
+	// its type is given, else already registered in the cluster.
 	// Required for backup.before with driver elasticsearch.
 	// +optional
 	Elasticsearch *ElasticsearchBackup `json:"elasticsearch,omitempty"`
@@ -488,6 +489,16 @@ type Backup struct {
 type ElasticsearchBackup struct {
 	// Repository is the snapshot repository's name in the cluster.
 	Repository string `json:"repository"`
+	// Type (fs, s3 or azure) and Settings, when given, make rebound
+	// register the repository before the snapshot (and verify it on every
+	// node), e.g. type azure with settings container and base_path.
+	// Credentials belong in Elasticsearch's keystore, not here. The backup
+	// records both, so a restore into a cluster without the repository
+	// registers it there read-only.
+	// +optional
+	Type string `json:"type,omitempty"`
+	// +optional
+	Settings map[string]string `json:"settings,omitempty"`
 	// Indices to snapshot besides the probe's own index, e.g. the index an
 	// app-delete fault deletes.
 	// +optional
