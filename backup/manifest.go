@@ -99,8 +99,8 @@ type DataEntry struct {
 	ESRepository         string         `json:"esRepository,omitempty"`
 	ESRepositoryType     string         `json:"esRepositoryType,omitempty"`
 	ESRepositorySettings map[string]any `json:"esRepositorySettings,omitempty"`
-	ESSnapshot   string   `json:"esSnapshot,omitempty"`
-	Indices      []string `json:"indices,omitempty"`
+	ESSnapshot           string         `json:"esSnapshot,omitempty"`
+	Indices              []string       `json:"indices,omitempty"`
 }
 
 func decodeManifest(b []byte) (*Manifest, error) {

@@ -102,7 +102,16 @@ func TestDamage(t *testing.T) {
 					t.Fatalf("Restore: %v, want ErrCorrupt naming %q", err, k)
 				}
 				t.Logf("restore: %v", err)
-				// Whatever was written is right; the damaged file is absent.
+				// The restore into an empty directory is all or nothing.
+				if entries, _ := os.ReadDir(dst); len(entries) > 0 {
+					t.Errorf("failed restore left %q in the empty directory it restored into", entries[0].Name())
+				}
+				// Over existing files, whatever was written is right and the
+				// damaged file is absent.
+				err = r.Restore(ctx, snap.ID, dst, RestoreOptions{Overwrite: true})
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("Restore with Overwrite: %v, want ErrCorrupt", err)
+				}
 				entries, _ := os.ReadDir(dst)
 				for _, e := range entries {
 					got, _ := os.ReadFile(filepath.Join(dst, e.Name()))

@@ -30,6 +30,9 @@ type Repository struct {
 	now      func() time.Time
 	lockIntv time.Duration // how often a held lock is refreshed
 	lockTTL  time.Duration // a lock not refreshed for this long is stale
+	// jsonTrees, for tests, writes trees in JSON as snapshots made before
+	// gob trees did.
+	jsonTrees bool
 }
 
 // Option tunes an opened repository; none of them changes what is stored.

@@ -91,6 +91,23 @@ func TestRoundTrip(t *testing.T) {
 	if rep, err := r.Verify(ctx); err != nil || rep.Unreferenced != 0 {
 		t.Errorf("Verify: %v, unreferenced %d", err, rep.Unreferenced)
 	}
+
+	// A restore killed mid-way leaves its staging directory: the next
+	// restore into that directory names it instead of mixing trees.
+	dst = filepath.Join(t.TempDir(), "killed")
+	if err := os.MkdirAll(filepath.Join(dst, stagingPrefix+"0123456789ab", "deep"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	err = r.Restore(ctx, snap.ID, dst, RestoreOptions{})
+	if err == nil || !strings.Contains(err.Error(), "left by a restore that did not finish") {
+		t.Errorf("Restore next to a staging directory: %v, want an error naming it", err)
+	}
+	// With Sync the staged tree is published as well.
+	dst = filepath.Join(t.TempDir(), "synced")
+	if err := r.Restore(ctx, snap.ID, dst, RestoreOptions{Sync: true}); err != nil {
+		t.Fatalf("Restore with Sync: %v", err)
+	}
+	compareDirs(t, src, dst)
 }
 
 func TestObjects(t *testing.T) {
@@ -483,8 +500,9 @@ func TestParent(t *testing.T) {
 	}
 }
 
-// A repository made before 512 KiB chunks and BLAKE3 ids (1 MiB average,
-// 8 MiB max, HMAC-SHA256 ids) still backs up, restores and verifies.
+// A repository made before 512 KiB chunks, BLAKE3 ids and gob trees
+// (1 MiB average, 8 MiB max, HMAC-SHA256 ids, JSON trees) still backs up,
+// restores and verifies, and its snapshots serve as parents.
 func TestEarlierFormatStillWorks(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "repo")
@@ -513,15 +531,31 @@ func TestEarlierFormatStillWorks(t *testing.T) {
 	src := t.TempDir()
 	writeTree(t, src, map[string]fileSpec{"big": {size: 9 << 20}, "log": {size: 3 << 20, text: true}, "small": {size: 100}})
 	ctx := context.Background()
-	snap, err := r.Backup(ctx, src, BackupOptions{})
+	r.jsonTrees = true // and a snapshot of that time: its tree in JSON
+	old, err := r.Backup(ctx, src, BackupOptions{})
 	if err != nil {
 		t.Fatalf("Backup: %v", err)
+	}
+	if old.TreeEncoding != "" {
+		t.Fatalf("tree encoding %q, want JSON", old.TreeEncoding)
+	}
+	r.jsonTrees = false
+	os.WriteFile(filepath.Join(src, "log"), content(9, 3<<20, true), 0o644)
+	snap, err := r.Backup(ctx, src, BackupOptions{Parent: old.ID})
+	if err != nil {
+		t.Fatalf("Backup with the JSON tree as parent: %v", err)
+	}
+	if snap.TreeEncoding != treeGob || snap.Summary.NewChunks == 0 || snap.Summary.NewChunks > 10 {
+		t.Errorf("second snapshot: tree %q, %d new chunks; want gob and a few new chunks for the changed file", snap.TreeEncoding, snap.Summary.NewChunks)
 	}
 	dst := filepath.Join(t.TempDir(), "out")
 	if err := r.Restore(ctx, snap.ID, dst, RestoreOptions{}); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 	compareDirs(t, src, dst)
+	if err := r.Restore(ctx, old.ID, filepath.Join(t.TempDir(), "old"), RestoreOptions{}); err != nil {
+		t.Fatalf("Restore of the JSON-tree snapshot: %v", err)
+	}
 	if _, err := r.Verify(ctx); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -34,13 +35,17 @@ type RestoreProgress struct {
 }
 
 // Restore writes the file tree of snapshot id into dst (created if
-// missing; refused if not empty unless Overwrite). Each file is written to
-// a temporary name beside its destination and renamed into place once
-// complete, then gets its mode and mtime; directories get theirs last.
-// Every chunk is checked before it is written: on damage, Restore stops
-// with an error naming the chunk and the file, and the file being written
-// is removed, so no file ever holds wrong data. Objects are not restored
-// (see OpenObject). Ownership is not restored.
+// missing; refused if not empty unless Overwrite). Into an empty dst the
+// whole tree is written under a hidden staging directory in dst and its
+// top-level entries are renamed into place at the end, so dst shows
+// nothing until the restore is complete, and stays empty if it fails.
+// With Overwrite each file is written to a temporary name beside its
+// destination and renamed into place once complete, so a reader sees the
+// old file or the whole new one. Files get their mode and mtime, and
+// directories get theirs last. Every chunk is checked before it is
+// written: on damage, Restore stops with an error naming the chunk and
+// the file, and removes what it wrote, so no file ever holds wrong data.
+// Objects are not restored (see OpenObject). Ownership is not restored.
 func (r *Repository) Restore(ctx context.Context, id ID, dst string, opts RestoreOptions) error {
 	if err := r.checkConfig(ctx); err != nil {
 		return err
@@ -63,8 +68,54 @@ func (r *Repository) Restore(ctx context.Context, id ID, dst string, opts Restor
 	if err := prepareDst(dst, opts.Overwrite); err != nil {
 		return err
 	}
-	rs := &restorer{r: r, dst: dst, opts: opts, snap: snap}
-	return rs.run(ctx, tree.Nodes)
+	rs := &restorer{r: r, dst: dst, root: dst, opts: opts, snap: snap}
+	if opts.Overwrite {
+		return rs.run(ctx, tree.Nodes)
+	}
+	rs.root = filepath.Join(dst, stagingPrefix+randomHex())
+	if err := os.Mkdir(rs.root, 0o700); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := rs.run(ctx, tree.Nodes); err != nil {
+		os.RemoveAll(rs.root)
+		return err
+	}
+	return rs.publish(tree.Nodes)
+}
+
+// stagingPrefix names the directory a restore into an empty directory
+// writes under; one left behind by a killed restore makes that directory
+// non-empty, and the error says so.
+const stagingPrefix = ".rebound-restore-"
+
+// publish moves the staged tree's top-level entries into dst and removes
+// the staging directory.
+func (rs *restorer) publish(nodes []Node) error {
+	entries, err := os.ReadDir(rs.root)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(rs.root, e.Name()), filepath.Join(rs.dst, e.Name())); err != nil {
+			return fmt.Errorf("restore: move %s into place: %w", e.Name(), err)
+		}
+	}
+	if err := os.Remove(rs.root); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	// Moving a directory to another parent rewrites its ".." entry, which
+	// may set its mtime: top-level directories get theirs again.
+	for i := range nodes {
+		if n := &nodes[i]; n.Type == TypeDir && !strings.Contains(n.Path, "/") {
+			if err := os.Chtimes(filepath.Join(rs.dst, filepath.FromSlash(n.Path)), n.MTime, n.MTime); err != nil {
+				return fmt.Errorf("restore %q: %w", n.Path, err)
+			}
+		}
+	}
+	if rs.opts.Sync {
+		return syncDir(rs.dst)
+	}
+	return nil
 }
 
 func prepareDst(dst string, overwrite bool) error {
@@ -80,6 +131,9 @@ func prepareDst(dst string, overwrite bool) error {
 	}
 	defer d.Close()
 	if names, _ := d.Readdirnames(1); len(names) > 0 {
+		if strings.HasPrefix(names[0], stagingPrefix) {
+			return fmt.Errorf("restore: %s holds %s, left by a restore that did not finish: remove it and restore again", dst, names[0])
+		}
 		return fmt.Errorf("restore: %s is not empty (found %q); restore into an empty directory or set Overwrite", dst, names[0])
 	}
 	return nil
@@ -88,6 +142,7 @@ func prepareDst(dst string, overwrite bool) error {
 type restorer struct {
 	r        *Repository
 	dst      string
+	root     string // where nodes are written: dst, or a staging directory in it
 	opts     RestoreOptions
 	snap     *Snapshot
 	mu       sync.Mutex // guards progress and serialises Progress calls
@@ -217,22 +272,36 @@ func (rs *restorer) run(ctx context.Context, nodes []Node) error {
 			}
 		}
 	}
-	if rs.opts.Sync {
+	if rs.opts.Sync && !rs.staged() {
 		return syncDir(rs.dst)
 	}
 	return nil
 }
 
-func (rs *restorer) path(n *Node) string { return filepath.Join(rs.dst, filepath.FromSlash(n.Path)) }
+func (rs *restorer) path(n *Node) string { return filepath.Join(rs.root, filepath.FromSlash(n.Path)) }
 
-func tempName(final string) string {
+// staged reports whether files are written under a staging directory,
+// where nobody looks: then they are written under their own names.
+func (rs *restorer) staged() bool { return rs.root != rs.dst }
+
+func randomHex() string {
 	b := make([]byte, 6)
 	rand.Read(b)
-	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".rebound-"+hex.EncodeToString(b))
+	return hex.EncodeToString(b)
+}
+
+func tempName(final string) string {
+	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".rebound-"+randomHex())
 }
 
 func (rs *restorer) symlink(n *Node) error {
 	final := rs.path(n)
+	if rs.staged() {
+		if err := os.Symlink(n.Target, final); err != nil {
+			return fmt.Errorf("restore %q: %w", n.Path, err)
+		}
+		return nil
+	}
 	tmp := tempName(final)
 	if err := os.Symlink(n.Target, tmp); err != nil {
 		return fmt.Errorf("restore %q: %w", n.Path, err)
@@ -245,10 +314,14 @@ func (rs *restorer) symlink(n *Node) error {
 }
 
 // file writes n to a temporary name and renames it into place, so a
-// reader (or a crash) sees the old file or the whole new one.
+// reader (or a crash) sees the old file or the whole new one; under a
+// staging directory it writes n under its own name.
 func (rs *restorer) file(n *Node, next func(ID) ([]byte, error)) (err error) {
 	final := rs.path(n)
-	tmp := tempName(final)
+	tmp := final
+	if !rs.staged() {
+		tmp = tempName(final)
+	}
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("restore %q: %w", n.Path, err)
@@ -289,8 +362,10 @@ func (rs *restorer) file(n *Node, next func(ID) ([]byte, error)) (err error) {
 	if err := os.Chtimes(tmp, n.MTime, n.MTime); err != nil {
 		return fmt.Errorf("restore %q: %w", n.Path, err)
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("restore %q: %w", n.Path, err)
+	if tmp != final {
+		if err := os.Rename(tmp, final); err != nil {
+			return fmt.Errorf("restore %q: %w", n.Path, err)
+		}
 	}
 	rs.report(1, 0)
 	return nil

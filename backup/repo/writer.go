@@ -1,7 +1,9 @@
 package repo
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -671,11 +673,17 @@ func (w *SnapshotWriter) Commit(ctx context.Context) (*Snapshot, error) {
 		s.Summary.Objects++
 		s.Summary.Bytes += o.Size
 	}
-	treeJSON, err := json.Marshal(tree)
+	var enc bytes.Buffer
+	var err error
+	if w.r.jsonTrees {
+		err = json.NewEncoder(&enc).Encode(tree)
+	} else {
+		err, s.TreeEncoding = gob.NewEncoder(&enc).Encode(tree), treeGob
+	}
 	if err != nil {
 		return nil, err
 	}
-	slots, _, err := w.addStream(ctx, &byteReader{b: treeJSON})
+	slots, _, err := w.addStream(ctx, &byteReader{b: enc.Bytes()})
 	if err != nil {
 		return nil, err
 	}
