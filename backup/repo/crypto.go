@@ -63,7 +63,7 @@ func kindName(k byte) string {
 // without their ids or ciphertexts being related.
 type keys struct {
 	enc     []byte // AES-256-GCM
-	id      []byte // HMAC-SHA256 object ids
+	id      []byte // keyed object-id hash
 	chunker []byte // keyed FastCDC gear table: chunk sizes leak nothing
 	check   []byte // key check value in the config
 }
@@ -164,8 +164,9 @@ func (c *codec) close() {
 	c.dec.Close()
 }
 
-// maxPlaintext bounds a decompressed object; chunks are at most 8 MiB and
-// trees are chunked, so only a forged or broken object comes near it.
+// maxPlaintext bounds a decompressed object; chunks are at most 8 MiB (2
+// MiB in new repositories) and trees are chunked, so only a forged or
+// broken object comes near it.
 const maxPlaintext = 64 << 20
 
 func (c *codec) hash(p []byte) ID {

@@ -7,23 +7,24 @@
 // plus named extra objects, free-form metadata, tags and a time. File
 // contents are cut into chunks by content-defined chunking (FastCDC), so
 // unchanged data is stored once across snapshots. Every object is addressed
-// by a keyed hash (HMAC-SHA256) of its plaintext, compressed with zstd,
+// by a keyed hash of its plaintext (BLAKE3 in keyed mode; HMAC-SHA256 in
+// repositories made before, as their config says), compressed with zstd,
 // sealed with AES-256-GCM under a random nonce with its store key as
 // associated data, and checked on every read: damage produces an error that
 // names the object, never wrong data.
 //
 // Layout in the bucket:
 //
-//	config                 repository id, format version, chunker parameters, key check
+//	config                 repository id, format version, chunker parameters, id hash, key check
 //	data/<2 hex>/<id>      one chunk per object (file contents, snapshot trees)
-//	snapshots/<id>         a snapshot: time, tags, metadata, the chunks of its tree
+//	snapshots/<id>         a snapshot: time, tags, metadata, the chunks of its tree (gob)
 //	locks/<random>         held while a backup or prune runs
 //
 // Chunks are not packed into larger pack files; instead, files smaller
 // than the minimum chunk size are concatenated into one stream that the
 // same chunker cuts, each file recording its chunks and its offset in the
-// first. That keeps ~1 MiB objects for trees of small files (one object,
-// one request, per MiB rather than per file) without a separate index to
+// first. That keeps chunk-sized objects for trees of small files (one
+// object, one request, per half MiB rather than per file) without an index to
 // keep consistent: a chunk id is still its key in the bucket.
 //
 // A snapshot object is written last, after every chunk it names, so a crash

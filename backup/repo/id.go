@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// ID addresses an object: HMAC-SHA256 of its plaintext under a key derived
-// from the repository key. A keyed hash, not plain SHA-256, so that the
+// ID addresses an object: a keyed hash of its plaintext (BLAKE3, or
+// HMAC-SHA256 in earlier repositories) under a key derived from the
+// repository key. A keyed hash, not a plain one, so that the
 // names in the bucket do not reveal which well-known content (a public
 // image layer, a default config file) the repository holds.
 type ID [32]byte

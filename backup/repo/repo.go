@@ -22,6 +22,7 @@ import (
 type Repository struct {
 	bucket   *blob.Bucket
 	display  string // URL without query, for Location in errors
+	local    string // for a file:// repository, its directory
 	master   []byte
 	cfg      *parsedConfig
 	codec    *codec
@@ -63,7 +64,7 @@ func Init(ctx context.Context, rawURL string, key []byte, opts ...Option) (*Repo
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("init repository: key must be %d bytes, got %d", KeySize, len(key))
 	}
-	bucket, display, err := openBucket(ctx, rawURL, true)
+	bucket, display, local, err := openBucket(ctx, rawURL, true)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func Init(ctx context.Context, rawURL string, key []byte, opts ...Option) (*Repo
 	if err := bucket.WriteAll(ctx, configKey, cfg, &blob.WriterOptions{ContentType: "application/octet-stream", IfNotExist: true}); err != nil {
 		return nil, fmt.Errorf("init repository at %s: write config: %w", display, err)
 	}
-	r, err := open(ctx, bucket, display, key, opts)
+	r, err := open(ctx, bucket, display, local, key, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -107,11 +108,11 @@ func Init(ctx context.Context, rawURL string, key []byte, opts ...Option) (*Repo
 // Open reads only the config: a wrong key fails with ErrWrongKey before
 // anything else is read or written.
 func Open(ctx context.Context, rawURL string, key []byte, opts ...Option) (*Repository, error) {
-	bucket, display, err := openBucket(ctx, rawURL, false)
+	bucket, display, local, err := openBucket(ctx, rawURL, false)
 	if err != nil {
 		return nil, err
 	}
-	r, err := open(ctx, bucket, display, key, opts)
+	r, err := open(ctx, bucket, display, local, key, opts)
 	if err != nil {
 		bucket.Close()
 		return nil, err
@@ -119,10 +120,11 @@ func Open(ctx context.Context, rawURL string, key []byte, opts ...Option) (*Repo
 	return r, nil
 }
 
-func open(ctx context.Context, bucket *blob.Bucket, display string, key []byte, opts []Option) (*Repository, error) {
+func open(ctx context.Context, bucket *blob.Bucket, display, local string, key []byte, opts []Option) (*Repository, error) {
 	r := &Repository{
 		bucket:   bucket,
 		display:  display,
+		local:    local,
 		master:   bytes.Clone(key),
 		workers:  runtime.GOMAXPROCS(0),
 		level:    zstd.SpeedFastest,
@@ -186,19 +188,24 @@ func (r *Repository) Close() error {
 	return r.bucket.Close()
 }
 
-func openBucket(ctx context.Context, rawURL string, create bool) (*blob.Bucket, string, error) {
+// openBucket opens the bucket at rawURL and returns it, its name for
+// messages, and for a file:// bucket its directory.
+func openBucket(ctx context.Context, rawURL string, create bool) (b *blob.Bucket, display, local string, err error) {
 	u, display, err := normalizeURL(rawURL, create)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	b, err := blob.OpenBucket(ctx, u)
+	b, err = blob.OpenBucket(ctx, u)
 	if err != nil {
 		if !create && strings.HasPrefix(u, "file:") && strings.Contains(err.Error(), "no such file") {
-			return nil, "", fmt.Errorf("open %s: %w (the directory does not exist)", display, ErrNotRepository)
+			return nil, "", "", fmt.Errorf("open %s: %w (the directory does not exist)", display, ErrNotRepository)
 		}
-		return nil, "", fmt.Errorf("open bucket %s: %w", display, err)
+		return nil, "", "", fmt.Errorf("open bucket %s: %w", display, err)
 	}
-	return b, display, nil
+	if strings.HasPrefix(u, "file:") {
+		local = display // the directory, with the prefix if any
+	}
+	return b, display, local, nil
 }
 
 func normalizeURL(raw string, create bool) (string, string, error) {

@@ -560,3 +560,39 @@ func TestEarlierFormatStillWorks(t *testing.T) {
 		t.Fatalf("Verify: %v", err)
 	}
 }
+
+// In a local directory, chunk ids come from directory entries alone; they
+// are the ones the bucket lists, temporary files of interrupted writes
+// left out.
+func TestLocalChunkListingMatchesBucket(t *testing.T) {
+	t.Parallel()
+	r, dir, _ := newTestRepo(t)
+	if r.local != dir {
+		t.Fatalf("local = %q, want %q", r.local, dir)
+	}
+	src := t.TempDir()
+	writeTree(t, src, manySmall(50, 64<<10))
+	ctx := context.Background()
+	if _, err := r.Backup(ctx, src, BackupOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "data"))
+	os.WriteFile(filepath.Join(dir, "data", entries[0].Name(), strings.Repeat("ab", 32)+".17f3a.tmp"), []byte("torn"), 0o600)
+	local := map[ID]bool{}
+	if err := r.chunkIDs(ctx, func(id ID) { local[id] = true }); err != nil {
+		t.Fatal(err)
+	}
+	listed := map[ID]bool{}
+	r.local = "" // through the bucket
+	if err := r.chunkIDs(ctx, func(id ID) { listed[id] = true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(local) == 0 || len(local) != len(listed) {
+		t.Fatalf("local listing %d ids, bucket %d", len(local), len(listed))
+	}
+	for id := range listed {
+		if !local[id] {
+			t.Errorf("%s listed by the bucket only", id.Short())
+		}
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -153,6 +155,53 @@ func (r *Repository) list(ctx context.Context, prefix string, fn func(*blob.List
 			return err
 		}
 	}
+}
+
+// chunkIDs calls fn with the id of every stored chunk. In a local
+// directory it reads only directory entries: listing through the bucket
+// also stats each file and looks for its .attrs sidecar, two system calls
+// a chunk, which made it a tenth of a backup of a slightly changed tree.
+func (r *Repository) chunkIDs(ctx context.Context, fn func(ID)) error {
+	if r.local == "" {
+		return r.list(ctx, "data/", func(obj *blob.ListObject) error {
+			if id, err := ParseID(path.Base(obj.Key)); err == nil {
+				fn(id)
+			}
+			return nil
+		})
+	}
+	data := filepath.Join(r.local, "data")
+	dirs, err := os.ReadDir(data)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list chunks in %s: %w", r.display, err)
+	}
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			continue
+		}
+		f, err := os.Open(filepath.Join(data, d.Name()))
+		if err != nil {
+			return fmt.Errorf("list chunks in %s: %w", r.display, err)
+		}
+		names, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("list chunks in %s: %w", r.display, err)
+		}
+		for _, n := range names {
+			// Temporary files of writes in progress do not parse.
+			if id, err := ParseID(n); err == nil {
+				fn(id)
+			}
+		}
+	}
+	return nil
 }
 
 // Get reads one snapshot.

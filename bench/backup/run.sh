@@ -8,9 +8,12 @@
 #
 # Times full backup, the backup after ~1% of the data changed in place
 # (with the previous snapshot as parent, and without), and restore, each
-# RUNS times from a warm page cache after `sync`, and prints medians,
-# ratios and peak RSS (GNU time's max RSS: for a pipeline, its largest
-# process). The dataset is kept in WORKDIR; delete it to regenerate.
+# RUNS times, and prints medians, ratios and peak RSS (GNU time's max RSS:
+# for a pipeline, its largest process). Before every timed command the
+# files it reads are read once (into the page cache) and `sync` runs: on a
+# machine whose page cache holds less than a run writes, the tool timed
+# second would otherwise read what the first one just brought in. The
+# dataset is kept in WORKDIR; delete it to regenerate.
 # KEEP=1 keeps the per-run repositories and archives.
 set -euo pipefail
 
@@ -39,6 +42,8 @@ if [[ ! -f $W/A.done ]]; then
 fi
 raw=$W/raw.txt
 : >"$raw"
+# warm PATH...: read every file under PATH into the page cache.
+warm() { find "$@" -type f -exec cat {} + >/dev/null; }
 # measure NAME CMD...: one timed run, appended to raw.txt as "NAME seconds maxrss_kib".
 measure() {
 	local name=$1
@@ -60,19 +65,26 @@ for run in $(seq "$RUNS"); do
 	cp -a "$W/A" "$D/data"
 	"$B" init -repo "$D/repo" -keyfile "$D/key"
 
+	warm "$D/data"
 	measure rebound_full "$B" backup -repo "$D/repo" -keyfile "$D/key" -src "$D/data"
 	cp "$W/last.out" "$W/full.json"
+	warm "$D/data"
 	measure tar_full sh -c "tar -cf - -C '$D/data' . | zstd -q -T0 -3 -f -o '$D/full.tar.zst'"
 
 	"$B" mutate -dir "$D/data" # ~1% changed, in place
+	warm "$D/data"
 	measure rebound_incr "$B" backup -repo "$D/repo" -keyfile "$D/key" -src "$D/data" -parent latest
 	cp "$W/last.out" "$W/incr.json"
+	warm "$D/data"
 	measure tar_incr sh -c "tar -cf - -C '$D/data' . | zstd -q -T0 -3 -f -o '$D/incr.tar.zst'"
+	warm "$D/data"
 	measure rebound_incr_noparent "$B" backup -repo "$D/repo" -keyfile "$D/key" -src "$D/data"
 	cp "$W/last.out" "$W/incr-noparent.json"
 
+	warm "$D/repo"
 	measure rebound_restore "$B" restore -repo "$D/repo" -keyfile "$D/key" -id latest -dst "$D/out"
 	mkdir -p "$D/out-tar"
+	warm "$D/incr.tar.zst"
 	measure tar_restore sh -c "zstd -q -d -c '$D/incr.tar.zst' | tar -xf - -C '$D/out-tar'"
 
 	if [[ $run == 1 ]]; then
