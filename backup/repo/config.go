@@ -14,18 +14,18 @@ import (
 )
 
 // Chunker parameters of new repositories: FastCDC with a 512 KiB average,
-// min 384 KiB and max 2 MiB. A GiB is ~1600 objects (object stores charge
+// min 448 KiB and max 2 MiB. A GiB is ~1600 objects (object stores charge
 // and wait per request, and every chunk is its own object here); a
 // page-sized change to a database file rewrites ~0.5-1 MiB; the 2 MiB cap
 // bounds every buffer in flight; and FastCDC does not look at the first
-// min bytes of a chunk, so a high min makes finding cut points cheap (2.1
-// GB/s here, against 1.5 with min 256 KiB), which is most of the cost of
-// re-reading a changed file. BENCHMARKS.md has the alternatives measured:
-// 1 MiB/8 MiB chunks (no faster for a full backup, a third more memory,
-// more new bytes after a small change), and JC, ten times faster at
-// finding cut points but dropped: after a 1% overwrite of random data it
-// failed to fall back in step in 3 runs of 12 (39-52% of the file new,
-// against at most 8% for FastCDC).
+// min bytes of a chunk, so a high min makes finding cut points cheap (2.7
+// GB/s here, against 2.1 with min 384 KiB and 1.5 with 256 KiB), which is
+// most of the cost of re-reading a changed file. Considered and measured
+// (BENCHMARKS.md): 1 MiB/8 MiB chunks, no faster for a full backup, a third
+// more memory, more new bytes after a small change; and JC, ten times
+// faster at finding cut points but dropped: after a 1% overwrite of random
+// data it failed to fall back in step in 3 runs of 12 (39-52% of the file
+// new, against at most 8% for FastCDC).
 const (
 	ChunkMin = 448 << 10
 	ChunkAvg = 512 << 10

@@ -564,7 +564,10 @@ func (w *SnapshotWriter) addFile(ctx context.Context, osPath, name string, info 
 		return nil
 	}
 	var rd io.Reader = f
-	if info.Size() >= prefetchMin {
+	// A changed file of the parent is mostly chunks the repository has:
+	// only hashed, so cutting it is what the backup waits for. For new
+	// data the workers' compression is, and a prefetcher only adds a copy.
+	if _, changed := w.parent[name]; changed && info.Size() >= prefetchMin {
 		p := newPrefetcher(f, w.prefetchBufs)
 		defer p.Close()
 		rd = p
