@@ -18,9 +18,10 @@ import (
 // and wait per request, and every chunk is its own object here); a
 // page-sized change to a database file rewrites ~0.5-1 MiB; the 2 MiB cap
 // bounds every buffer in flight; and FastCDC does not look at the first
-// min bytes of a chunk, so a high min makes finding cut points cheap (2.7
-// GB/s here, against 2.1 with min 384 KiB and 1.5 with 256 KiB), which is
-// most of the cost of re-reading a changed file. Considered and measured
+// min bytes of a chunk, so a high min makes finding cut points cheap (2.0
+// GB/s here, against 1.9 with min 384 KiB and 1.1 with 256 KiB:
+// BenchmarkCutPoints), which is most of the cost of re-reading a changed
+// file. Considered and measured
 // (BENCHMARKS.md): 1 MiB/8 MiB chunks, no faster for a full backup, a third
 // more memory, more new bytes after a small change; and JC, ten times
 // faster at finding cut points but dropped: after a 1% overwrite of random
