@@ -38,7 +38,7 @@ type RestoreProgress struct {
 // missing; refused if not empty unless Overwrite). Into an empty dst the
 // whole tree is written under a hidden staging directory in dst and its
 // top-level entries are renamed into place at the end, so dst shows
-// nothing until the restore is complete, and stays empty if it fails.
+// nothing until every file is written, and stays empty if writing fails.
 // With Overwrite each file is written to a temporary name beside its
 // destination and renamed into place once complete, so a reader sees the
 // old file or the whole new one. Files get their mode and mtime, and
