@@ -97,6 +97,12 @@ median() { awk -v n="$1" '$1==n {print $2}' "$raw" | sort -n | awk '{a[NR]=$1} E
 fastest() { awk -v n="$1" '$1==n {print $2}' "$raw" | sort -n | head -1; }
 peak() { awk -v n="$1" '$1==n {print $3}' "$raw" | sort -n | tail -1 | awk '{printf "%.0f MiB", $1/1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+# pairwise A B: the median over runs of A's time over B's in the same run,
+# steadier than a ratio of medians when the machine's speed drifts.
+pairwise() {
+	paste <(awk -v n="$1" '$1==n {print $2}' "$raw") <(awk -v n="$2" '$1==n {print $2}' "$raw") |
+		awk '{print $1/$2}' | sort -n | awk '{a[NR]=$1} END {printf "%.2f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
+}
 
 data=$(du -sb "$W/A" | cut -f1)
 files=$(find "$W/A" -type f | wc -l)
@@ -124,6 +130,7 @@ tarA=$(stat -c %s "$W/run1/full.tar.zst")
 	done
 	echo
 	echo "rebound full / incremental with parent (medians): $(ratio "$(median rebound_full)" "$(median rebound_incr)")x"
+	echo "run by run, medians of: tar+zstd / rebound full $(pairwise tar_full rebound_full); restore $(pairwise tar_restore rebound_restore); rebound full / incremental $(pairwise rebound_full rebound_incr)"
 	echo "stored: rebound repository $(awk -v b="$repo" 'BEGIN {printf "%.1f MiB", b/2^20}') after 3 snapshots; one tar.zst $(awk -v b="$tarA" 'BEGIN {printf "%.1f MiB", b/2^20}')"
 	echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "full backup:        $(cat "$W/full.json")"
