@@ -260,6 +260,7 @@ type etcdClienter interface{ Client() *clientv3.Client }
 type esSnapshotter interface {
 	PrepareRepository(ctx context.Context, name string, want *elasticsearch.RepositoryInfo) (elasticsearch.RepositoryInfo, error)
 	Repository(ctx context.Context, name string) (info elasticsearch.RepositoryInfo, ok bool, err error)
+	VerifyRepository(ctx context.Context, name string) error
 	ConsistentSnapshot(ctx context.Context, repo, snapshot string, indices []string) (elasticsearch.SnapshotInfo, error)
 	RestoreSnapshot(ctx context.Context, repo, snapshot string, opts elasticsearch.RestoreOptions) (elasticsearch.RestoreInfo, error)
 	Index() string

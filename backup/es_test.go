@@ -42,6 +42,16 @@ func (c *esClusterStandIn) PrepareRepository(_ context.Context, name string, wan
 	return info, nil
 }
 
+func (c *esClusterStandIn) VerifyRepository(_ context.Context, name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.repos[name]; !ok {
+		return fmt.Errorf("repository_missing_exception: [%s] missing", name)
+	}
+	c.verified = append(c.verified, name)
+	return nil
+}
+
 func (c *esClusterStandIn) Repository(_ context.Context, name string) (elasticsearch.RepositoryInfo, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -117,12 +127,19 @@ func TestElasticsearchRepositoryRegisteredRecordedAndRegisteredAgainOnRestore(t 
 		}
 	})
 
-	t.Run("into the cluster that has it, its registration is left alone", func(t *testing.T) {
+	t.Run("into the cluster that has it, its registration is verified and left alone", func(t *testing.T) {
+		verified := len(source.verified)
 		if _, err := h.e.Restore(ctx, RestoreRequest{Backup: res.ID, Namespace: "shop", Driver: source, Timeout: 5 * time.Second}); err != nil {
 			t.Fatalf("Restore: %v", err)
 		}
 		if source.repos["backups"].Settings["readonly"] != nil {
 			t.Errorf("the source cluster's repository was re-registered: %+v", source.repos["backups"])
+		}
+		if len(source.verified) != verified+1 {
+			t.Errorf("verifications %v: want one more for the restore", source.verified)
+		}
+		if want := "backups/" + de.ESSnapshot; len(source.restored) != 1 || source.restored[0] != want {
+			t.Errorf("restored %v, want [%s]", source.restored, want)
 		}
 	})
 

@@ -502,19 +502,21 @@ func (e *Engine) restoreES(ctx context.Context, d apps.Driver, de DataEntry, rr 
 	if err != nil {
 		return err
 	}
-	var want *elasticsearch.RepositoryInfo
-	if !known {
-		if de.ESRepositoryType == "" {
-			return fmt.Errorf("snapshot repository %q is not registered in the target cluster, and the backup does not record how it was registered: register it there (read-only) and restore again", de.ESRepository)
-		}
-		want = &elasticsearch.RepositoryInfo{Type: de.ESRepositoryType, Settings: maps.Clone(de.ESRepositorySettings)}
+	switch {
+	case known:
+		err = es.VerifyRepository(ctx, de.ESRepository)
+	case de.ESRepositoryType == "":
+		return fmt.Errorf("snapshot repository %q is not registered in the target cluster, and the backup does not record how it was registered: register it there (read-only) and restore again", de.ESRepository)
+	default:
+		want := &elasticsearch.RepositoryInfo{Type: de.ESRepositoryType, Settings: maps.Clone(de.ESRepositorySettings)}
 		if want.Settings == nil {
 			want.Settings = map[string]any{}
 		}
 		want.Settings["readonly"] = true
 		progress(Progress{Phase: "elasticsearch restore", Message: fmt.Sprintf("registering snapshot repository %s (%s, read-only) in the target cluster", de.ESRepository, de.ESRepositoryType)})
+		_, err = es.PrepareRepository(ctx, de.ESRepository, want)
 	}
-	if _, err := es.PrepareRepository(ctx, de.ESRepository, want); err != nil {
+	if err != nil {
 		return err
 	}
 	opts := elasticsearch.RestoreOptions{Indices: de.Indices, Replace: elasticsearch.ReplaceClose}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +20,9 @@ const (
 	RepositoryS3    = "s3"
 	RepositoryAzure = "azure"
 )
+
+// RepositoryTypes lists them, for callers that check a type up front.
+var RepositoryTypes = []string{RepositoryFS, RepositoryS3, RepositoryAzure}
 
 // Snapshot states as Elasticsearch reports them.
 const (
@@ -93,9 +97,7 @@ func (d *Driver) RegisterRepository(ctx context.Context, name, typ string, setti
 	if err := checkName("repository", name); err != nil {
 		return err
 	}
-	switch typ {
-	case RepositoryFS, RepositoryS3, RepositoryAzure:
-	default:
+	if !slices.Contains(RepositoryTypes, typ) {
 		return fmt.Errorf("snapshot repository %q: unsupported type %q (want fs, s3 or azure)", name, typ)
 	}
 	if settings == nil {

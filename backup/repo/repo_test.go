@@ -564,8 +564,8 @@ func TestEarlierFormatStillWorks(t *testing.T) {
 }
 
 // In a local directory, chunk ids come from directory entries alone; they
-// are the ones the bucket lists, temporary files of interrupted writes
-// left out.
+// are the ones the bucket lists, temporary files of interrupted writes and
+// chunks outside their own directory left out.
 func TestLocalChunkListingMatchesBucket(t *testing.T) {
 	t.Parallel()
 	r, dir, _ := newTestRepo(t)
@@ -580,6 +580,9 @@ func TestLocalChunkListingMatchesBucket(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(filepath.Join(dir, "data"))
 	os.WriteFile(filepath.Join(dir, "data", entries[0].Name(), strings.Repeat("ab", 32)+".17f3a.tmp"), []byte("torn"), 0o600)
+	misplaced := ID{0xcd, 0x01}
+	os.MkdirAll(filepath.Join(dir, "data", "ab"), 0o700)
+	os.WriteFile(filepath.Join(dir, "data", "ab", misplaced.String()), []byte("elsewhere"), 0o600)
 	local := map[ID]bool{}
 	if err := r.chunkIDs(ctx, func(id ID) { local[id] = true }); err != nil {
 		t.Fatal(err)
@@ -591,6 +594,9 @@ func TestLocalChunkListingMatchesBucket(t *testing.T) {
 	}
 	if len(local) == 0 || len(local) != len(listed) {
 		t.Fatalf("local listing %d ids, bucket %d", len(local), len(listed))
+	}
+	if local[misplaced] || listed[misplaced] {
+		t.Errorf("a chunk file outside its own directory counted as stored")
 	}
 	for id := range listed {
 		if !local[id] {

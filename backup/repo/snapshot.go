@@ -157,14 +157,16 @@ func (r *Repository) list(ctx context.Context, prefix string, fn func(*blob.List
 	}
 }
 
-// chunkIDs calls fn with the id of every stored chunk. In a local
+// chunkIDs calls fn with the id of every chunk stored under its own key
+// (data/<first two hex digits>/<id>), as Prune and Verify count them: a
+// file anywhere else does not make its chunk present. In a local
 // directory it reads only directory entries: listing through the bucket
 // also stats each file and looks for its .attrs sidecar, two system calls
 // a chunk, which made it a tenth of a backup of a slightly changed tree.
 func (r *Repository) chunkIDs(ctx context.Context, fn func(ID)) error {
 	if r.local == "" {
 		return r.list(ctx, "data/", func(obj *blob.ListObject) error {
-			if id, err := ParseID(path.Base(obj.Key)); err == nil {
+			if id, err := ParseID(path.Base(obj.Key)); err == nil && obj.Key == chunkKey(id) {
 				fn(id)
 			}
 			return nil
@@ -196,7 +198,7 @@ func (r *Repository) chunkIDs(ctx context.Context, fn func(ID)) error {
 		}
 		for _, n := range names {
 			// Temporary files of writes in progress do not parse.
-			if id, err := ParseID(n); err == nil {
+			if id, err := ParseID(n); err == nil && chunkKey(id) == "data/"+d.Name()+"/"+n {
 				fn(id)
 			}
 		}

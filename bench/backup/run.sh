@@ -93,7 +93,9 @@ for run in $(seq "$RUNS"); do
 	fi
 done
 
-median() { awk -v n="$1" '$1==n {print $2}' "$raw" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+# mid: the median of the numbers on stdin.
+mid() { sort -n | awk '{a[NR]=$1} END {printf "%.4g\n", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+median() { awk -v n="$1" '$1==n {print $2}' "$raw" | mid; }
 fastest() { awk -v n="$1" '$1==n {print $2}' "$raw" | sort -n | head -1; }
 peak() { awk -v n="$1" '$1==n {print $3}' "$raw" | sort -n | tail -1 | awk '{printf "%.0f MiB", $1/1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
@@ -101,7 +103,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 # steadier than a ratio of medians when the machine's speed drifts.
 pairwise() {
 	paste <(awk -v n="$1" '$1==n {print $2}' "$raw") <(awk -v n="$2" '$1==n {print $2}' "$raw") |
-		awk '{print $1/$2}' | sort -n | awk '{a[NR]=$1} END {printf "%.2f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'
+		awk '{print $1/$2}' | mid | awk '{printf "%.2f", $1}'
 }
 
 data=$(du -sb "$W/A" | cut -f1)

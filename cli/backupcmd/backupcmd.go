@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
+	"github.com/reboundhq/rebound/apps/elasticsearch"
 	"github.com/reboundhq/rebound/backup"
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/cli/exitcode"
@@ -185,9 +187,7 @@ func (f *createFlags) request() (backup.Request, error) {
 	if err != nil {
 		return backup.Request{}, invalid(fmt.Errorf("--data: %w", err))
 	}
-	switch f.esRepoType {
-	case "", "fs", "s3", "azure":
-	default:
+	if f.esRepoType != "" && !slices.Contains(elasticsearch.RepositoryTypes, f.esRepoType) {
 		return backup.Request{}, invalid(fmt.Errorf("--es-repository-type %q: want fs, s3 or azure", f.esRepoType))
 	}
 	if f.esRepoType != "" && f.esRepo == "" {
