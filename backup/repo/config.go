@@ -106,9 +106,15 @@ var newFormat = repoFormat{
 	IDHash:  idHashBLAKE3,
 }
 
-func newConfig(master []byte, now time.Time, f repoFormat) ([]byte, error) {
-	repoID := make([]byte, repoIDSize)
-	rand.Read(repoID)
+// newRepoID returns the random id a new repository's subkeys are derived
+// with, so that two repositories under one key share no chunker or id key.
+func newRepoID() []byte {
+	id := make([]byte, repoIDSize)
+	rand.Read(id)
+	return id
+}
+
+func newConfig(master, repoID []byte, now time.Time, f repoFormat) ([]byte, error) {
 	k, err := deriveKeys(master, repoID)
 	if err != nil {
 		return nil, err

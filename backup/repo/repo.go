@@ -81,7 +81,7 @@ func Init(ctx context.Context, rawURL string, key []byte, opts ...Option) (*Repo
 	case err != io.EOF:
 		return nil, fmt.Errorf("init repository at %s: list: %w", display, err)
 	}
-	cfg, err := newConfig(key, time.Now(), newFormat)
+	cfg, err := newConfig(key, newRepoID(), time.Now(), newFormat)
 	if err != nil {
 		return nil, err
 	}
