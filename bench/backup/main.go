@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"time"
 
@@ -46,9 +47,10 @@ func run(cmd string, args []string) error {
 	parent := fs.String("parent", "", `parent snapshot ("latest" or an id): unchanged files are not re-read`)
 	id := fs.String("id", "latest", "snapshot to restore")
 	workers := fs.Int("workers", 0, "workers (default GOMAXPROCS)")
-	level := fs.Int("level", 0, "zstd level (default: the repository's, 3)")
+	level := fs.Int("level", 0, "zstd level, as zstd's command line (default: the repository's, 1)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile here")
 	memProfile := fs.String("memprofile", "", "write an allocation profile here at the end")
+	traceFile := fs.String("trace", "", "write an execution trace here (go tool trace): where the workers wait")
 	fs.Parse(args)
 	ctx := context.Background()
 	if *cpuProfile != "" {
@@ -58,6 +60,16 @@ func run(cmd string, args []string) error {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return err
+		}
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	if *memProfile != "" {
 		runtime.MemProfileRate = 64 << 10
