@@ -27,18 +27,24 @@ func newTestRepo(t *testing.T, opts ...Option) (*Repository, string, []byte) {
 	return r, dir, key
 }
 
-// newSeededTestRepo initialises a repository of the current format whose
-// key and repository id, and so its keyed chunker's cut points, follow
-// from seed: tests whose figures depend on where the cuts fall give the
-// same figures on every run.
+// newSeededTestRepo opens a repository of the current format whose key
+// and repository id, and so its keyed chunker's cut points, follow from
+// seed: tests whose figures depend on where the cuts fall give the same
+// figures on every run.
 func newSeededTestRepo(t *testing.T, seed uint64) *Repository {
+	t.Helper()
+	return newTestRepoAs(t, content(seed, KeySize, false), content(^seed, repoIDSize, false), newFormat)
+}
+
+// newTestRepoAs opens a repository whose config is written as Init would
+// with the given key, repository id and format.
+func newTestRepoAs(t *testing.T, key, repoID []byte, f repoFormat) *Repository {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "repo")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	key := content(seed, KeySize, false)
-	cfg, err := newConfig(key, content(^seed, repoIDSize, false), time.Now(), newFormat)
+	cfg, err := newConfig(key, repoID, time.Now(), f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -513,26 +513,10 @@ func TestParent(t *testing.T) {
 // restores and verifies, and its snapshots serve as parents.
 func TestEarlierFormatStillWorks(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "repo")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	key := GenerateKey()
-	cfg, err := newConfig(key, newRepoID(), time.Now(), repoFormat{
+	r := newTestRepoAs(t, GenerateKey(), newRepoID(), repoFormat{
 		Chunker: chunkerParams{Algorithm: "fastcdc-v1.0.0", Min: 512 << 10, Avg: 1 << 20, Max: 8 << 20},
 		IDHash:  "", // configs of that format name none
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, configKey), cfg, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(context.Background(), dir, key, WithWorkers(2))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer r.Close()
 	if got := r.cfg.body; got.Chunker.Algorithm != "fastcdc-v1.0.0" || got.IDHash != "" {
 		t.Fatalf("config = %+v, want the earlier format", got)
 	}
