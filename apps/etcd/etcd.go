@@ -139,18 +139,23 @@ func (d *Driver) ReadAll(ctx context.Context) ([]string, error) {
 func (d *Driver) Health(ctx context.Context) (apps.Health, error) {
 	eps := d.endpoints()
 	h := apps.Health{Members: len(eps)}
-	if ml, err := d.cli.MemberList(ctx); err == nil {
-		h.Members = len(ml.Members)
-	}
+	// Every call runs at once, none after another: a member that does not
+	// answer holds its call until ctx ends, and a read left with no time
+	// would report a lost quorum the cluster never lost.
 	var wg sync.WaitGroup
+	var readErr error
+	wg.Go(func() { readErr = d.Read(ctx) })
+	wg.Go(func() {
+		if ml, err := d.cli.MemberList(ctx); err == nil {
+			h.Members = len(ml.Members)
+		}
+	})
 	healthy := make([]bool, len(eps))
 	for i, ep := range eps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			st, err := d.cli.Status(ctx, ep)
 			healthy[i] = err == nil && len(st.Errors) == 0 && st.Leader != 0
-		}()
+		})
 	}
 	wg.Wait()
 	for _, ok := range healthy {
@@ -158,11 +163,11 @@ func (d *Driver) Health(ctx context.Context) (apps.Health, error) {
 			h.Healthy++
 		}
 	}
-	h.Serving = d.Read(ctx) == nil
+	h.Serving = readErr == nil
 	h.Full = h.Serving && h.Healthy == len(eps) && h.Members == len(eps)
 	h.Detail = fmt.Sprintf("%d/%d members healthy", h.Healthy, h.Members)
 	if !h.Serving {
-		h.Detail += ", no quorum"
+		h.Detail += ", linearizable read failed: " + readErr.Error()
 	}
 	return h, nil
 }

@@ -1,0 +1,115 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+
+	"github.com/reboundhq/rebound/apps"
+)
+
+// freeURL returns an http URL on a free loopback port.
+func freeURL(t *testing.T) url.URL {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return url.URL{Scheme: "http", Host: l.Addr().String()}
+}
+
+// startMember starts a one-member etcd, in process, and returns its
+// client URL.
+func startMember(t *testing.T) string {
+	t.Helper()
+	cfg := embed.NewConfig()
+	cfg.Dir = t.TempDir()
+	peer, client := freeURL(t), freeURL(t)
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+	cfg.InitialCluster = fmt.Sprintf("%s=%s", cfg.Name, peer.String())
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(20 * time.Second):
+		t.Fatal("etcd did not start")
+	}
+	return client.String()
+}
+
+// silentMember stands in for a member that takes connections and never
+// answers (a wiped member in a bad state, a frozen process): it returns
+// the URL of a listener that accepts and then says nothing.
+func silentMember(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+// A member that never answers holds its status call for the whole budget.
+// Health must still see that the cluster serves reads, and not report a
+// lost quorum because the read was left no time (it once ran after the
+// status calls, and the default game day's disk-loss report said "no
+// quorum" while every write was acknowledged).
+func TestHealthWithAMemberThatNeverAnswers(t *testing.T) {
+	ctx := context.Background()
+	live, silent := startMember(t), silentMember(t)
+	d, err := New(ctx, apps.Config{Endpoints: apps.Endpoints{URLs: []string{live, silent}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.(*Driver).cli.Close()
+	if err := d.(*Driver).Read(ctx); err != nil {
+		t.Fatalf("read through the live member: %v", err)
+	}
+
+	hctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	h, err := d.Health(hctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("health after %s: %+v", time.Since(start).Round(time.Millisecond), h)
+	if !h.Serving || strings.Contains(h.Detail, "read failed") {
+		t.Errorf("health says the cluster does not serve: %q", h.Detail)
+	}
+	if h.Healthy != 1 || h.Full {
+		t.Errorf("healthy %d, full %v; want 1 healthy (the silent member is not) and not full", h.Healthy, h.Full)
+	}
+}
