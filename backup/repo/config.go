@@ -42,10 +42,6 @@ const (
 	chunkAlgorithm = "fastcdc-v1.0.0" // go-cdc-chunkers, keyed gear table
 )
 
-// knownChunkers are the algorithms this build reads and writes: the
-// default, and FastCDC, which repositories made before JC use.
-var knownChunkers = []string{chunkAlgorithm, "fastcdc-v1.0.0"}
-
 // The config object is the one object readable before the subkeys are
 // known, so it has its own layout:
 //
