@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/reboundhq/rebound/faults/chaosmesh"
+	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/scenarios"
 )
@@ -42,7 +43,7 @@ func labDisk(f scenarios.Fault, action, undo string, restart bool) Injector {
 		}
 		p.Description = fmt.Sprintf("%s the lab volume of pvc %s", action, pvc)
 		if undo != "" {
-			p.Undo = []Undo{{Kind: undoLabDisk, Args: map[string]string{"namespace": env.Namespace, "pvc": pvc, "action": undo}, Describe: undo + " the volume of pvc " + pvc}}
+			p.Undo = []journal.Undo{{Kind: undoLabDisk, Args: map[string]string{"namespace": env.Namespace, "pvc": pvc, "action": undo}, Describe: undo + " the volume of pvc " + pvc}}
 		}
 		if restart && pod != nil {
 			p.Description += " and kill pod " + pod.Name + " so it restarts on it"

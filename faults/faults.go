@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/reboundhq/rebound/apps"
+	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/scenarios"
 )
@@ -38,17 +39,6 @@ type Env struct {
 	Out io.Writer
 }
 
-// Undo is one step that puts back what a fault changed. It is plain data,
-// so the journal can hold it and `rebound cleanup` can run it after a crash.
-// Every undo is idempotent: running it twice, or after the fault ended by
-// itself, is harmless.
-type Undo struct {
-	Kind string            `json:"kind"`
-	Args map[string]string `json:"args"`
-	// Describe says what the step does, for dry runs and cleanup output.
-	Describe string `json:"describe"`
-}
-
 // Plan is what a fault will do, worked out before anything changes.
 type Plan struct {
 	Fault       scenarios.FaultKind `json:"fault"`
@@ -58,7 +48,7 @@ type Plan struct {
 	// Objects are the objects it creates (Chaos Mesh resources), for dry runs.
 	Objects []any `json:"objects,omitempty"`
 	// Undo puts things back; empty for a one-shot fault.
-	Undo []Undo `json:"undo,omitempty"`
+	Undo []journal.Undo `json:"undo,omitempty"`
 	// Duration is how long the fault lasts before the runner undoes it;
 	// 0 when it stays until recovery.
 	Duration time.Duration `json:"duration,omitempty"`
@@ -86,7 +76,7 @@ func Apply(ctx context.Context, p *Plan) error {
 }
 
 // Recover runs a plan's undo steps, all of them even when one fails.
-func Recover(ctx context.Context, env *Env, undo []Undo) error {
+func Recover(ctx context.Context, env *Env, undo []journal.Undo) error {
 	var errs []error
 	for _, u := range undo {
 		if err := RunUndo(ctx, env, u); err != nil {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/reboundhq/rebound/faults/chaosmesh"
+	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/scenarios"
 )
@@ -86,7 +87,7 @@ func pause(f scenarios.Fault) Injector {
 		}
 		p.Description = fmt.Sprintf("freeze (SIGSTOP) pods %v for %s", names, f.Duration)
 		for _, n := range names {
-			p.Undo = append(p.Undo, Undo{Kind: undoLabPod, Args: map[string]string{"namespace": env.Namespace, "pod": n, "action": lab.PodThaw}, Describe: "thaw pod " + n})
+			p.Undo = append(p.Undo, journal.Undo{Kind: undoLabPod, Args: map[string]string{"namespace": env.Namespace, "pod": n, "action": lab.PodThaw}, Describe: "thaw pod " + n})
 		}
 		p.apply = func(ctx context.Context) error {
 			for _, n := range names {

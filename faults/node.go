@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/reboundhq/rebound/faults/chaosmesh"
+	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/scenarios"
 )
@@ -40,7 +41,7 @@ func nodePower(f scenarios.Fault, action string) Injector {
 			return nil, fmt.Errorf("%s: %w", f.Kind, errNeedsLab)
 		}
 		p.Description = fmt.Sprintf("%s lab node %s", action, node)
-		p.Undo = []Undo{{Kind: undoLabNode, Args: map[string]string{"node": node, "action": lab.PowerStart}, Describe: "start lab node " + node}}
+		p.Undo = []journal.Undo{{Kind: undoLabNode, Args: map[string]string{"node": node, "action": lab.PowerStart}, Describe: "start lab node " + node}}
 		p.apply = func(ctx context.Context) error { return env.Lab.NodePower(ctx, node, action) }
 		return p, nil
 	})
@@ -97,7 +98,7 @@ func chaosPlan(env *Env, p *Plan, obj chaosmesh.Object, what string) (*Plan, err
 	}
 	p.Description = what
 	p.Objects = append(p.Objects, obj)
-	p.Undo = append(p.Undo, Undo{Kind: undoDelete, Args: map[string]string{
+	p.Undo = append(p.Undo, journal.Undo{Kind: undoDelete, Args: map[string]string{
 		"group": gvr.Group, "version": gvr.Version, "resource": gvr.Resource, "namespace": obj.GetNamespace(), "name": obj.GetName(),
 	}, Describe: fmt.Sprintf("delete %s %s/%s", gvr.Resource, obj.GetNamespace(), obj.GetName())})
 	p.apply = func(ctx context.Context) error {
@@ -130,7 +131,7 @@ func nodeDrain(f scenarios.Fault) Injector {
 		return &Plan{
 			Fault: f.Kind, Targets: nodes, Duration: f.Duration,
 			Description: fmt.Sprintf("cordon node %s and evict its pods, honouring PodDisruptionBudgets", node),
-			Undo:        []Undo{{Kind: undoUncordon, Args: map[string]string{"node": node}, Describe: "uncordon node " + node}},
+			Undo:        []journal.Undo{{Kind: undoUncordon, Args: map[string]string{"node": node}, Describe: "uncordon node " + node}},
 			apply:       func(ctx context.Context) error { return drain(ctx, env, node) },
 		}, nil
 	})
@@ -193,7 +194,7 @@ func nodeTaint(f scenarios.Fault) Injector {
 		return &Plan{
 			Fault: f.Kind, Targets: nodes, Duration: f.Duration,
 			Description: fmt.Sprintf("taint node %s with %s=%s:%s", node, taint.Key, taint.Value, taint.Effect),
-			Undo:        []Undo{{Kind: undoUntaint, Args: map[string]string{"node": node, "key": taint.Key, "effect": string(taint.Effect)}, Describe: "remove taint " + taint.Key + " from node " + node}},
+			Undo:        []journal.Undo{{Kind: undoUntaint, Args: map[string]string{"node": node, "key": taint.Key, "effect": string(taint.Effect)}, Describe: "remove taint " + taint.Key + " from node " + node}},
 			apply: func(ctx context.Context) error {
 				n, err := env.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 				if err != nil {

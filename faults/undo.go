@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/reboundhq/rebound/journal"
 )
 
 // Undo kinds.
@@ -28,7 +30,7 @@ const (
 var errNoLab = errors.New("this undo step acts on the lab, and the target cluster is not the lab (or the lab is down)")
 
 // RunUndo runs one undo step.
-func RunUndo(ctx context.Context, env *Env, u Undo) error {
+func RunUndo(ctx context.Context, env *Env, u journal.Undo) error {
 	a := u.Args
 	switch u.Kind {
 	case undoLabNode:

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/reboundhq/rebound/faults/chaosmesh"
+	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/scenarios"
 )
@@ -53,7 +54,7 @@ func zonePower(f scenarios.Fault, action string) Injector {
 		}
 		p.Description = fmt.Sprintf("%s every lab node of zone %s (%d nodes)", action, zone, len(nodes))
 		for _, n := range nodes {
-			p.Undo = append(p.Undo, Undo{Kind: undoLabNode, Args: map[string]string{"node": n, "action": lab.PowerStart}, Describe: "start lab node " + n})
+			p.Undo = append(p.Undo, journal.Undo{Kind: undoLabNode, Args: map[string]string{"node": n, "action": lab.PowerStart}, Describe: "start lab node " + n})
 		}
 		p.apply = func(ctx context.Context) error {
 			_, err := env.Lab.ZonePower(ctx, zone, action)
@@ -97,7 +98,7 @@ func zonePartition(f scenarios.Fault) Injector {
 		for _, pod := range pods {
 			if inZone[pod.Spec.NodeName] {
 				names = append(names, pod.Name)
-				p.Undo = append(p.Undo, Undo{Kind: undoLabPod, Args: map[string]string{"namespace": env.Namespace, "pod": pod.Name, "action": lab.PodThaw}, Describe: "thaw pod " + pod.Name})
+				p.Undo = append(p.Undo, journal.Undo{Kind: undoLabPod, Args: map[string]string{"namespace": env.Namespace, "pod": pod.Name, "action": lab.PodThaw}, Describe: "thaw pod " + pod.Name})
 			}
 		}
 		if len(names) == 0 {

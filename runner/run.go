@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/reboundhq/rebound/faults"
+	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/measure"
 	"github.com/reboundhq/rebound/reports"
@@ -25,8 +26,8 @@ func (r *Runner) labIfTarget() *lab.Lab {
 }
 
 // cluster records how cleanup reaches the cluster of a fault.
-func (r *Runner) cluster(namespace string) Cluster {
-	c := Cluster{Kubeconfig: r.opts.Kubeconfig, Context: r.opts.Context, Namespace: namespace}
+func (r *Runner) cluster(namespace string) journal.Cluster {
+	c := journal.Cluster{Kubeconfig: r.opts.Kubeconfig, Context: r.opts.Context, Namespace: namespace}
 	if r.opts.OnLab && r.opts.Lab != nil {
 		c.Lab, c.StateDir = r.opts.Lab.Name, r.opts.Lab.StateDir
 		c.Kubeconfig = r.opts.Lab.Kubeconfig()
@@ -46,7 +47,7 @@ func (r *Runner) Run(ctx context.Context, runID string, list []*scenarios.Scenar
 	if r.opts.DryRun {
 		return run, r.dryRun(ctx, list)
 	}
-	j, err := OpenJournal(r.opts.StateDir, runID)
+	j, err := journal.OpenJournal(r.opts.StateDir, runID)
 	if err != nil {
 		return run, err
 	}
@@ -80,7 +81,7 @@ func (r *Runner) Run(ctx context.Context, runID string, list []*scenarios.Scenar
 		run.Aborted = true
 		run.AbortReason = runErr.Error()
 	}
-	if left, err := Outstanding(r.opts.StateDir); err == nil {
+	if left, err := journal.Outstanding(r.opts.StateDir); err == nil {
 		for _, e := range left {
 			if e.Run == runID {
 				run.CleanupIncomplete = append(run.CleanupIncomplete, fmt.Sprintf("%s: %s (%s)", e.Scenario, e.Description, e.State))
@@ -200,14 +201,14 @@ type CleanupResult struct {
 // Cleanup rolls back, from the journals in stateDir, every fault that is
 // not recorded as recovered: after a crash, a kill -9, or a failed undo.
 // envFor builds the environment to act in from an entry's cluster.
-func Cleanup(ctx context.Context, stateDir string, envFor func(Cluster) (*faults.Env, error)) (CleanupResult, error) {
+func Cleanup(ctx context.Context, stateDir string, envFor func(journal.Cluster) (*faults.Env, error)) (CleanupResult, error) {
 	var res CleanupResult
-	left, err := Outstanding(stateDir)
+	left, err := journal.Outstanding(stateDir)
 	if err != nil {
 		return res, err
 	}
 	sort.SliceStable(left, func(i, j int) bool { return left[i].Time.After(left[j].Time) }) // newest first, like a stack
-	byRun := map[string]*Journal{}
+	byRun := map[string]*journal.Journal{}
 	defer func() {
 		for _, j := range byRun {
 			j.Close()
@@ -221,21 +222,21 @@ func Cleanup(ctx context.Context, stateDir string, envFor func(Cluster) (*faults
 		}
 		j := byRun[e.Run]
 		if j == nil {
-			if j, _ = OpenJournal(stateDir, e.Run); j != nil {
+			if j, _ = journal.OpenJournal(stateDir, e.Run); j != nil {
 				byRun[e.Run] = j
 			}
 		}
 		if err != nil {
 			res.Failed = append(res.Failed, fmt.Sprintf("%s: %v", what, err))
 			if j != nil {
-				e.State, e.Error = StateFailed, err.Error()
+				e.State, e.Error = journal.StateFailed, err.Error()
 				_ = j.Write(e)
 			}
 			continue
 		}
 		res.Recovered = append(res.Recovered, what)
 		if j != nil {
-			e.State, e.Error = StateRecovered, ""
+			e.State, e.Error = journal.StateRecovered, ""
 			_ = j.Write(e)
 		}
 	}

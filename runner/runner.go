@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/measure"
 	"github.com/reboundhq/rebound/reports"
@@ -85,7 +86,7 @@ type Runner struct {
 	opts    Options
 	kube    kubernetes.Interface
 	dynamic dynamic.Interface
-	journal *Journal
+	journal *journal.Journal
 	run     *reports.Run
 	rungs   []measure.Rung
 	targets map[scenarios.Disruption]measure.Targets

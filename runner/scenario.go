@@ -9,6 +9,7 @@ import (
 
 	"github.com/reboundhq/rebound/apps"
 	"github.com/reboundhq/rebound/faults"
+	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/measure"
 	"github.com/reboundhq/rebound/probes"
 	"github.com/reboundhq/rebound/reports"
@@ -41,7 +42,7 @@ type scenarioRun struct {
 	tl       *measure.Timeline
 	rep      reports.Scenario
 	backupID string
-	applied  *Entry // the journaled fault, while it is not recovered
+	applied  *journal.Entry // the journaled fault, while it is not recovered
 	aborted  error
 	// recoveryErr is why the recovery path could not bring the app back
 	// (no backup to restore, a failed restore): a breach whatever the
@@ -235,9 +236,9 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 // inject journals the plan, then applies it; T0 is when Apply confirms.
 func (sr *scenarioRun) inject(ctx context.Context, plan *faults.Plan, timeout time.Duration) error {
 	r := sr.r
-	e := Entry{
+	e := journal.Entry{
 		ID: sr.runID + "/" + sr.s.Name, Run: sr.runID, Scenario: sr.s.Name, Fault: string(plan.Fault),
-		Description: plan.Description, State: StatePending, Undo: plan.Undo, Cluster: r.cluster(sr.s.Target.Namespace),
+		Description: plan.Description, State: journal.StatePending, Undo: plan.Undo, Cluster: r.cluster(sr.s.Target.Namespace),
 	}
 	if err := r.journal.Write(e); err != nil {
 		return fmt.Errorf("journal before the fault (nothing was applied): %w", err)
@@ -255,14 +256,14 @@ func (sr *scenarioRun) inject(ctx context.Context, plan *faults.Plan, timeout ti
 	}
 	if plan.OneShot() {
 		// Nothing to undo: the journal need not carry it any further.
-		e.State = StateRecovered
+		e.State = journal.StateRecovered
 		if err := r.journal.Write(e); err != nil {
 			return err
 		}
 		sr.applied = nil
 		return nil
 	}
-	e.State = StateApplied
+	e.State = journal.StateApplied
 	return r.journal.Write(e)
 }
 
@@ -276,11 +277,11 @@ func (sr *scenarioRun) recoverFault(ctx context.Context) error {
 	defer cancel()
 	err := faults.Recover(rctx, sr.env, e.Undo)
 	if err != nil {
-		e.State, e.Error = StateFailed, err.Error()
+		e.State, e.Error = journal.StateFailed, err.Error()
 		_ = sr.r.journal.Write(e)
 		return fmt.Errorf("undo %s: %w (run `rebound cleanup`)", e.Fault, err)
 	}
-	e.State = StateRecovered
+	e.State = journal.StateRecovered
 	if err := sr.r.journal.Write(e); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/streams"
 	"github.com/reboundhq/rebound/faults"
+	"github.com/reboundhq/rebound/journal"
 	rlab "github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/runner"
 )
@@ -33,7 +34,7 @@ undone, naming it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stateDir := rlab.DefaultOptions().StateDir
 			log := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-			res, err := runner.Cleanup(cmd.Context(), stateDir, func(c runner.Cluster) (*faults.Env, error) {
+			res, err := runner.Cleanup(cmd.Context(), stateDir, func(c journal.Cluster) (*faults.Env, error) {
 				return envFor(c, log)
 			})
 			if err != nil {
@@ -54,7 +55,7 @@ undone, naming it.`,
 }
 
 // envFor reconnects to the cluster a journal entry names.
-func envFor(c runner.Cluster, log *slog.Logger) (*faults.Env, error) {
+func envFor(c journal.Cluster, log *slog.Logger) (*faults.Env, error) {
 	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: c.Kubeconfig},
 		&clientcmd.ConfigOverrides{CurrentContext: c.Context}).ClientConfig()

@@ -1,4 +1,4 @@
-package runner
+package journal
 
 import (
 	"bufio"
@@ -10,9 +10,19 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"github.com/reboundhq/rebound/faults"
 )
+
+// Undo is one step that puts back what a fault (or any other temporary
+// change rebound makes, such as a data mover's key Secret) changed. It is
+// plain data, so the journal can hold it and `rebound cleanup` can run it
+// after a crash; package faults runs it. Every undo is idempotent: running it
+// twice, or after the change ended by itself, is harmless.
+type Undo struct {
+	Kind string            `json:"kind"`
+	Args map[string]string `json:"args"`
+	// Describe says what the step does, for dry runs and cleanup output.
+	Describe string `json:"describe"`
+}
 
 // Journal states of a fault.
 const (
@@ -35,16 +45,16 @@ type Cluster struct {
 // Entry is one journal line: a fault's undo, written before it acts, and
 // each later change of its state.
 type Entry struct {
-	ID          string        `json:"id"`
-	Run         string        `json:"run"`
-	Scenario    string        `json:"scenario"`
-	Fault       string        `json:"fault"`
-	Description string        `json:"description"`
-	State       string        `json:"state"`
-	Undo        []faults.Undo `json:"undo,omitempty"`
-	Cluster     Cluster       `json:"cluster"`
-	Time        time.Time     `json:"time"`
-	Error       string        `json:"error,omitempty"`
+	ID          string    `json:"id"`
+	Run         string    `json:"run"`
+	Scenario    string    `json:"scenario"`
+	Fault       string    `json:"fault"`
+	Description string    `json:"description"`
+	State       string    `json:"state"`
+	Undo        []Undo    `json:"undo,omitempty"`
+	Cluster     Cluster   `json:"cluster"`
+	Time        time.Time `json:"time"`
+	Error       string    `json:"error,omitempty"`
 }
 
 // Journal is an append-only file of entries, synced after every line, so a

@@ -1,0 +1,44 @@
+package journal
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestJournalOutstandingIsTheLastStateOfEachFault(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, "run-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	undo := []Undo{{Kind: "uncordon", Args: map[string]string{"node": "n1"}, Describe: "uncordon node n1"}}
+	for _, e := range []Entry{
+		{ID: "run-1/a", Run: "run-1", Scenario: "a", State: StatePending, Undo: undo},
+		{ID: "run-1/a", Run: "run-1", Scenario: "a", State: StateApplied},
+		{ID: "run-1/b", Run: "run-1", Scenario: "b", State: StatePending, Undo: undo},
+		{ID: "run-1/b", Run: "run-1", Scenario: "b", State: StateApplied},
+		{ID: "run-1/b", Run: "run-1", Scenario: "b", State: StateRecovered},
+	} {
+		if err := j.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	// A crash mid-write leaves a torn last line; it must not hide the rest.
+	f, _ := os.OpenFile(filepath.Join(JournalDir(dir), "run-1.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"id":"run-1/c","state":"pend`)
+	f.Close()
+
+	left, err := Outstanding(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 || left[0].Scenario != "a" || left[0].State != StateApplied {
+		t.Fatalf("outstanding = %+v, want only scenario a, applied", left)
+	}
+	if len(left[0].Undo) != 1 || left[0].Undo[0].Args["node"] != "n1" {
+		t.Errorf("the undo written with the pending entry is lost: %+v", left[0].Undo)
+	}
+}

@@ -1,0 +1,46 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/reboundhq/rebound/faults"
+	"github.com/reboundhq/rebound/journal"
+)
+
+func TestCleanupRunsUndoAndRecordsIt(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, _ := journal.OpenJournal(dir, "run-2")
+	j.Write(journal.Entry{ID: "run-2/x", Run: "run-2", Scenario: "x", Description: "cordon n1", State: journal.StateApplied,
+		Undo: []journal.Undo{{Kind: "uncordon", Args: map[string]string{"node": "n1"}, Describe: "uncordon node n1"}}})
+	j.Write(journal.Entry{ID: "run-2/y", Run: "run-2", Scenario: "y", Description: "bogus", State: journal.StateApplied,
+		Undo: []journal.Undo{{Kind: "no-such-undo", Describe: "something from the future"}}})
+	j.Close()
+	// A fake API server stands in for the cluster; n1 does not exist, which
+	// uncordon treats as nothing to do.
+	env := &faults.Env{Kube: fake.NewClientset()}
+	res, err := Cleanup(context.Background(), dir, func(journal.Cluster) (*faults.Env, error) { return env, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Recovered) != 1 || !strings.Contains(res.Recovered[0], "cordon n1") {
+		t.Errorf("recovered = %v", res.Recovered)
+	}
+	if len(res.Failed) != 1 || !strings.Contains(res.Failed[0], "no-such-undo") {
+		t.Errorf("failed = %v, want the unknown undo named", res.Failed)
+	}
+	left, _ := journal.Outstanding(dir)
+	if len(left) != 1 || left[0].Scenario != "y" || left[0].State != journal.StateFailed {
+		t.Errorf("after cleanup outstanding = %+v, want only y, failed", left)
+	}
+	// Cleanup cannot reach a cluster: nothing is marked recovered.
+	res, _ = Cleanup(context.Background(), dir, func(journal.Cluster) (*faults.Env, error) { return nil, errors.New("unreachable") })
+	if len(res.Failed) != 1 || len(res.Recovered) != 0 {
+		t.Errorf("unreachable cluster: %+v", res)
+	}
+}
