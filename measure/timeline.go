@@ -1,9 +1,12 @@
 package measure
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/reboundhq/rebound/clock"
 )
 
 // Clock is where a Timeline reads the time. Now is called once when the
@@ -14,9 +17,18 @@ type Clock interface {
 	Now() time.Time
 }
 
+// HostClock is a Clock that can also read the host's monotonic clock, so a
+// Timeline can place instants another process on this host recorded (a
+// scheduled backup's cut). SystemClock is one.
+type HostClock interface {
+	Clock
+	HostNow() clock.Instant
+}
+
 type systemClock struct{}
 
-func (systemClock) Now() time.Time { return time.Now() }
+func (systemClock) Now() time.Time         { return time.Now() }
+func (systemClock) HostNow() clock.Instant { return clock.Now() }
 
 // SystemClock is the process clock. time.Now carries a monotonic reading and
 // Time.Sub uses it, so offsets stay right when the wall clock is stepped (NTP,
@@ -107,6 +119,9 @@ type Recording struct {
 type Timeline struct {
 	clock   Clock
 	started time.Time
+	// host is the start on the host's monotonic clock; zero when the
+	// Clock is not a HostClock.
+	host clock.Instant
 
 	mu  sync.Mutex
 	rec Recording
@@ -118,11 +133,34 @@ func NewTimeline(c Clock) *Timeline {
 		c = SystemClock()
 	}
 	start := c.Now()
+	var host clock.Instant
+	if hc, ok := c.(HostClock); ok {
+		host = hc.HostNow()
+	}
 	return &Timeline{
 		clock:   c,
 		started: start,
+		host:    host,
 		rec:     Recording{Started: start.Round(0)}, // Round(0) drops the monotonic reading
 	}
+}
+
+// Offset converts an instant read from this timeline's Clock (in this
+// process: time.Now, whose monotonic reading Sub uses) to an offset on the
+// timeline. It is the one conversion from an instant to an offset; never
+// pass it a wall time parsed from elsewhere.
+func (t *Timeline) Offset(at time.Time) time.Duration { return at.Sub(t.started) }
+
+// HostOffset converts an instant of this host's monotonic clock, read by
+// any process, to an offset on the timeline. It fails when the instant is of
+// another boot or host, or the timeline's clock has no host reading: such an
+// instant cannot be placed on this timeline, and guessing from wall clocks
+// is what it exists to avoid.
+func (t *Timeline) HostOffset(at clock.Instant) (time.Duration, error) {
+	if t.host.IsZero() {
+		return 0, errors.New("this timeline's clock cannot read the host's monotonic clock")
+	}
+	return at.Sub(t.host)
 }
 
 // Now is the current offset from the timeline's start. Probes take it before

@@ -2,6 +2,7 @@ package measure_test
 
 import (
 	stdcmp "cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/reboundhq/rebound/clock"
 
 	"github.com/reboundhq/rebound/measure"
 )
@@ -96,5 +99,24 @@ func TestTimelineConcurrentRecording(t *testing.T) {
 	}
 	if w.Acked != writers*each {
 		t.Errorf("Acked = %d, want %d", w.Acked, writers*each)
+	}
+}
+
+func TestOffsetsOfProcessAndHostInstantsAgree(t *testing.T) {
+	tl := NewTimeline(nil)
+	time.Sleep(10 * time.Millisecond)
+	now, host := time.Now(), clock.Now()
+	if host.IsZero() {
+		t.Skip("no boot id on this machine")
+	}
+	hostOff, err := tl.HostOffset(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := hostOff - tl.Offset(now); d < -time.Millisecond || d > time.Millisecond {
+		t.Errorf("host offset %s and process offset %s differ by %s", hostOff, tl.Offset(now), d)
+	}
+	if _, err := tl.HostOffset(clock.Instant{Boot: "other", Monotonic: host.Monotonic}); !errors.Is(err, clock.ErrOtherBoot) {
+		t.Errorf("an instant of another boot was placed on the timeline: %v", err)
 	}
 }
