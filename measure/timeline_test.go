@@ -103,7 +103,7 @@ func TestTimelineConcurrentRecording(t *testing.T) {
 }
 
 func TestOffsetsOfProcessAndHostInstantsAgree(t *testing.T) {
-	tl := NewTimeline(nil)
+	tl := measure.NewTimeline(nil)
 	time.Sleep(10 * time.Millisecond)
 	now, host := time.Now(), clock.Now()
 	if host.IsZero() {
