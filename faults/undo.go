@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/reboundhq/rebound/journal"
 )
@@ -25,7 +28,24 @@ const (
 	undoUntaint  = "remove-taint"   // args: node, key, effect
 	undoDelete   = "delete-object"  // args: group, version, resource, namespace, name
 	undoScale    = "scale"          // args: namespace, statefulset, replicas
+	undoPods     = "delete-pods"    // args: namespace, selector
 )
+
+// DeleteObjectUndo is the step that deletes one object (a Chaos Mesh
+// resource, a data mover's key Secret); core objects have group "".
+func DeleteObjectUndo(group, version, resource, namespace, name string) journal.Undo {
+	return journal.Undo{Kind: undoDelete, Args: map[string]string{
+		"group": group, "version": version, "resource": resource, "namespace": namespace, "name": name,
+	}, Describe: fmt.Sprintf("delete %s %s/%s", resource, namespace, name)}
+}
+
+// DeletePodsUndo is the step that deletes, at once, every pod of namespace
+// matching selector (a label selector, never empty: it would match every
+// pod), such as the data movers of one backup.
+func DeletePodsUndo(namespace, selector string) journal.Undo {
+	return journal.Undo{Kind: undoPods, Args: map[string]string{"namespace": namespace, "selector": selector},
+		Describe: fmt.Sprintf("delete the pods of %s matching %s", namespace, selector)}
+}
 
 var errNoLab = errors.New("this undo step acts on the lab, and the target cluster is not the lab (or the lab is down)")
 
@@ -60,6 +80,8 @@ func RunUndo(ctx context.Context, env *Env, u journal.Undo) error {
 			return nil
 		}
 		return err
+	case undoPods:
+		return deletePods(ctx, env, a["namespace"], a["selector"])
 	case undoScale:
 		n, err := strconv.Atoi(a["replicas"])
 		if err != nil {
@@ -101,4 +123,28 @@ func removeTaint(ctx context.Context, env *Env, node, key string, effect corev1.
 	n.Spec.Taints = kept
 	_, err = env.Kube.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
 	return err
+}
+
+// deletePods deletes the pods matching selector one by one, with no grace
+// period: they are rebound's own (data movers), and a leftover would keep
+// the repository key mounted.
+func deletePods(ctx context.Context, env *Env, ns, selector string) error {
+	if ns == "" {
+		return errors.New("delete pods: the journal entry names no namespace")
+	}
+	if _, err := labels.Parse(selector); err != nil || strings.TrimSpace(selector) == "" {
+		return fmt.Errorf("delete pods in %s: selector %q: want a non-empty label selector (an empty one would delete every pod)", ns, selector)
+	}
+	list, err := env.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return fmt.Errorf("list the pods of %s matching %s: %w", ns, selector, err)
+	}
+	var errs []error
+	for _, p := range list.Items {
+		err := env.Kube.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete pod %s/%s: %w", ns, p.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
