@@ -49,6 +49,7 @@ func ScenarioFromV1Alpha1(in *v1alpha1.Scenario) *Scenario {
 			PVC:          s.Fault.PVC,
 			Leader:       s.Fault.Leader,
 			Duration:     s.Fault.Duration.Duration,
+			StartAfter:   s.Fault.StartAfter.Duration,
 			Taint:        s.Fault.Taint.DeepCopy(),
 			Instructions: s.Fault.Instructions,
 		},
@@ -59,14 +60,16 @@ func ScenarioFromV1Alpha1(in *v1alpha1.Scenario) *Scenario {
 				StabilityWindow: s.Probes.Availability.StabilityWindow.Duration,
 			},
 			Writes: WriteProbe{
-				Writers: s.Probes.Writes.Writers,
-				Rate:    s.Probes.Writes.Rate,
+				Writers:          s.Probes.Writes.Writers,
+				Rate:             s.Probes.Writes.Rate,
+				ReadBackInterval: s.Probes.Writes.ReadBackInterval.Duration,
 			},
 		},
 		Recovery: Recovery{
 			Path:    RecoveryPath(s.Recovery.Path),
 			Timeout: s.Recovery.Timeout.Duration,
 		},
+		Expect: Expect{LostWrites: clonePtr(s.Expect.LostWrites)},
 		Abort: Abort{
 			MaxLostWrites: clonePtr(s.Abort.MaxLostWrites),
 			NotBackAfter:  s.Abort.NotBackAfter.Duration,
@@ -148,6 +151,7 @@ func ScenarioToV1Alpha1(s *Scenario) *v1alpha1.Scenario {
 				PVC:          s.Fault.PVC,
 				Leader:       s.Fault.Leader,
 				Duration:     duration(s.Fault.Duration),
+				StartAfter:   duration(s.Fault.StartAfter),
 				Taint:        s.Fault.Taint.DeepCopy(),
 				Instructions: s.Fault.Instructions,
 			},
@@ -158,14 +162,16 @@ func ScenarioToV1Alpha1(s *Scenario) *v1alpha1.Scenario {
 					StabilityWindow: duration(s.Probes.Availability.StabilityWindow),
 				},
 				Writes: v1alpha1.WriteProbe{
-					Writers: s.Probes.Writes.Writers,
-					Rate:    s.Probes.Writes.Rate,
+					Writers:          s.Probes.Writes.Writers,
+					Rate:             s.Probes.Writes.Rate,
+					ReadBackInterval: duration(s.Probes.Writes.ReadBackInterval),
 				},
 			},
 			Recovery: v1alpha1.Recovery{
 				Path:    v1alpha1.RecoveryPath(s.Recovery.Path),
 				Timeout: duration(s.Recovery.Timeout),
 			},
+			Expect: v1alpha1.Expect{LostWrites: clonePtr(s.Expect.LostWrites)},
 			Abort: v1alpha1.Abort{
 				MaxLostWrites: clonePtr(s.Abort.MaxLostWrites),
 				NotBackAfter:  duration(s.Abort.NotBackAfter),

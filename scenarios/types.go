@@ -42,6 +42,7 @@ type Scenario struct {
 	Probes        Probes
 	Backup        Backup
 	Recovery      Recovery
+	Expect        Expect
 	Abort         Abort
 	PhaseTimeouts PhaseTimeouts
 }
@@ -125,7 +126,10 @@ type Fault struct {
 	Leader       bool
 	// Duration is 0 when the fault stays until the run undoes it, or cannot
 	// be undone.
-	Duration     time.Duration
+	Duration time.Duration
+	// StartAfter is how long after it is ordered (T0) the fault acts; 0
+	// acts at once. Duration counts from when it acts.
+	StartAfter   time.Duration
 	Taint        *corev1.Taint
 	AppDelete    *AppDelete
 	IOChaos      *IOChaos
@@ -217,6 +221,9 @@ type WriteProbe struct {
 	Writers int
 	// Rate is writes per second of each writer.
 	Rate int
+	// ReadBackInterval is how often the probe reads acknowledged writes
+	// back during the run, while Abort.MaxLostWrites is set.
+	ReadBackInterval time.Duration
 }
 
 // Backup says where a restore's data comes from; see v1alpha1.Backup. The
@@ -249,6 +256,14 @@ const (
 	RecoveryManual   RecoveryPath = "manual"
 )
 
+// Expect states what a scenario accepts beyond its targets; see
+// v1alpha1.Expect.
+type Expect struct {
+	// LostWrites is nil when the driver's data-safety promise decides how
+	// many lost acknowledged writes are accepted.
+	LostWrites *int
+}
+
 // Abort lists the conditions that stop a run; see v1alpha1.Abort.
 type Abort struct {
 	// MaxLostWrites is nil when lost writes never abort the run.
@@ -261,9 +276,15 @@ type Abort struct {
 type PhaseTimeouts struct {
 	SteadyState time.Duration
 	Inject      time.Duration
-	Observe     time.Duration
-	Recover     time.Duration
-	Verify      time.Duration
+	// Observe bounds the time under the fault, from T0 until the fault is
+	// over (Fault.StartAfter + Fault.Duration); it is never shorter than
+	// that. Overrunning it aborts the run.
+	Observe time.Duration
+	// Recover bounds the recovery phase and is at least Recovery.Timeout.
+	// Passing Recovery.Timeout is a measured "not restored"; passing
+	// Recover aborts the run (a phase timeout).
+	Recover time.Duration
+	Verify  time.Duration
 }
 
 // Ladder is a validated ladder; see v1alpha1.Ladder.

@@ -25,6 +25,10 @@ const (
 	MaxWriteRate     = 1000
 )
 
+// MinReadBackInterval keeps the write probe's periodic read of every
+// acknowledged write from loading the app it measures.
+const MinReadBackInterval = time.Second
+
 // protectedNamespaces belong to Kubernetes itself.
 var protectedNamespaces = []string{metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
 
@@ -173,6 +177,12 @@ func validateFault(spec *v1alpha1.ScenarioSpec, disruptionOK bool, p *field.Path
 
 	errs = append(errs, validateSelection(f, rule, p)...)
 	errs = append(errs, validateFaultDuration(f, rule, p)...)
+	switch sa := f.StartAfter.Duration; {
+	case sa < 0:
+		errs = append(errs, field.Invalid(p.Child("startAfter"), sa.String(), "must be 0 (act at once) or how long after it is ordered the fault acts, e.g. 12s"))
+	case sa > 0 && f.Kind == v1alpha1.FaultManual:
+		errs = append(errs, field.Forbidden(p.Child("startAfter"), "a manual fault acts when the person does it, and T0 is when they mark it; remove startAfter"))
+	}
 
 	// Kind-specific settings: each is required by its kind and refused by
 	// the others, so that a setting never looks applied when it is not.
@@ -489,6 +499,10 @@ func validateProbes(spec *v1alpha1.ScenarioSpec, p *field.Path) field.ErrorList 
 	if w.Rate < 1 || w.Rate > MaxWriteRate {
 		errs = append(errs, field.Invalid(wp.Child("rate"), w.Rate, fmt.Sprintf("writes per second per writer; must be between 1 and %d", MaxWriteRate)))
 	}
+	if w.ReadBackInterval.Duration < MinReadBackInterval {
+		errs = append(errs, field.Invalid(wp.Child("readBackInterval"), w.ReadBackInterval.Duration.String(),
+			fmt.Sprintf("must be at least %s: each read-back reads every acknowledged write, and more often would load the app it measures", MinReadBackInterval)))
+	}
 	return errs
 }
 
@@ -543,6 +557,11 @@ func validateRecovery(spec *v1alpha1.ScenarioSpec, p *field.Path) field.ErrorLis
 			"must be longer than spec.probes.availability.stabilityWindow (%s), or the service can never count as restored", sw)))
 	}
 
+	if n := spec.Expect.LostWrites; n != nil && *n < 0 {
+		errs = append(errs, field.Invalid(p.Child("expect", "lostWrites"), *n,
+			"must be 0 (no acknowledged write may be lost) or more; remove it to use the driver's data-safety promise"))
+	}
+
 	a := &spec.Abort
 	ap := p.Child("abort")
 	if a.MaxLostWrites != nil && *a.MaxLostWrites < 0 {
@@ -563,7 +582,13 @@ func validatePhaseTimeouts(spec *v1alpha1.ScenarioSpec, p *field.Path) field.Err
 	t := &spec.PhaseTimeouts
 	errs = append(errs, positive(p.Child("steadyState"), t.SteadyState)...)
 	errs = append(errs, positive(p.Child("inject"), t.Inject)...)
-	errs = append(errs, positive(p.Child("observe"), t.Observe)...)
+	if obs := positive(p.Child("observe"), t.Observe); len(obs) > 0 {
+		errs = append(errs, obs...)
+	} else if f := spec.Fault; f.StartAfter.Duration >= 0 && f.Duration.Duration >= 0 && t.Observe.Duration < f.StartAfter.Duration+f.Duration.Duration {
+		errs = append(errs, field.Invalid(p.Child("observe"), t.Observe.Duration.String(), fmt.Sprintf(
+			"must be at least spec.fault.startAfter + spec.fault.duration (%s + %s), or the observe phase times out before the fault is over: raise it, or remove it for the default",
+			f.StartAfter.Duration, f.Duration.Duration)))
+	}
 	errs = append(errs, positive(p.Child("verify"), t.Verify)...)
 	if rec := positive(p.Child("recover"), t.Recover); len(rec) > 0 {
 		errs = append(errs, rec...)

@@ -237,6 +237,67 @@ func TestValidateScenario(t *testing.T) {
 			[]string{"metadata.labels: FieldValueInvalid", "metadata.name: FieldValueRequired", "metadata.namespace: FieldValueForbidden"},
 		},
 		{
+			"a slow-onset fault",
+			func(s *v1alpha1.Scenario) {
+				s.Spec.Fault.Kind = v1alpha1.FaultPause
+				s.Spec.Fault.StartAfter = dur(12 * time.Second)
+				s.Spec.Fault.Duration = dur(18 * time.Second)
+			},
+			nil,
+		},
+		{
+			"startAfter is never negative",
+			func(s *v1alpha1.Scenario) { s.Spec.Fault.StartAfter = dur(-time.Second) },
+			[]string{"spec.fault.startAfter: FieldValueInvalid"},
+		},
+		{
+			"a manual fault has no startAfter",
+			func(s *v1alpha1.Scenario) {
+				s.Spec.Fault = v1alpha1.Fault{Kind: v1alpha1.FaultManual, Instructions: "stop node-3", StartAfter: dur(time.Second)}
+			},
+			[]string{"spec.fault.startAfter: FieldValueForbidden"},
+		},
+		{
+			"observe shorter than the fault",
+			func(s *v1alpha1.Scenario) {
+				s.Spec.Fault.Kind = v1alpha1.FaultPause
+				s.Spec.Fault.StartAfter = dur(12 * time.Second)
+				s.Spec.Fault.Duration = dur(18 * time.Second)
+				s.Spec.PhaseTimeouts.Observe = dur(29 * time.Second)
+			},
+			[]string{"spec.phaseTimeouts.observe: FieldValueInvalid"},
+		},
+		{
+			"observe exactly as long as the fault",
+			func(s *v1alpha1.Scenario) {
+				s.Spec.Fault.Kind = v1alpha1.FaultPause
+				s.Spec.Fault.StartAfter = dur(12 * time.Second)
+				s.Spec.Fault.Duration = dur(18 * time.Second)
+				s.Spec.PhaseTimeouts.Observe = dur(30 * time.Second)
+			},
+			nil,
+		},
+		{
+			"expected lost writes",
+			func(s *v1alpha1.Scenario) { s.Spec.Expect.LostWrites = new(3) },
+			nil,
+		},
+		{
+			"expected lost writes are never negative",
+			func(s *v1alpha1.Scenario) { s.Spec.Expect.LostWrites = new(-1) },
+			[]string{"spec.expect.lostWrites: FieldValueInvalid"},
+		},
+		{
+			"read-back interval of at least 1s",
+			func(s *v1alpha1.Scenario) { s.Spec.Probes.Writes.ReadBackInterval = dur(999 * time.Millisecond) },
+			[]string{"spec.probes.writes.readBackInterval: FieldValueInvalid"},
+		},
+		{
+			"read-back interval of exactly 1s",
+			func(s *v1alpha1.Scenario) { s.Spec.Probes.Writes.ReadBackInterval = dur(time.Second) },
+			nil,
+		},
+		{
 			"probe load is bounded",
 			func(s *v1alpha1.Scenario) {
 				s.Spec.Probes.Writes = v1alpha1.WriteProbe{Writers: scenarios.MaxWriters + 1, Rate: scenarios.MaxWriteRate + 1}

@@ -15,10 +15,11 @@ const (
 	DefaultStabilityWindow    = 10 * time.Second
 	DefaultWriters            = 2
 	DefaultWriteRate          = 50
+	DefaultReadBackInterval   = 5 * time.Second
 	DefaultRecoveryTimeout    = 5 * time.Minute
 	DefaultSteadyStateTimeout = 2 * time.Minute
 	DefaultInjectTimeout      = time.Minute
-	DefaultObserveTimeout     = 30 * time.Second
+	DefaultObserveTimeout     = 30 * time.Second // at least; a longer startAfter + duration wins
 	DefaultVerifyTimeout      = 2 * time.Minute
 	DefaultIOChaosPercent     = 100
 	DefaultTaintKey           = "rebound.dev/chaos"
@@ -98,6 +99,7 @@ func SetDefaultsScenario(s *Scenario) {
 	if w.Rate == 0 {
 		w.Rate = DefaultWriteRate
 	}
+	setDuration(&w.ReadBackInterval, DefaultReadBackInterval)
 
 	if spec.Recovery.Path == "" {
 		spec.Recovery.Path = DefaultRecoveryPath
@@ -107,7 +109,9 @@ func SetDefaultsScenario(s *Scenario) {
 	p := &spec.PhaseTimeouts
 	setDuration(&p.SteadyState, DefaultSteadyStateTimeout)
 	setDuration(&p.Inject, DefaultInjectTimeout)
-	setDuration(&p.Observe, DefaultObserveTimeout)
+	// The observe phase lasts as long as the fault does, so its bound
+	// never ends it before the fault is over.
+	setDuration(&p.Observe, max(DefaultObserveTimeout, f.StartAfter.Duration+f.Duration.Duration))
 	// The recover phase must outlast the recovery it bounds, so it follows
 	// the recovery timeout rather than a constant of its own.
 	setDuration(&p.Recover, spec.Recovery.Timeout.Duration)

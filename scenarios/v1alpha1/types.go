@@ -66,6 +66,11 @@ type ScenarioSpec struct {
 	// +optional
 	Recovery Recovery `json:"recovery,omitzero"`
 
+	// Expect states what the scenario accepts beyond the ladder's targets,
+	// such as a number of lost acknowledged writes.
+	// +optional
+	Expect Expect `json:"expect,omitzero"`
+
 	// Abort lists conditions that stop the run early and roll the fault
 	// back, so that a game day cannot turn into a real outage.
 	// +optional
@@ -237,6 +242,17 @@ type Fault struct {
 	// recovery alone undoes.
 	// +optional
 	Duration metav1.Duration `json:"duration,omitzero"`
+
+	// StartAfter makes the fault act this long after it is ordered: a
+	// slow-onset fault, to rehearse one that takes effect late (a cloud VM
+	// stop, a disk filling, a restore that deletes objects only after
+	// checking them). T0, the instant every time is measured from, is then
+	// when the fault was ordered, not when it began to act, so the delay
+	// counts into the time to impact and the RTO. The fault's duration
+	// starts when it acts. Defaults to 0 (act at once); refused for kind
+	// manual, which a person does when they do it.
+	// +optional
+	StartAfter metav1.Duration `json:"startAfter,omitzero"`
 
 	// Taint is the taint a node-taint fault puts on the node. Defaults to
 	// rebound.dev/chaos=true:NoExecute, which evicts the app's pods.
@@ -460,6 +476,13 @@ type WriteProbe struct {
 	// 1000.
 	// +optional
 	Rate int `json:"rate,omitempty"`
+
+	// ReadBackInterval is how often, while spec.abort.maxLostWrites is
+	// set, the probe reads the acknowledged writes back during the run, so
+	// that a loss aborts the run as soon as it is seen rather than at the
+	// final read. Defaults to 5s; at least 1s.
+	// +optional
+	ReadBackInterval metav1.Duration `json:"readBackInterval,omitzero"`
 }
 
 // Backup says where the data of a restore comes from.
@@ -533,10 +556,25 @@ const (
 	RecoveryManual RecoveryPath = "manual"
 )
 
+// Expect states what a scenario accepts beyond the ladder's targets.
+type Expect struct {
+	// LostWrites is how many acknowledged writes the scenario accepts
+	// losing. Any lost beyond it, and any write read back that was never
+	// written, is a breach even when the rung has no RPO target, and the
+	// report names those writes. Unset means the data-safety promise the
+	// target's driver declares (etcd: none is ever lost). Set it when the
+	// scenario loses writes by design, e.g. a restore from a backup: the
+	// writes acknowledged after the backup's cut are the expected loss.
+	// +optional
+	LostWrites *int `json:"lostWrites,omitempty"`
+}
+
 // Abort lists the conditions that stop a run early and roll it back.
 type Abort struct {
-	// MaxLostWrites aborts the run once more acknowledged writes than this
-	// are found missing. Unset means never.
+	// MaxLostWrites aborts the run and rolls the fault back as soon as
+	// more acknowledged writes than this are found missing; the write probe
+	// reads them back every spec.probes.writes.readBackInterval during the
+	// run. Unset means never.
 	// +optional
 	MaxLostWrites *int `json:"maxLostWrites,omitempty"`
 
@@ -559,13 +597,20 @@ type PhaseTimeouts struct {
 	// +optional
 	Inject metav1.Duration `json:"inject,omitzero"`
 
-	// Observe is how long the app is watched under the fault before
-	// recovery starts. Defaults to 30s.
+	// Observe bounds the observe phase: the time under the fault, from its
+	// order (T0) until it is over, which lasts the fault's startAfter plus
+	// its duration. Defaults to the longer of 30s and startAfter +
+	// duration; a shorter value is refused, since the phase would time out
+	// before the fault it observes is over. Overrunning it aborts the run
+	// and rolls the fault back.
 	// +optional
 	Observe metav1.Duration `json:"observe,omitzero"`
 
-	// Recover bounds the recovery. Defaults to spec.recovery.timeout
-	// (itself 5m by default), and may not be shorter.
+	// Recover bounds the recovery phase. Defaults to spec.recovery.timeout
+	// (itself 5m by default), and may not be shorter. The two mean
+	// different things: passing spec.recovery.timeout is a measured result,
+	// "not restored", a breach; passing this bound aborts the run (a phase
+	// timeout, exit code 3) and rolls it back.
 	// +optional
 	Recover metav1.Duration `json:"recover,omitzero"`
 

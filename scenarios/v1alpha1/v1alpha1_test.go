@@ -80,6 +80,29 @@ func TestSetDefaultsScenario(t *testing.T) {
 			},
 		},
 		{
+			name: "the observe phase lasts as long as the fault",
+			in:   v1alpha1.ScenarioSpec{Fault: v1alpha1.Fault{Kind: v1alpha1.FaultPause, Duration: d(90 * time.Second)}},
+			want: func(s *v1alpha1.ScenarioSpec) { s.PhaseTimeouts.Observe = d(90 * time.Second) },
+		},
+		{
+			name: "a slow-onset fault's delay counts into the observe phase",
+			in:   v1alpha1.ScenarioSpec{Fault: v1alpha1.Fault{Kind: v1alpha1.FaultPause, StartAfter: d(12 * time.Second), Duration: d(25 * time.Second)}},
+			want: func(s *v1alpha1.ScenarioSpec) { s.PhaseTimeouts.Observe = d(37 * time.Second) },
+		},
+		{
+			name: "a short fault keeps the least observe bound",
+			in:   v1alpha1.ScenarioSpec{Fault: v1alpha1.Fault{Kind: v1alpha1.FaultPause, StartAfter: d(5 * time.Second), Duration: d(10 * time.Second)}},
+			want: func(s *v1alpha1.ScenarioSpec) {},
+		},
+		{
+			name: "an explicit observe bound is kept",
+			in: v1alpha1.ScenarioSpec{
+				Fault:         v1alpha1.Fault{Kind: v1alpha1.FaultPause, Duration: d(90 * time.Second)},
+				PhaseTimeouts: v1alpha1.PhaseTimeouts{Observe: d(10 * time.Second)},
+			},
+			want: func(s *v1alpha1.ScenarioSpec) { s.PhaseTimeouts.Observe = d(10 * time.Second) },
+		},
+		{
 			name: "kind-specific defaults",
 			in:   v1alpha1.ScenarioSpec{Fault: v1alpha1.Fault{Kind: v1alpha1.FaultPodKill}},
 			want: func(s *v1alpha1.ScenarioSpec) {
@@ -103,7 +126,7 @@ func TestSetDefaultsScenario(t *testing.T) {
 				Target: v1alpha1.Target{Endpoints: v1alpha1.Endpoints{Mode: v1alpha1.EndpointModeAuto}},
 				Probes: v1alpha1.Probes{
 					Availability: v1alpha1.AvailabilityProbe{Interval: d(100 * time.Millisecond), Timeout: d(time.Second), StabilityWindow: d(10 * time.Second)},
-					Writes:       v1alpha1.WriteProbe{Writers: 2, Rate: 50},
+					Writes:       v1alpha1.WriteProbe{Writers: 2, Rate: 50, ReadBackInterval: d(5 * time.Second)},
 				},
 				Recovery: v1alpha1.Recovery{Path: v1alpha1.RecoverySelfHeal, Timeout: d(5 * time.Minute)},
 				PhaseTimeouts: v1alpha1.PhaseTimeouts{
