@@ -10,34 +10,54 @@ import (
 // service counts as restored, when Options leaves it unset.
 const DefaultStabilityWindow = 10 * time.Second
 
+// Outage is one maximal interval in which the service was down, as offsets
+// from T0: from the start of a failed probe (T0 itself for a probe already in
+// flight at T0) to the completion of the first success of the next run of
+// successes that lasted the stability window. docs/measurement.md defines it.
+type Outage struct {
+	Start time.Duration
+	// End is when the outage ended; 0 when Open.
+	End time.Duration
+	// Open is true when no run of successes lasting the stability window
+	// followed before observation ended: the outage has no end.
+	Open bool
+}
+
 // Availability is what the availability probe says about a fault at T0.
 // Instants are offsets on the timeline; durations are measured from T0.
 type Availability struct {
-	// Restored is false when no run of successful probes lasted the
-	// stability window before observation ended; TSvc and RTO are then
-	// meaningless and Observed says how long was watched.
+	// Restored is true when no outage was still open when observation
+	// ended and a run of successes lasting the stability window was seen
+	// (after the last outage, or at all when nothing failed). When false,
+	// TSvc and RTO are meaningless and Observed says how long was watched.
 	Restored bool
-	// TSvc is when the first probe of the first run of successful probes
-	// after T0 that lasted the stability window completed (the run is
-	// ordered by probe starts), or T0 itself when no probe failed first.
-	// DESIGN.md says "the start of the run"; the completion is used since a
-	// probe sent into an outage may hang and succeed after it ends.
+	// TSvc is the end of the last outage (an offset on the timeline), or T0
+	// itself when no probe failed. The end is the completion of the first
+	// success of the stable run, not its start: a probe sent into an outage
+	// may hang and answer after it ends.
 	TSvc time.Duration
-	// RTO is TSvc − T0, or 0 when no probe failed before TSvc.
+	// RTO is TSvc − T0: the end of the last outage, from T0; 0 only when
+	// no probe failed at all.
 	RTO time.Duration
 	// Resolution is the probe interval (the median gap between probe
-	// starts): TSvc is only known to within one interval.
+	// starts): every outage bound is only known to within one interval.
 	Resolution time.Duration
 	// Observed is from T0 to the end of the last probe counted.
 	Observed time.Duration
-	// Failed reports whether any probe failed after T0; FirstFailure is
-	// then the start of the first such probe, from T0 (0 when it was
-	// already in flight at T0).
+	// Outages are every outage after T0, in time order; only the last
+	// can be Open.
+	Outages []Outage
+	// Failed reports whether any probe failed after T0 (Outages is then
+	// not empty); TimeToImpact is the start of the first outage, from T0
+	// (0 when a probe in flight at T0 failed).
 	Failed       bool
-	FirstFailure time.Duration
-	// Downtime adds up, over the whole observation after T0, the time from
-	// each failed probe to the next probe: the time the latest word was
-	// "down".
+	TimeToImpact time.Duration
+	// LastFailure is the completion of the last failed probe, from T0; 0
+	// when none failed. Observation must go on at least one stability
+	// window past it, or a later outage could go unseen.
+	LastFailure time.Duration
+	// Downtime is the sum of the outages' lengths; an open outage counts
+	// up to the end of observation.
 	Downtime time.Duration
 	// Probes and FailedProbes count probes after T0; ErrorRate is their
 	// ratio (0 when there were none).
@@ -45,15 +65,18 @@ type Availability struct {
 	ErrorRate            float64
 }
 
-// ServiceRestored computes T_svc, RTO, downtime, error rate and first failure
-// from availability samples for a fault applied at t0.
+// ServiceRestored computes the outages, T_svc, RTO, time to impact,
+// downtime and error rate from availability samples for a fault applied at
+// t0.
 //
 // A probe counts as after T0 when it started at or after T0, or when it failed
 // and finished after T0 (it was in flight when the fault hit, and rebound does
 // not under-report). A successful probe that started before T0 is ignored: it
 // cannot start a run that proves recovery. A run lasts the window when one of
 // its successful probes started window or more after the run's first probe;
-// any failure before that restarts the window. Samples may come in any order.
+// any failure before that restarts the window and the outage goes on. A
+// failure after an outage ended starts a new one, however long after T0 it
+// comes. Samples may come in any order.
 func ServiceRestored(samples []ProbeSample, t0, window time.Duration) Availability {
 	a := Availability{Resolution: probeInterval(samples)}
 
@@ -74,42 +97,69 @@ func ServiceRestored(samples []ProbeSample, t0, window time.Duration) Availabili
 	a.Observed = obsEnd - t0
 	a.Probes = len(post)
 
-	runStart := -1 // index in post of the current run's first success
+	var (
+		down     bool // an outage is open
+		proven   bool // a run lasting the window was seen since the last failure
+		runStart = -1 // index in post of the current run's first success
+	)
 	for i, s := range post {
 		if !s.OK {
-			if !a.Failed {
-				a.Failed = true
-				a.FirstFailure = max(s.Start, t0) - t0
-			}
 			a.FailedProbes++
-			next := obsEnd
-			if i+1 < len(post) {
-				next = post[i+1].Start
+			a.LastFailure = max(a.LastFailure, s.End-t0)
+			runStart, proven = -1, false
+			if down {
+				continue
 			}
-			a.Downtime += max(0, next-max(s.Start, t0))
-			if !a.Restored {
-				runStart = -1
+			down = true
+			start := max(s.Start, t0) - t0
+			// Concurrent probes can start a failure before the last
+			// outage's closing success completed: that is the same
+			// outage, not a new one.
+			if n := len(a.Outages); n > 0 && start <= a.Outages[n-1].End {
+				a.Outages[n-1] = Outage{Start: a.Outages[n-1].Start, Open: true}
+				continue
 			}
+			a.Outages = append(a.Outages, Outage{Start: start, Open: true})
 			continue
 		}
-		if a.Restored {
-			continue // still counting downtime and errors after restoration
+		if proven {
+			continue
 		}
 		if runStart < 0 {
 			runStart = i
 		}
-		if s.Start-post[runStart].Start >= window {
-			a.Restored = true
-			// The run's first success proves the service answered when it
-			// completed, not when it was sent: a probe sent into an
-			// outage can hang and succeed once the app is back. Taking
-			// its end never reports an RTO shorter than the outage.
-			a.TSvc = post[runStart].End
-			if !a.Failed {
-				a.TSvc = t0 // DESIGN: RTO is 0 when no probe failed
-			}
-			a.RTO = a.TSvc - t0
+		if s.Start-post[runStart].Start < window {
+			continue
 		}
+		proven = true
+		if down {
+			down = false
+			// The run's first success proves the service answered when
+			// it completed, not when it was sent: taking its end never
+			// reports an RTO shorter than the outage.
+			last := &a.Outages[len(a.Outages)-1]
+			last.End, last.Open = post[runStart].End-t0, false
+		}
+	}
+
+	for _, o := range a.Outages {
+		end := o.End
+		if o.Open {
+			end = obsEnd - t0
+		}
+		a.Downtime += max(0, end-o.Start)
+	}
+	if len(a.Outages) > 0 {
+		a.Failed = true
+		a.TimeToImpact = a.Outages[0].Start
+	}
+	a.Restored = proven && !down
+	if a.Restored {
+		a.TSvc = t0 // DESIGN: RTO is 0 when no probe failed
+		if n := len(a.Outages); n > 0 {
+			a.TSvc = t0 + a.Outages[n-1].End
+		}
+		a.RTO = a.TSvc - t0
 	}
 	if a.Probes > 0 {
 		a.ErrorRate = float64(a.FailedProbes) / float64(a.Probes)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,7 +120,7 @@ func TestAnalyseRestoreRun(t *testing.T) {
 		Pass: r.Verdict.Pass, Bug: r.Verdict.Bug,
 	}
 	want := numbers{
-		Restored: true, RTO: 3*s + probeLatency, Resolution: 100 * ms, Downtime: 3 * s,
+		Restored: true, RTO: 3*s + probeLatency, Resolution: 100 * ms, Downtime: 3*s + probeLatency,
 		Redundant: true, ToFull: 4500 * ms,
 		DataChecked: true, DataSafe: false,
 		Acked: 2000 - 300, Failed: 300, Lost: 201, RPOWrites: 200,
@@ -202,6 +203,51 @@ func TestAnalyseRefusesWhatItCannotMeasure(t *testing.T) {
 	}
 }
 
+// TestAnalyseBackupCuts covers issue 8 items 4 and 5: a cut after T0 is an
+// error, never a negative backup age; a backup with no known cut makes no
+// bug verdict and says why.
+func TestAnalyseBackupCuts(t *testing.T) {
+	t.Parallel()
+	rec := restoreRun(true)
+
+	late := rec
+	late.Events = append(slices.Clone(rec.Events), measure.Event{At: 6 * s, Kind: measure.BackupTaken, Detail: "b-late", Cut: 5001 * ms})
+	_, err := measure.Analyse(late, measure.Options{RestoredBackup: "b-late"})
+	if !errors.Is(err, measure.ErrCutAfterFault) || !strings.Contains(err.Error(), `"b-late"`) {
+		t.Errorf("Analyse with a cut 1ms after T0: error %v, want ErrCutAfterFault naming the backup", err)
+	}
+	atT0 := rec
+	atT0.Events = append(slices.Clone(rec.Events), measure.Event{At: 6 * s, Kind: measure.BackupTaken, Detail: "b-t0", Cut: 5 * s})
+	if r, err := measure.Analyse(atT0, measure.Options{RestoredBackup: "b-t0"}); err != nil || r.BackupAge == nil || *r.BackupAge != 0 {
+		t.Errorf("Analyse with a cut at T0: age %v, error %v; want 0, nil", r.BackupAge, err)
+	}
+
+	unknown := rec
+	unknown.Events = append(slices.Clone(rec.Events), measure.Event{At: 3500 * ms, Kind: measure.BackupTaken, Detail: "b-copy", CutUnknown: "volume copied file by file while etcd ran"})
+	r, err := measure.Analyse(unknown, measure.Options{RestoredBackup: "b-copy"})
+	if err != nil {
+		t.Fatalf("Analyse with an unknown cut: %v", err)
+	}
+	if r.Verdict.Bug || r.LostBeforeBackupCount != 0 || r.ExpectedLossCount != 0 || r.BackupAge != nil {
+		t.Errorf("unknown cut: bug %v, lost before backup %d, expected loss %d, age %v; want no split and no age",
+			r.Verdict.Bug, r.LostBeforeBackupCount, r.ExpectedLossCount, r.BackupAge)
+	}
+	if !strings.HasPrefix(r.BugCheck, "not made: ") || !strings.Contains(r.BugCheck, "volume copied file by file") {
+		t.Errorf("BugCheck = %q, want a statement why the check was not made", r.BugCheck)
+	}
+	if r.LostCount != 201 || *r.RPOWrites != 201 {
+		t.Errorf("lost %d, RPO writes %v; want all 201 lost writes counted", r.LostCount, *r.RPOWrites)
+	}
+	r, _ = measure.Analyse(rec, measure.Options{RestoredBackup: "b-1"})
+	if r.BugCheck != measure.BugCheckMade {
+		t.Errorf("BugCheck with a known cut = %q, want %q", r.BugCheck, measure.BugCheckMade)
+	}
+	r, _ = measure.Analyse(rec, measure.Options{})
+	if r.BugCheck != "" {
+		t.Errorf("BugCheck without a restore = %q, want empty", r.BugCheck)
+	}
+}
+
 // The JSON field names are a contract with dashboards and CI gates.
 func TestResultJSONSchema(t *testing.T) {
 	t.Parallel()
@@ -218,13 +264,14 @@ func TestResultJSONSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantKeys := []string{
-		"backupAgeMillis", "dataChecked", "dataSafe", "downtimeMillis", "errorRate",
-		"expectedLoss", "expectedLossCount", "failedProbes", "firstFailureMillis",
+		"backupAgeMillis", "bugCheck", "dataChecked", "dataSafe", "downtimeMillis", "errorRate",
+		"expectedLoss", "expectedLossCount", "failedProbes",
 		"fullRedundancyResolutionMillis", "idsRead", "lost", "lostBeforeBackup",
-		"lostBeforeBackupCount", "lostCount", "observedMillis", "probes", "recovered",
+		"lostBeforeBackupCount", "lostCount", "lostWrites", "lostWritesAllowed", "observedMillis",
+		"outages", "probes", "promiseWhy", "recovered",
 		"recoveredCount", "redundancyDegraded", "redundancyRestored", "restoredBackup",
 		"rpoMillis", "rpoWrites", "rtoMillis", "rtoResolutionMillis", "serviceRestored",
-		"stabilityWindowMillis", "timeToFullRedundancyMillis", "unexpected", "unexpectedCount",
+		"stabilityWindowMillis", "timeToFullRedundancyMillis", "timeToImpactMillis", "unexpected", "unexpectedCount",
 		"verdict", "writesAcked", "writesFailed", "writesIndeterminate", "writesInvoked",
 	}
 	if diff := cmp.Diff(wantKeys, slices.Sorted(maps.Keys(doc))); diff != "" {
@@ -233,10 +280,17 @@ func TestResultJSONSchema(t *testing.T) {
 	for key, want := range map[string]any{
 		"rtoMillis": 3005.0, "rpoMillis": 1998.0, "backupAgeMillis": 2000.0,
 		"timeToFullRedundancyMillis": 4500.0, "rtoResolutionMillis": 100.0, "rpoWrites": 200.0,
+		"timeToImpactMillis": 0.0, "bugCheck": "made",
 	} {
 		if doc[key] != want {
 			t.Errorf("%s = %v, want %v", key, doc[key], want)
 		}
+	}
+	if diff := cmp.Diff([]any{map[string]any{"startMillis": 0.0, "endMillis": 3005.0}}, doc["outages"]); diff != "" {
+		t.Errorf("outages (-want +got):\n%s", diff)
+	}
+	if lw := doc["lostWrites"].([]any); len(lw) != 201 || !cmp.Equal(lw[0], map[string]any{"id": "w00100", "ackedMillis": -3998.0}) {
+		t.Errorf("lostWrites: %d entries, first %v; want 201, the first w00100 acked 3998ms before T0", len(lw), lw[0])
 	}
 	verdict := doc["verdict"].(map[string]any)
 	if diff := cmp.Diff([]string{"breaches", "bug", "pass", "targets"}, slices.Sorted(maps.Keys(verdict))); diff != "" {
@@ -261,7 +315,10 @@ func TestResultJSONSchema(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"rtoMillis", "timeToFullRedundancyMillis", "rpoMillis", "rpoWrites", "backupAgeMillis"} {
+	if diff := cmp.Diff([]any{map[string]any{"startMillis": 0.0, "endMillis": nil}}, doc["outages"]); diff != "" {
+		t.Errorf("an open outage (-want +got):\n%s", diff)
+	}
+	for _, key := range []string{"rtoMillis", "timeToFullRedundancyMillis", "rpoMillis", "rpoWrites", "backupAgeMillis", "lostWritesAllowed"} {
 		if v, ok := doc[key]; !ok || v != nil {
 			t.Errorf("%s = %v (present %v), want null", key, v, ok)
 		}

@@ -56,7 +56,20 @@ const (
 	BackupTaken EventKind = "backupTaken"
 	// Mark is a note a person or the runner put on the timeline.
 	Mark EventKind = "mark"
+	// ObservationEnded is when the runner stopped observing: at least one
+	// stability window after the last failure and after the fault was
+	// over, or at the recover timeout (Detail says which).
+	ObservationEnded EventKind = "observationEnded"
+	// Aborted is when a signal, an abort condition or a phase timeout
+	// stopped the scenario; Detail says which.
+	Aborted EventKind = "aborted"
+	// RolledBack is when the runner undid what it had applied (a fault, a
+	// mover's Secret) outside the normal recovery; Detail says what.
+	RolledBack EventKind = "rolledBack"
 )
+
+// Reports render every EventKind, these and any other, the same generic way:
+// a kind is a name, not a closed set.
 
 // Event is one thing that happened, at an offset from the timeline's start.
 type Event struct {
@@ -65,8 +78,14 @@ type Event struct {
 	Detail string // for BackupTaken, the backup's id
 	// Cut is, for BackupTaken only, the instant the backup's consistent
 	// cut happened: writes acknowledged before it must be in the backup.
-	// It is earlier than At, which is when the backup finished.
+	// It is earlier than At, which is when the backup finished. It is
+	// meaningless when CutUnknown is set.
 	Cut time.Duration
+	// CutUnknown is, for BackupTaken only, why the backup has no known cut
+	// instant (a crash-consistent volume copy made file by file while the
+	// app ran); empty when Cut holds. Without a cut, a restore's lost
+	// writes cannot be split into expected loss and bug.
+	CutUnknown string
 }
 
 // ProbeSample is one availability probe: a read and a write issued at Start
@@ -151,6 +170,16 @@ func NewTimeline(c Clock) *Timeline {
 // pass it a wall time parsed from elsewhere.
 func (t *Timeline) Offset(at time.Time) time.Duration { return at.Sub(t.started) }
 
+// HostInstant is the instant at offset d on the host's monotonic clock, for
+// asking another process about "before T0"; zero when the timeline's clock
+// has no host reading.
+func (t *Timeline) HostInstant(d time.Duration) clock.Instant {
+	if t.host.IsZero() {
+		return clock.Instant{}
+	}
+	return t.host.Add(d)
+}
+
 // HostOffset converts an instant of this host's monotonic clock, read by
 // any process, to an offset on the timeline. It fails when the instant is of
 // another boot or host, or the timeline's clock has no host reading: such an
@@ -187,6 +216,20 @@ func (t *Timeline) RecordBackup(id string, cut time.Duration) Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := Event{At: t.Now(), Kind: BackupTaken, Detail: id, Cut: cut}
+	t.rec.Events = append(t.rec.Events, e)
+	return e
+}
+
+// RecordBackupUnknownCut stamps, now, that the backup with this id finished
+// with no known cut instant, and why (it must not be empty: a report shows it
+// in place of the bug check it prevents).
+func (t *Timeline) RecordBackupUnknownCut(id, why string) Event {
+	if why == "" {
+		why = "the backup engine did not say why"
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := Event{At: t.Now(), Kind: BackupTaken, Detail: id, CutUnknown: why}
 	t.rec.Events = append(t.rec.Events, e)
 	return e
 }

@@ -30,6 +30,8 @@ func TestTimelineStampsOffsetsFromItsStart(t *testing.T) {
 	clock.Advance(ms)
 	tl.RecordWrite("w1", measure.OpInvoke)
 	tl.Record(measure.BackupTaken, "b-2") // no separate cut: cut is now
+	tl.RecordBackupUnknownCut("b-3", "volume copied file by file while the app ran")
+	tl.RecordBackupUnknownCut("b-4", "")
 	tl.RecordRead()
 
 	got := tl.Snapshot()
@@ -39,6 +41,8 @@ func TestTimelineStampsOffsetsFromItsStart(t *testing.T) {
 			{At: 3 * s, Kind: measure.FaultApplied, Detail: "node lab-worker-2 stopped"},
 			{At: 3500 * ms, Kind: measure.BackupTaken, Detail: "b-1", Cut: 1 * s},
 			{At: 3501 * ms, Kind: measure.BackupTaken, Detail: "b-2", Cut: 3501 * ms},
+			{At: 3501 * ms, Kind: measure.BackupTaken, Detail: "b-3", CutUnknown: "volume copied file by file while the app ran"},
+			{At: 3501 * ms, Kind: measure.BackupTaken, Detail: "b-4", CutUnknown: "the backup engine did not say why"},
 		},
 		Redundancy: []measure.RedundancySample{{At: 3500 * ms, Full: false, Detail: "2/3 members healthy"}},
 		Writes:     []measure.WriteEvent{{ID: "w1", Type: measure.OpInvoke, At: 3501 * ms}},

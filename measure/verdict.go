@@ -2,6 +2,7 @@ package measure
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -82,6 +83,9 @@ func Judge(r Result, t Targets) Verdict {
 		v.Bug = true
 		breach("bug: the final read found %d ids that were never written", r.UnexpectedCount)
 	}
+	if why := promiseBreach(r); why != "" {
+		breach("%s", why)
+	}
 
 	if t.RTO != nil {
 		tr := TargetResult{Metric: MetricRTO, Unit: UnitMillis, Target: millis(*t.RTO)}
@@ -120,6 +124,82 @@ func Judge(r Result, t Targets) Verdict {
 	}
 	v.Pass = len(v.Breaches) == 0
 	return v
+}
+
+// BrokenPromise starts the breach reason of a result that lost more
+// acknowledged writes than the app's data-safety promise allows.
+const BrokenPromise = "data-safety promise broken"
+
+// maxNamedWrites is how many lost writes a promise breach names before
+// "and N more".
+const maxNamedWrites = 10
+
+// promiseBreach is the reason r breaks its data-safety promise, or "". The
+// writes counted are those lost that neither a restore explains (expected
+// loss) nor are already reported as a bug (lost before the backup's cut).
+// A promise that could not be checked (no final read) is a breach too: a
+// lost write must never pass silently.
+func promiseBreach(r Result) string {
+	if r.LostWritesAllowed == nil {
+		return ""
+	}
+	allowed := *r.LostWritesAllowed
+	promise := fmt.Sprintf("the app promises at most %d lost acknowledged %s", allowed, pluralWrites(allowed))
+	if r.PromiseWhy != "" {
+		promise += " (" + r.PromiseWhy + ")"
+	}
+	if !r.DataChecked {
+		return fmt.Sprintf("%s not checked: no final read was recorded; %s", BrokenPromise, promise)
+	}
+	counted := r.LostCount - r.ExpectedLossCount - r.LostBeforeBackupCount
+	if counted <= allowed {
+		return ""
+	}
+	explained := make(map[string]bool, len(r.ExpectedLoss)+len(r.LostBeforeBackup))
+	for _, id := range r.ExpectedLoss {
+		explained[id] = true
+	}
+	for _, id := range r.LostBeforeBackup {
+		explained[id] = true
+	}
+	var named []string
+	for _, w := range r.LostWrites {
+		if explained[w.ID] {
+			continue
+		}
+		if len(named) == maxNamedWrites {
+			break
+		}
+		named = append(named, fmt.Sprintf("%s acked at T0%s", w.ID, signed(w.Acked.Duration())))
+	}
+	why := fmt.Sprintf("%s: %d acknowledged %s lost, %s", BrokenPromise, counted, pluralWrites(counted), promise)
+	if r.BugCheck != "" && r.BugCheck != BugCheckMade {
+		why += "; none is attributed to the restore, whose backup cut is unknown"
+	}
+	if len(named) > 0 {
+		why += ": " + strings.Join(named, ", ")
+		if more := counted - len(named); more > 0 {
+			why += fmt.Sprintf(" and %d more", more)
+		}
+	}
+	return why
+}
+
+// signed is d rounded to the millisecond with its sign always shown:
+// "+1.25s", "-300ms".
+func signed(d time.Duration) string {
+	d = d.Round(time.Millisecond)
+	if d < 0 {
+		return d.String()
+	}
+	return "+" + d.String()
+}
+
+func pluralWrites(n int) string {
+	if n == 1 {
+		return "write"
+	}
+	return "writes"
 }
 
 // RedundancyNotRestored is the breach of a run that got service back but

@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// BugCheckMade is Writes.BugCheck (and Result.BugCheck) when lost writes were
+// checked against the restored backup's cut.
+const BugCheckMade = "made"
+
 // ErrInvalidHistory is returned when the write probe's history breaks the
 // rules the checks depend on: one invoke per id, at most one completion,
 // after the invoke. It means a probe bug, not data loss.
@@ -17,6 +21,10 @@ var ErrInvalidHistory = errors.New("invalid write history")
 type Backup struct {
 	ID  string
 	Cut time.Duration
+	// CutUnknown, when set, says why the backup has no known cut; Cut is
+	// then meaningless and lost writes are not split into bug and
+	// expected loss.
+	CutUnknown string
 }
 
 // Writes is the write probe's verdict on data, Jepsen "set" style.
@@ -29,6 +37,9 @@ type Writes struct {
 
 	// Lost = ok − read: acknowledged, then gone. In acknowledgement order.
 	Lost []string
+	// LostAcked are the acknowledgement instants (timeline offsets) of
+	// Lost, index for index.
+	LostAcked []time.Duration
 	// Unexpected = read − invoked: never written, yet there. By id.
 	Unexpected []string
 	// Recovered = read ∩ (fail ∪ info): not known to be written, yet
@@ -39,9 +50,14 @@ type Writes struct {
 	// backup was the recovery: a write acknowledged before the backup's
 	// cut must be in the backup, so losing it is a bug; one acknowledged
 	// at or after the cut is the loss a restore is expected to cause.
-	// Both are empty without a restore.
+	// Both are empty without a restore, and when the backup's cut is
+	// unknown (BugCheck then says why).
 	LostBeforeBackup []string
 	ExpectedLoss     []string
+	// BugCheck says whether lost writes could be checked against the
+	// restored backup's cut: empty without a restore, BugCheckMade, or
+	// "not made: " and why.
+	BugCheck string
 
 	// RPOWrites is |Lost| without the bug writes (those are reported, never
 	// counted as RPO).
@@ -115,13 +131,21 @@ func CheckWrites(history []WriteEvent, read []string, t0 time.Duration, restored
 	for _, op := range recovered {
 		w.Recovered = append(w.Recovered, op.id)
 	}
+	split := restoredFrom != nil && restoredFrom.CutUnknown == ""
+	switch {
+	case split:
+		w.BugCheck = BugCheckMade
+	case restoredFrom != nil:
+		w.BugCheck = fmt.Sprintf("not made: backup %s has no known cut (%s), so a lost write cannot be told apart as expected loss or bug", restoredFrom.ID, restoredFrom.CutUnknown)
+	}
 	for _, op := range lost {
 		w.Lost = append(w.Lost, op.id)
+		w.LostAcked = append(w.LostAcked, op.done)
 		switch {
-		case restoredFrom != nil && op.done < restoredFrom.Cut:
+		case split && op.done < restoredFrom.Cut:
 			w.LostBeforeBackup = append(w.LostBeforeBackup, op.id)
 			continue
-		case restoredFrom != nil:
+		case split:
 			w.ExpectedLoss = append(w.ExpectedLoss, op.id)
 		}
 		w.RPOWrites++

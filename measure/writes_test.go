@@ -34,7 +34,7 @@ func TestCheckWrites(t *testing.T) {
 			history: history{}.ok("a", 1*s, 1001*ms).ok("b", t0-3*ms, t0-1*ms),
 			read:    []string{"a"},
 			want: measure.Writes{
-				Invoked: 2, Acked: 2, Read: 1, Lost: []string{"b"},
+				Invoked: 2, Acked: 2, Read: 1, Lost: []string{"b"}, LostAcked: []time.Duration{t0 - ms},
 				RPOWrites: 1, RecoveryPoint: t0 - ms, HasRecoveryPoint: true, RPO: 1 * ms,
 			},
 		},
@@ -44,7 +44,7 @@ func TestCheckWrites(t *testing.T) {
 				ok("c", 3*s, 3001*ms).ok("d", 4*s, 4001*ms),
 			read: []string{"a", "c"},
 			want: measure.Writes{
-				Invoked: 4, Acked: 4, Read: 2, Lost: []string{"b", "d"},
+				Invoked: 4, Acked: 4, Read: 2, Lost: []string{"b", "d"}, LostAcked: []time.Duration{2001 * ms, 4001 * ms},
 				RPOWrites: 2, RecoveryPoint: 2001 * ms, HasRecoveryPoint: true, RPO: t0 - 2001*ms,
 			},
 		},
@@ -53,7 +53,7 @@ func TestCheckWrites(t *testing.T) {
 			history: history{}.ok("a", 1*s, 1001*ms).ok("late", t0+s, t0+s+ms),
 			read:    []string{"a"},
 			want: measure.Writes{
-				Invoked: 2, Acked: 2, Read: 1, Lost: []string{"late"},
+				Invoked: 2, Acked: 2, Read: 1, Lost: []string{"late"}, LostAcked: []time.Duration{t0 + s + ms},
 				RPOWrites: 1, RecoveryPoint: t0 + s + ms, HasRecoveryPoint: true, RPO: 0,
 			},
 		},
@@ -90,8 +90,10 @@ func TestCheckWrites(t *testing.T) {
 			want: measure.Writes{
 				Invoked: 4, Acked: 4, Read: 1,
 				Lost:             []string{"bug", "at-cut", "after"},
+				LostAcked:        []time.Duration{2001 * ms, 3 * s, 4001 * ms},
 				LostBeforeBackup: []string{"bug"},
 				ExpectedLoss:     []string{"at-cut", "after"},
+				BugCheck:         measure.BugCheckMade,
 				// The bug write is not RPO: P is the first expected loss.
 				RPOWrites: 2, RecoveryPoint: 3 * s, HasRecoveryPoint: true, RPO: t0 - 3*s,
 			},
@@ -101,7 +103,23 @@ func TestCheckWrites(t *testing.T) {
 			history: history{}.ok("a", 1*s, 1001*ms).ok("b", 4*s, 4001*ms),
 			read:    []string{"a", "b"},
 			backup:  &measure.Backup{ID: "b1", Cut: 3 * s},
-			want:    measure.Writes{Invoked: 2, Acked: 2, Read: 2, DataSafe: true},
+			want:    measure.Writes{Invoked: 2, Acked: 2, Read: 2, DataSafe: true, BugCheck: measure.BugCheckMade},
+		},
+		{
+			// A crash-consistent volume copy: the same loss as above,
+			// but with no cut nothing can be called a bug or expected.
+			name: "restore from a backup with an unknown cut: no split, the check is not made",
+			history: history{}.ok("kept", 1*s, 1001*ms).ok("bug", 2*s, 2001*ms).
+				ok("at-cut", 2999*ms, 3*s).ok("after", 4*s, 4001*ms),
+			read:   []string{"kept"},
+			backup: &measure.Backup{ID: "b1", Cut: 3 * s, CutUnknown: "volume copied file by file while etcd ran"},
+			want: measure.Writes{
+				Invoked: 4, Acked: 4, Read: 1,
+				Lost:      []string{"bug", "at-cut", "after"},
+				LostAcked: []time.Duration{2001 * ms, 3 * s, 4001 * ms},
+				BugCheck:  "not made: backup b1 has no known cut (volume copied file by file while etcd ran), so a lost write cannot be told apart as expected loss or bug",
+				RPOWrites: 3, RecoveryPoint: 2001 * ms, HasRecoveryPoint: true, RPO: t0 - 2001*ms,
+			},
 		},
 		{
 			name:    "no writes and an empty read",
