@@ -118,7 +118,7 @@ type Set struct {
 	mu      sync.Mutex
 	stopped bool
 	pending map[string]bool // invoked, not completed → whether the Observer hears of it
-	acked   []Missing           // every acknowledged write, in ack order
+	acked   []Missing       // every acknowledged write, in ack order
 }
 
 // Start runs every probe against d, recording on tl, until Stop. cfg should
