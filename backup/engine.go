@@ -18,6 +18,7 @@ import (
 
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
+	"github.com/reboundhq/rebound/journal"
 )
 
 // DefaultMoverImage is the image of the data-mover pods: the rebound
@@ -38,6 +39,9 @@ type Engine struct {
 	moverWait time.Duration
 	log       *slog.Logger
 	now       func() time.Time
+	journal   *journal.Journal
+	jrun      string
+	jcluster  journal.Cluster
 }
 
 // Option configures an Engine.
@@ -51,6 +55,9 @@ type engineConfig struct {
 	moverEnv  string
 	moverWait time.Duration
 	log       *slog.Logger
+	journal   *journal.Journal
+	jrun      string
+	jcluster  journal.Cluster
 }
 
 // WithInit creates the repository when there is none at the URL.
@@ -76,6 +83,14 @@ func WithMoverEnvSecret(name string) Option { return func(c *engineConfig) { c.m
 
 // WithMoverTimeout bounds each data-mover pod (default 15m).
 func WithMoverTimeout(d time.Duration) Option { return func(c *engineConfig) { c.moverWait = d } }
+
+// WithJournal records, in j under run, each data movers' key Secret and
+// pods before they are created, with the steps that delete them, so that
+// `rebound cleanup` removes them after a crash or kill -9; cluster says how
+// cleanup reaches the cluster (its Namespace is set per operation).
+func WithJournal(j *journal.Journal, run string, cluster journal.Cluster) Option {
+	return func(c *engineConfig) { c.journal, c.jrun, c.jcluster = j, run, cluster }
+}
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(c *engineConfig) { c.log = l } }
@@ -111,7 +126,7 @@ func NewEngine(ctx context.Context, repoURL string, key []byte, kube kubernetes.
 	return &Engine{
 		repo: r, kube: kube, key: slices.Clone(key), sealer: s,
 		moverURL: moverURL, moverImg: cfg.moverImg, moverEnv: cfg.moverEnv, moverWait: cfg.moverWait,
-		log: cfg.log, now: time.Now,
+		log: cfg.log, now: time.Now, journal: cfg.journal, jrun: cfg.jrun, jcluster: cfg.jcluster,
 	}, nil
 }
 

@@ -18,6 +18,8 @@ import (
 	_ "github.com/reboundhq/rebound/apps/etcd" // the drivers connect registers
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
+	"github.com/reboundhq/rebound/faults"
+	"github.com/reboundhq/rebound/journal"
 )
 
 // Labels of the pods and Secrets the engine creates.
@@ -96,10 +98,17 @@ func (e *Engine) runMovers(ctx context.Context, ns, tok string, jobs []moverJob,
 		Data:       map[string][]byte{"key": e.key},
 		Type:       corev1.SecretTypeOpaque,
 	}
+	entry, err := e.journalMovers(ns, tok)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cerr := e.cleanupMovers(ns, tok)
+		e.journalMoversGone(entry, cerr)
+	}()
 	if _, err := e.kube.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create the data movers' key secret: %w", err)
 	}
-	defer e.cleanupMovers(ns, tok)
 	for _, j := range jobs {
 		if _, err := e.kube.CoreV1().Pods(ns).Create(ctx, j.pod, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create data mover %s for %s: %w", j.pod.Name, j.target, err)
@@ -192,14 +201,75 @@ func (e *Engine) moverError(ctx context.Context, tok, target string, p *corev1.P
 	return fmt.Errorf("%w: %s (pod %s/%s, exit code %d): %s", ErrMover, target, p.Namespace, p.Name, code, msg)
 }
 
-// cleanupMovers deletes the pods and key Secret of operation tok.
-func (e *Engine) cleanupMovers(ns, tok string) {
+// cleanupMovers deletes the pods and key Secret of operation tok, and
+// says what it could not delete.
+func (e *Engine) cleanupMovers(ns, tok string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	sel := LabelMoverGroup + "=" + tok
-	_ = e.kube.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))}, metav1.ListOptions{LabelSelector: sel})
+	var errs []error
+	pods, err := e.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: moverSelector(tok)})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list the data movers: %w", err))
+	} else {
+		for _, p := range pods.Items {
+			err := e.kube.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))})
+			if err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("delete data mover %s/%s: %w", ns, p.Name, err))
+			}
+		}
+	}
 	if err := e.kube.CoreV1().Secrets(ns).Delete(ctx, keySecretName(tok), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		e.log.Warn("delete the data movers' key secret", "namespace", ns, "secret", keySecretName(tok), "err", err)
+		errs = append(errs, fmt.Errorf("delete the data movers' key secret %s/%s: %w", ns, keySecretName(tok), err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		e.log.Warn("data movers left behind", "namespace", ns, "err", err)
+		return err
+	}
+	return nil
+}
+
+func moverSelector(tok string) string { return LabelMoverGroup + "=" + tok }
+
+// journalMovers records, before anything is created, the key Secret and
+// pods of operation tok and how to delete them (nil without a journal).
+// With a journal, a failed write stops the operation: a key Secret that
+// cleanup could not find is what the journal exists to prevent.
+func (e *Engine) journalMovers(ns, tok string) (*journal.Entry, error) {
+	if e.journal == nil {
+		return nil, nil
+	}
+	c := e.jcluster
+	c.Namespace = ns
+	entry := &journal.Entry{
+		ID: "data-movers-" + tok, Run: e.jrun, Scenario: "backup", Fault: "data-movers",
+		Description: fmt.Sprintf("data movers of %s: key Secret %s and pods %s", ns, keySecretName(tok), moverSelector(tok)),
+		State:       journal.StatePending,
+		Undo: []journal.Undo{
+			faults.DeletePodsUndo(ns, moverSelector(tok)),
+			faults.DeleteObjectUndo("", "v1", "secrets", ns, keySecretName(tok)),
+		},
+		Cluster: c,
+	}
+	if err := e.journal.Write(*entry); err != nil {
+		return nil, fmt.Errorf("journal the data movers' key secret before creating it: %w", err)
+	}
+	return entry, nil
+}
+
+// journalMoversGone records that the Secret and pods are deleted, or, when
+// cleanupErr says some are not, that `rebound cleanup` must retry.
+func (e *Engine) journalMoversGone(entry *journal.Entry, cleanupErr error) {
+	if entry == nil {
+		return
+	}
+	done := *entry
+	done.Undo = nil // state lines need not repeat the undo
+	done.State = journal.StateRecovered
+	if cleanupErr != nil {
+		done.State, done.Error = journal.StateFailed, cleanupErr.Error()
+	}
+	if err := e.journal.Write(done); err != nil {
+		e.log.Warn("journal the data movers' cleanup", "err", err)
 	}
 }
 
