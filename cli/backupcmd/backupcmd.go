@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/streams"
+	"github.com/reboundhq/rebound/journal"
 	rlab "github.com/reboundhq/rebound/lab"
 )
 
@@ -32,16 +34,25 @@ type common struct {
 	repo        RepoFlags
 	kubeconfig  string
 	kubeContext string
+	// stateDir holds the journal (default: the lab's state folder, which
+	// `rebound cleanup` reads); journal is open while a command acts.
+	stateDir string
+	journal  *journal.Journal
 }
 
 func invalid(err error) error { return exitcode.With(exitcode.InvalidInput, err) }
 
+// kubeconfigPath is the kubeconfig the flags name, or the lab's.
+func (c *common) kubeconfigPath() string {
+	if c.kubeconfig == "" {
+		return rlab.DefaultOptions().Kubeconfig()
+	}
+	return c.kubeconfig
+}
+
 // kube connects to the cluster the flags name (default: the lab).
 func (c *common) kube() (kubernetes.Interface, error) {
-	kc := c.kubeconfig
-	if kc == "" {
-		kc = rlab.DefaultOptions().Kubeconfig()
-	}
+	kc := c.kubeconfigPath()
 	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kc},
 		&clientcmd.ConfigOverrides{CurrentContext: c.kubeContext}).ClientConfig()
@@ -55,17 +66,68 @@ func (c *common) kube() (kubernetes.Interface, error) {
 	return kubernetes.NewForConfig(rc)
 }
 
-// engine opens the engine, with a cluster when withKube.
+// engine opens the engine, with a cluster when withKube. An engine that
+// acts on a cluster journals the data movers' key Secrets and pods it
+// creates, so that `rebound cleanup` deletes them after a crash; callers
+// defer c.closeJournal().
 func (c *common) engine(ctx context.Context, s streams.Streams, withKube bool) (*backup.Engine, error) {
-	var kube kubernetes.Interface
-	if withKube {
-		k, err := c.kube()
-		if err != nil {
-			return nil, err
-		}
-		kube = k
+	if !withKube {
+		return c.repo.Engine(ctx, nil, s.Err)
 	}
-	return c.repo.Engine(ctx, kube, s.Err)
+	kube, err := c.kube()
+	if err != nil {
+		return nil, err
+	}
+	j, run, cluster, err := c.openJournal()
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.repo.Engine(ctx, kube, s.Err, backup.WithJournal(j, run, cluster))
+	if err != nil {
+		c.closeJournal()
+		return nil, err
+	}
+	return e, nil
+}
+
+// openJournal opens this command's journal in the state folder, and says
+// how cleanup reaches the cluster: by an absolute kubeconfig path, so that
+// cleanup run from another folder finds it.
+func (c *common) openJournal() (*journal.Journal, string, journal.Cluster, error) {
+	stateDir := c.stateDir
+	if stateDir == "" {
+		stateDir = rlab.DefaultOptions().StateDir
+	}
+	kc, err := filepath.Abs(c.kubeconfigPath())
+	if err != nil {
+		return nil, "", journal.Cluster{}, fmt.Errorf("kubeconfig %s: %w", c.kubeconfigPath(), err)
+	}
+	cluster := journal.Cluster{Kubeconfig: kc, Context: c.kubeContext}
+	if c.kubeconfig == "" {
+		o := rlab.DefaultOptions()
+		cluster.Lab, cluster.StateDir = o.Name, o.StateDir
+	}
+	run := fmt.Sprintf("backup-%s-%d", time.Now().UTC().Format("20060102-150405"), os.Getpid())
+	j, err := journal.OpenJournal(stateDir, run)
+	if err != nil {
+		return nil, "", journal.Cluster{}, fmt.Errorf("open the journal in %s (it records the data movers' key Secrets for rebound cleanup): %w", stateDir, err)
+	}
+	c.journal = j
+	return j, run, cluster, nil
+}
+
+// closeJournal closes the command's journal, and removes it when nothing
+// was recorded (a backup with no data movers).
+func (c *common) closeJournal() {
+	if c.journal == nil {
+		return
+	}
+	path := c.journal.Path()
+	c.journal.Close()
+	c.journal = nil
+	if st, err := os.Stat(path); err == nil && st.Size() == 0 {
+		_ = os.Remove(path)
+	}
 }
 
 // NewCommand builds `rebound backup` and its subcommands.
@@ -231,6 +293,7 @@ removes, and every earlier backup still restores.`,
 			if err != nil {
 				return err
 			}
+			defer c.closeJournal()
 			defer e.Close()
 			rep := newReporter(s.Err)
 			defer rep.close()
@@ -556,6 +619,7 @@ they are Ready and the app reports full health.
 			if err != nil {
 				return err
 			}
+			defer c.closeJournal()
 			defer e.Close()
 			rep := newReporter(s.Err)
 			defer rep.close()
@@ -630,6 +694,7 @@ a backup cut short leaves no backup.`,
 			if err != nil {
 				return err
 			}
+			defer c.closeJournal()
 			defer e.Close()
 			rep := newReporter(s.Err)
 			defer rep.close()

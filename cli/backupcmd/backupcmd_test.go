@@ -15,6 +15,7 @@ import (
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/streams"
+	"github.com/reboundhq/rebound/journal"
 )
 
 // The engine builds the movers' command lines with mover's Args; the
@@ -124,5 +125,49 @@ func TestElasticsearchRepositoryFlags(t *testing.T) {
 		case tt.wantErr == "" && len(tt.args) > 2 && (req.ESRepositoryType != "azure" || req.ESRepositorySettings["container"] != "es-snapshots" || req.ESRepositorySettings["base_path"] != "shop"):
 			t.Errorf("%v: request %+v", tt.args, req)
 		}
+	}
+}
+
+// TestEngineJournalsInTheStateFolderCleanupReads: the commands that act on
+// a cluster journal there, with an absolute kubeconfig for cleanup.
+func TestEngineJournalsInTheStateFolderCleanupReads(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("REBOUND_STATE_DIR", state)
+	t.Chdir(t.TempDir())
+	kc := "kubeconfig"
+	if err := os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &common{kubeconfig: kc}
+	e, err := c.engine(context.Background(), streams.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if c.journal == nil {
+		t.Fatal("an engine acting on a cluster has no journal: a kill -9 would leave its data movers' key Secret behind")
+	}
+	path := c.journal.Path()
+	if filepath.Dir(path) != journal.JournalDir(state) {
+		t.Errorf("journal %s, want it in %s, where rebound cleanup reads", path, journal.JournalDir(state))
+	}
+	first := c.journal
+	_, _, cluster, err := c.openJournal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	if !filepath.IsAbs(cluster.Kubeconfig) || filepath.Base(cluster.Kubeconfig) != kc {
+		t.Errorf("journal names kubeconfig %q, want the absolute path of %s", cluster.Kubeconfig, kc)
+	}
+	c.closeJournal()
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("an empty journal is left behind: %v", err)
 	}
 }

@@ -90,7 +90,8 @@ func (f *RepoFlags) resolve() (url string, key []byte, isDefault bool, err error
 // The lab's default repository is created on first use; any other must
 // exist (`rebound backup init`). A wrong key is an invalid-input error
 // naming the repository; nothing is read beyond its config.
-func (f *RepoFlags) Engine(ctx context.Context, kube kubernetes.Interface, log io.Writer) (*backup.Engine, error) {
+// Extra options (a journal) are passed on to the engine.
+func (f *RepoFlags) Engine(ctx context.Context, kube kubernetes.Interface, log io.Writer, extra ...backup.Option) (*backup.Engine, error) {
 	url, key, isDefault, err := f.resolve()
 	if err != nil {
 		return nil, err
@@ -105,7 +106,7 @@ func (f *RepoFlags) Engine(ctx context.Context, kube kubernetes.Interface, log i
 	if f.MoverEnvSecret != "" {
 		opts = append(opts, backup.WithMoverEnvSecret(f.MoverEnvSecret))
 	}
-	e, err := backup.NewEngine(ctx, url, key, kube, opts...)
+	e, err := backup.NewEngine(ctx, url, key, kube, append(opts, extra...)...)
 	switch {
 	case errors.Is(err, repo.ErrWrongKey):
 		return nil, exitcode.With(exitcode.InvalidInput, fmt.Errorf("%w: check --key-file / $%s; nothing was read or written", err, EnvKey))
