@@ -174,6 +174,18 @@ func shortReasons(s *Scenario) []string {
 	if r.UnexpectedCount > 0 {
 		out = append(out, fmt.Sprintf("%d unexpected %s", r.UnexpectedCount, plural(r.UnexpectedCount, "write", "writes")))
 	}
+	for _, b := range r.Verdict.Breaches {
+		if !strings.HasPrefix(b, measure.BrokenPromise) {
+			continue
+		}
+		if !r.DataChecked {
+			out = append(out, "promise "+notChecked)
+			break
+		}
+		n := promiseCounted(r)
+		out = append(out, fmt.Sprintf("%d lost > promise of %d", n, *r.LostWritesAllowed))
+		break
+	}
 	rtoSaid := false
 	for _, tr := range r.Verdict.Targets {
 		// Two RPO goals unchecked say the same words; say them once.
@@ -196,16 +208,31 @@ func plural(n int, one, many string) string {
 	return many
 }
 
+// promiseCounted is how many lost writes count against the data-safety
+// promise: those a restore does not explain and that are not a bug already.
+func promiseCounted(r *measure.Result) int {
+	return r.LostCount - r.ExpectedLossCount - r.LostBeforeBackupCount
+}
+
+// bugCheckNotMade reports whether a restore's lost writes could not be
+// split into expected loss and bug (a backup with no known cut).
+func bugCheckNotMade(r *measure.Result) bool {
+	return r.BugCheck != "" && r.BugCheck != measure.BugCheckMade
+}
+
 // lostText is the LOST WRITES cell: "0", "3", "12 expected + 1 BUG",
-// "not checked"; unexpected writes are added as a bug.
+// "13 (cut unknown)", "not checked"; unexpected writes are added as a bug.
 func lostText(r *measure.Result) string {
 	if !r.DataChecked {
 		return notChecked
 	}
 	var s string
-	if r.RestoredBackup == "" {
+	switch {
+	case bugCheckNotMade(r):
+		s = strconv.Itoa(r.LostCount) + " (cut unknown)"
+	case r.RestoredBackup == "":
 		s = strconv.Itoa(r.LostCount)
-	} else {
+	default:
 		var parts []string
 		if r.ExpectedLossCount > 0 {
 			parts = append(parts, fmt.Sprintf("%d expected", r.ExpectedLossCount))
@@ -249,4 +276,22 @@ func rungText(a measure.Achievement) string {
 		return "none"
 	}
 	return fmt.Sprintf("%s (level %d)", a.Rung, a.Level)
+}
+
+// outagesText lists every outage as "from–to" offsets from the fault, an
+// open one as "from– (still down when observation ended)"; "none" when no
+// probe failed.
+func outagesText(r *measure.Result) string {
+	if len(r.Outages) == 0 {
+		return "none"
+	}
+	parts := make([]string, 0, len(r.Outages))
+	for _, o := range r.Outages {
+		if o.Open {
+			parts = append(parts, HumanDuration(o.Start)+"– (still down when observation ended)")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s–%s (%s)", HumanDuration(o.Start), HumanDuration(o.End), HumanDuration(o.End-o.Start)))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -239,6 +239,12 @@ func lostCase(s *Scenario) junitCase {
 	counted := r.LostCount - r.LostBeforeBackupCount // what RPO counts
 	_, rpoWrites := targetText(s.Targets, measure.MetricRPOWrites)
 	_, rpoTime := targetText(s.Targets, measure.MetricRPOTime)
+	var promiseBroken string
+	for _, b := range r.Verdict.Breaches {
+		if strings.HasPrefix(b, measure.BrokenPromise) {
+			promiseBroken = b
+		}
+	}
 	switch {
 	case r.LostBeforeBackupCount > 0:
 		c.Failure = &junitOutcome{
@@ -248,6 +254,12 @@ func lostCase(s *Scenario) junitCase {
 			Text: fmt.Sprintf("missing (acked before the cut):\n%s\nexpected loss (acked after the cut): %d",
 				strings.Join(r.LostBeforeBackup, "\n"), r.ExpectedLossCount),
 		}
+	case promiseBroken != "":
+		// After the bug: a bug is worse, and its writes do not count
+		// against the promise anyway.
+		c.Failure = &junitOutcome{Message: promiseBroken, Type: "breach", Text: strings.Join(r.Lost, "\n")}
+	case r.LostWritesAllowed != nil && counted > 0 && r.RestoredBackup == "":
+		c.Skipped = &junitOutcome{Message: fmt.Sprintf("%d acknowledged %s lost, within the app's data-safety promise of at most %d", counted, plural(counted, "write", "writes"), *r.LostWritesAllowed)}
 	case counted > 0 && r.RestoredBackup == "" && !rpoWrites && !rpoTime:
 		c.Failure = &junitOutcome{
 			Message: fmt.Sprintf("%d acknowledged %s lost, and no RPO target allows it", counted, plural(counted, "write", "writes")),

@@ -208,6 +208,14 @@ func TestJUnitDataLoss(t *testing.T) {
 		{"no RPO target: nobody allowed the loss", func(s *reports.Scenario) { s.Targets.RPOWrites = nil }, "failure"},
 		{"an RPO target allows it", func(s *reports.Scenario) { s.Targets.RPOWrites = new(5) }, "skipped"},
 		{"an RPO target forbids it: the RPO case fails, this one says why", func(s *reports.Scenario) {}, "skipped"},
+		{"the app's promise forbids it, whatever the targets", func(s *reports.Scenario) {
+			s.Targets.RPOWrites = new(5)
+			s.Result.LostWritesAllowed = new(0)
+		}, "failure"},
+		{"the app's promise allows it and no target is set", func(s *reports.Scenario) {
+			s.Targets.RPOWrites = nil
+			s.Result.LostWritesAllowed = new(2)
+		}, "skipped"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -69,7 +69,7 @@ func TestPush(t *testing.T) {
 		t.Errorf("content type %q, want the text format", p.contentType)
 	}
 	for _, want := range []string{
-		`rebound_rto_seconds{disruption="node",fault="node-stop",recovery="self-heal",run="20260314-090000-gameday",scenario="etcd-node-stop"} 4.2`,
+		`rebound_rto_seconds{disruption="node",fault="node-stop",recovery="self-heal",run="20260314-090000-gameday",scenario="etcd-node-stop"} 16.2`,
 		`rebound_lost_writes{disruption="human-error",fault="delete-keys",recovery="restore",run="20260314-090000-gameday",scenario="etcd-delete-keys"} 13`,
 		`rebound_target_met{disruption="zone",fault="zone-freeze",recovery="self-heal",run="20260314-090000-gameday",scenario="etcd-zone-freeze",target="rto"} 0`,
 		`rebound_scenario_pass{disruption="node",fault="node-stop",recovery="self-heal",run="20260314-090000-gameday",scenario="etcd-node-stop"} 1`,

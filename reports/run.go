@@ -88,8 +88,9 @@ type Scenario struct {
 	// {"rtoMillis", "rpoWrites", "rpoTimeMillis"}, null where unset.
 	Targets measure.Targets `json:"-"`
 	// Events is the scenario's timeline (fault applied, recovery started,
-	// backups, marks). In JSON: {"atMillis", "kind", "detail"} and, for a
-	// backup, "cutMillis".
+	// backups, marks, observation ended, …; any kind renders the same way).
+	// In JSON: {"atMillis", "kind", "detail"} and, for a backup,
+	// "cutMillis" or, when its cut is unknown, "cutUnknown".
 	Events []measure.Event `json:"-"`
 }
 
@@ -188,6 +189,7 @@ func (r *Run) Finalize(finishedAt time.Time) error {
 		s.Events = orEmpty(s.Events)
 		res := &s.Result
 		res.Lost, res.Unexpected, res.Recovered = orEmpty(res.Lost), orEmpty(res.Unexpected), orEmpty(res.Recovered)
+		res.Outages, res.LostWrites = orEmpty(res.Outages), orEmpty(res.LostWrites)
 		res.ExpectedLoss, res.LostBeforeBackup = orEmpty(res.ExpectedLoss), orEmpty(res.LostBeforeBackup)
 		res.Verdict.Breaches = orEmpty(res.Verdict.Breaches)
 		res.Verdict.Targets = orEmpty(res.Verdict.Targets)
@@ -233,6 +235,8 @@ type eventJSON struct {
 	Kind   measure.EventKind `json:"kind"`
 	Detail string            `json:"detail"`
 	Cut    *float64          `json:"cutMillis,omitempty"`
+	// CutUnknown replaces Cut for a backup whose cut instant is unknown.
+	CutUnknown string `json:"cutUnknown,omitempty"`
 }
 
 func toMillis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -273,7 +277,10 @@ func (s Scenario) MarshalJSON() ([]byte, error) {
 	}
 	for _, e := range s.Events {
 		ej := eventJSON{At: toMillis(e.At), Kind: e.Kind, Detail: e.Detail}
-		if e.Kind == measure.BackupTaken {
+		switch {
+		case e.CutUnknown != "":
+			ej.CutUnknown = e.CutUnknown
+		case e.Kind == measure.BackupTaken:
 			ej.Cut = new(toMillis(e.Cut))
 		}
 		w.Events = append(w.Events, ej)
@@ -303,7 +310,7 @@ func (s *Scenario) UnmarshalJSON(b []byte) error {
 	}
 	s.Events = make([]measure.Event, 0, len(w.Events))
 	for _, e := range w.Events {
-		me := measure.Event{At: fromMillis(e.At), Kind: e.Kind, Detail: e.Detail}
+		me := measure.Event{At: fromMillis(e.At), Kind: e.Kind, Detail: e.Detail, CutUnknown: e.CutUnknown}
 		if e.Cut != nil {
 			me.Cut = fromMillis(*e.Cut)
 		}

@@ -119,6 +119,31 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 }
 
+// An unknown cut and event kinds this version does not name survive the
+// round trip and validate against the schema: reports render any kind.
+func TestJSONUnknownCutAndEventKinds(t *testing.T) {
+	t.Parallel()
+	sc := unknownCutScenario()
+	sc.Events = append(sc.Events,
+		measure.Event{At: 500 * s, Kind: measure.RolledBack, Detail: "mover Secret deleted"},
+		measure.Event{At: 501 * s, Kind: "somethingNew", Detail: "a later version's event"})
+	run := finalRun(t, sc)
+	doc := reportJSON(t, run)
+	if err := validate(t, compileSchema(t), doc); err != nil {
+		t.Errorf("report does not validate: %v", err)
+	}
+	if !bytes.Contains(doc, []byte(`"cutUnknown": "volume copied file by file while etcd ran"`)) || !bytes.Contains(doc, []byte(`"bugCheck": "not made: `)) {
+		t.Errorf("report.json lacks cutUnknown or bugCheck:\n%s", doc)
+	}
+	got, err := reports.ReadJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(run, got); diff != "" {
+		t.Errorf("round trip changed the run (-want +got):\n%s", diff)
+	}
+}
+
 func TestReadJSONRefuses(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, in, want string }{

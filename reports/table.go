@@ -224,6 +224,7 @@ func (p *printer) details(run *Run) {
 			for _, b := range r.Verdict.Breaches {
 				lines = append(lines, "breach: "+b)
 			}
+			lines = append(lines, availabilityText(r))
 			if r.TimeToFullRedundancy == nil && r.RedundancyDegraded != "" {
 				lines = append(lines, "redundancy not restored: last seen "+r.RedundancyDegraded)
 			}
@@ -231,13 +232,23 @@ func (p *printer) details(run *Run) {
 				lines = append(lines, fmt.Sprintf("writes: %d acked, %d failed, %d indeterminate; %d lost, %d unexpected, %d recovered",
 					r.WritesAcked, r.WritesFailed, r.WritesIndeterminate, r.LostCount, r.UnexpectedCount, r.RecoveredCount))
 			}
-			if r.RestoredBackup != "" {
+			switch {
+			case r.RestoredBackup != "" && bugCheckNotMade(r):
+				lines = append(lines, fmt.Sprintf("restored backup %s, cut unknown: bug check %s", r.RestoredBackup, r.BugCheck))
+			case r.RestoredBackup != "":
 				age := "unknown"
 				if r.BackupAge != nil {
 					age = HumanDuration(r.BackupAge.Duration())
 				}
 				lines = append(lines, fmt.Sprintf("restored backup %s, cut %s before the fault: writes acked after the cut are the expected loss (%d); writes acked before it must survive (%d missing)",
 					r.RestoredBackup, age, r.ExpectedLossCount, r.LostBeforeBackupCount))
+			}
+			if r.LostWritesAllowed != nil && r.DataChecked {
+				promise := fmt.Sprintf("data-safety promise: at most %s lost", writes(*r.LostWritesAllowed))
+				if r.PromiseWhy != "" {
+					promise += " (" + r.PromiseWhy + ")"
+				}
+				lines = append(lines, fmt.Sprintf("%s; %d counted against it", promise, promiseCounted(r)))
 			}
 		}
 		lines = append(lines, s.Notes...)
@@ -261,4 +272,15 @@ func (p *printer) details(run *Run) {
 		}
 		p.line("")
 	}
+}
+
+// availabilityText is the detail line of the availability probe: every
+// outage, time to impact, downtime and failed probes.
+func availabilityText(r *measure.Result) string {
+	failed := fmt.Sprintf("%d of %d probes failed", r.FailedProbes, r.Probes)
+	if r.TimeToImpact == nil {
+		return fmt.Sprintf("outages: none in %s observed after the fault; %s", HumanDuration(r.Observed.Duration()), failed)
+	}
+	return fmt.Sprintf("outages from the fault: %s; time to impact %s, downtime %s; %s",
+		outagesText(r), HumanDuration(r.TimeToImpact.Duration()), HumanDuration(r.Downtime.Duration()), failed)
 }

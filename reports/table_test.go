@@ -88,7 +88,7 @@ func TestTableRows(t *testing.T) {
 		scenario string
 		want     []string
 	}{
-		{"etcd-node-stop", []string{"4.2s ±100ms", "38.5s ±500ms", "RTO ≤ 60s, RPO ≤ 0 writes", "PASS"}},
+		{"etcd-node-stop", []string{"16.2s ±100ms", "38.5s ±500ms", "RTO ≤ 60s, RPO ≤ 0 writes", "PASS"}},
 		{"etcd-zone-freeze", []string{"not restored", "not checked", "BREACH: not restored"}},
 		{"etcd-delete-keys", []string{"3m05s ±100ms", "12 expected + 1 BUG", "4m10s", "RPO ≤ 15m", "BUG: 1 acked write missing"}},
 		{"etcd-disk-fill", []string{"ERROR: inject disk-fill"}},
@@ -162,6 +162,45 @@ func TestTableOptionsFor(t *testing.T) {
 	for name, w := range map[string]io.Writer{"buffer": &bytes.Buffer{}, "file": f} {
 		if got := reports.TableOptionsFor(w, env); got != (reports.TableOptions{}) {
 			t.Errorf("%s: options %+v, want the plain fallback", name, got)
+		}
+	}
+}
+
+// TestTableUnknownCut: a restore from a backup with no known cut shows every
+// lost write, no BUG, and the statement why the bug check was not made.
+func TestTableUnknownCut(t *testing.T) {
+	t.Parallel()
+	out := table(t, finalRun(t, unknownCutScenario()), reports.TableOptions{})
+	for _, w := range []string{"| 13 (cut unknown) ", "restored backup b-20260314-0855, cut unknown: bug check not made: ", "volume copied file by file"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("table lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "BUG") {
+		t.Errorf("a restore with an unknown cut shows a BUG:\n%s", out)
+	}
+}
+
+// TestTablePromiseBreach: lost writes beyond the app's promise breach with
+// no RPO target, and the row and details say so.
+func TestTablePromiseBreach(t *testing.T) {
+	t.Parallel()
+	sc := passScenario()
+	sc.Targets = measure.Targets{RTO: new(60 * s)}
+	r := &sc.Result
+	r.Lost, r.LostCount, r.DataSafe, r.RPOWrites = []string{"w00007", "w00008"}, 2, false, new(2)
+	r.LostWrites = []measure.LostWrite{{ID: "w00007", Acked: measure.Millis(-2 * s)}, {ID: "w00008", Acked: measure.Millis(-1900 * ms)}}
+	r.LostWritesAllowed, r.PromiseWhy = new(0), "raft"
+	r.Verdict = judgeOf(sc)
+	out := table(t, finalRun(t, sc), reports.TableOptions{})
+	for _, w := range []string{
+		"BREACH: 2 lost > promise of 0",
+		"breach: data-safety promise broken: 2 acknowledged writes lost",
+		"w00007 acked at T0-2s, w00008 acked at T0-1.9s",
+		"data-safety promise: at most 0 writes lost (raft); 2 counted against it",
+	} {
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), w) {
+			t.Errorf("table lacks %q:\n%s", w, out)
 		}
 	}
 }
