@@ -143,7 +143,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	w.mu.Unlock()
 
 	if w.ip != "" && w.volumes == nil {
-		if err := os.MkdirAll(a.cfg.PodDir(string(w.uid)), 0o755); err != nil {
+		if err := privateDir(a.cfg.PodDir(string(w.uid))); err != nil { // it holds the pod's secret volumes
 			a.log.Error("pod folder", "err", err)
 		}
 		hosts := a.cfg.PodDir(string(w.uid)) + "/hosts"

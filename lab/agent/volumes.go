@@ -208,8 +208,14 @@ func (w *podWorker) serviceAccountToken(ctx context.Context, pod *corev1.Pod, sr
 	return []byte(res.Status.Token), nil
 }
 
+// writeFiles writes a configMap, secret, downwardAPI or projected volume.
+// Its folders are the agent's user's alone (0700), as the kubelet's are
+// root's: the files may hold a Secret or a service account token, and the
+// pod's processes run as the agent's user. Modes are set explicitly, since
+// MkdirAll and WriteFile leave existing folders and files as they were and
+// honour the umask.
 func writeFiles(dir string, files map[string]file) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := privateDir(dir); err != nil {
 		return err
 	}
 	for name, f := range files {
@@ -217,12 +223,25 @@ func writeFiles(dir string, files map[string]file) error {
 			return fmt.Errorf("volume file path %q must be relative and inside the volume", name)
 		}
 		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
+		for d := filepath.Dir(p); d != dir && strings.HasPrefix(d, dir); d = filepath.Dir(d) {
+			if err := privateDir(d); err != nil {
+				return err
+			}
 		}
 		if err := os.WriteFile(p, f.data, f.mode); err != nil {
 			return err
 		}
+		if err := os.Chmod(p, f.mode); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// privateDir makes dir (and missing parents) and sets it to 0700.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
