@@ -1,9 +1,9 @@
 // Package measure turns a recorded timeline into the numbers rebound reports:
-// RTO with its resolution, downtime and error rate from the availability
-// probe, time to full redundancy, lost, unexpected and recovered writes and
-// the RPO from the write probe (Jepsen "set" semantics), and verdicts against
-// targets and a ladder of rungs, exactly as DESIGN.md's "Measurement
-// semantics" defines them. Every instant is an offset on the one monotonic
+// every outage, RTO with its resolution, time to impact, downtime and error
+// rate from the availability probe, time to full redundancy, lost,
+// unexpected and recovered writes and the RPO from the write probe (Jepsen
+// "set" semantics), the data-safety promise, and verdicts against targets
+// and a ladder of rungs, exactly as docs/measurement.md defines them. Every instant is an offset on the one monotonic
 // clock a Timeline started.
 //
 // It is pure computation: it never talks to Kubernetes or an app, never reads
