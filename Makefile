@@ -43,11 +43,15 @@ e2e: deps lab-bins chaos-crds build
 	REBOUND_BINARY=$(BIN) $(GO) test -count=1 -timeout 40m -v ./test/e2e/
 
 # The main job: the default game day on the local lab, reports in
-# ./rebound-report. A breached target (exit 1) is a result, not a failure
-# of the job; invalid input, an abort or an incomplete cleanup are.
+# ./rebound-report. Only a breached target (exit 1: every scenario ran, some
+# missed a target) is a finished game day, a result rather than a failure of
+# the job. Every other non-zero code fails it (docs/exit-codes.md): invalid
+# input (2), an abort (3), an incomplete cleanup (4), and a game day that
+# could not run (5: cluster unreachable, lab not up, a scenario in ERROR).
 gameday: deps lab-bins build
 	@$(BIN) run; code=$$?; \
 	if [ $$code -eq 1 ]; then echo "gameday: finished; some targets were breached (see above and ./rebound-report)"; exit 0; fi; \
+	if [ $$code -eq 5 ]; then echo "gameday: NOT finished; rebound could not run (see above)" >&2; fi; \
 	exit $$code
 
 lab-up: deps lab-bins build

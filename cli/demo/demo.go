@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/reboundhq/rebound/cli/exitcode"
+	"github.com/reboundhq/rebound/cli/kubeclient"
 	"github.com/reboundhq/rebound/cli/streams"
 	rlab "github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/scenarios/apps"
@@ -50,13 +50,14 @@ exist are left as they are.`,
 			if kubeconfig == "" {
 				kubeconfig = rlab.DefaultOptions().Kubeconfig()
 			}
-			rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-				&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
-				&clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+			cluster, err := kubeclient.Load(kubeconfig, kubeContext)
 			if err != nil {
-				return fmt.Errorf("kubeconfig %s: %w (is the lab up? rebound lab up)", kubeconfig, err)
+				return exitcode.With(exitcode.NotRun, fmt.Errorf("kubeconfig %s: %w (is the lab up? rebound lab up)", kubeconfig, err))
 			}
-			cs, err := kubernetes.NewForConfig(rc)
+			if err := cluster.Ping(cmd.Context()); err != nil {
+				return exitcode.With(exitcode.NotRun, err)
+			}
+			cs, err := kubernetes.NewForConfig(cluster.Config)
 			if err != nil {
 				return err
 			}

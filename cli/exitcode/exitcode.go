@@ -12,11 +12,12 @@ type Code int
 // The documented exit codes (docs/exit-codes.md).
 const (
 	OK                Code = 0  // every target met, or the command did what it was asked
-	Breached          Code = 1  // a run finished and at least one target was breached
+	Breached          Code = 1  // every scenario ran, and at least one breached a target or showed a bug
 	InvalidInput      Code = 2  // bad flags, arguments or spec files; nothing was changed
 	Aborted           Code = 3  // a run was aborted (signal, abort condition, phase timeout) and rolled back
 	CleanupIncomplete Code = 4  // something could not be rolled back: see `rebound cleanup`
-	Failure           Code = 10 // any other error (cluster unreachable, lab not up, …)
+	NotRun            Code = 5  // could not run: cluster unreachable, lab not up, app not found, a scenario ended in ERROR
+	Failure           Code = 10 // any other error (a report that cannot be written, …)
 )
 
 // Error is an error with an exit code.

@@ -143,7 +143,7 @@ func kubeconfigCommand(s streams.Streams, opts *rlab.Options) *cobra.Command {
 			p := opts.Kubeconfig()
 			data, err := os.ReadFile(p)
 			if err != nil {
-				return fmt.Errorf("lab %q is not up (no %s): run `rebound lab up`", opts.Name, p)
+				return exitcode.With(exitcode.NotRun, fmt.Errorf("lab %q is not up (no %s): run `rebound lab up`", opts.Name, p))
 			}
 			if pathOnly {
 				fmt.Fprintln(s.Out, p)

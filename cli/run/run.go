@@ -25,6 +25,7 @@ import (
 
 	"github.com/reboundhq/rebound/cli/backupcmd"
 	"github.com/reboundhq/rebound/cli/exitcode"
+	"github.com/reboundhq/rebound/cli/kubeclient"
 	"github.com/reboundhq/rebound/cli/streams"
 	rlab "github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/reports"
@@ -81,9 +82,11 @@ and after a crash 'rebound cleanup' does. kube-system is always refused, and
 so is any namespace not allowed with --allow-namespace (rebound-demo is). A
 cluster that is not the lab needs --yes.
 
-Exit codes: 0 every target met; 1 a target was breached (or a scenario could
-not run); 2 invalid input; 3 aborted and rolled back; 4 cleanup incomplete
-(run 'rebound cleanup').`,
+Exit codes: 0 every target met; 1 every scenario ran and a target was
+breached (or the data showed a bug); 2 invalid input; 3 aborted and rolled
+back; 4 cleanup incomplete (run 'rebound cleanup'); 5 could not run (the
+cluster did not answer within 10s, the lab did not come up, a scenario ended
+in ERROR, such as a fault that never took effect). See docs/exit-codes.md.`,
 		Example: `  rebound run                                  # the default game day on the lab
   rebound run --dry-run                        # what it would do, changing nothing
   rebound run --scenario node-loss --scenario pause
@@ -114,6 +117,8 @@ not run); 2 invalid input; 3 aborted and rolled back; 4 cleanup incomplete
 }
 
 func invalid(err error) error { return exitcode.With(exitcode.InvalidInput, err) }
+
+func notRun(err error) error { return exitcode.With(exitcode.NotRun, err) }
 
 // selectScenarios loads the scenarios and the ladder the flags ask for.
 func selectScenarios(f *flags) ([]*scenarios.Scenario, *scenarios.Ladder, error) {
@@ -217,22 +222,26 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		kubeconfig = l.Kubeconfig()
 		if !f.dryRun {
 			if err := l.Up(ctx); err != nil {
-				return err
+				return notRun(fmt.Errorf("bring the lab up: %w", err))
 			}
 		}
 	}
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig},
-		&clientcmd.ConfigOverrides{CurrentContext: f.kubeContext}).ClientConfig()
+	cluster, err := kubeclient.Load(kubeconfig, f.kubeContext)
 	if err != nil {
 		if onLab && f.dryRun {
 			return printUnresolved(s, list)
 		}
-		return fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		return notRun(fmt.Errorf("kubeconfig %s: %w", kubeconfig, err))
 	}
+	rc := cluster.Config
 	kube, dyn, err := clients(rc)
 	if err != nil {
 		return err
+	}
+	// The first call: a cluster that does not answer ends the run here,
+	// naming the server, rather than hanging in the first phase.
+	if err := cluster.Ping(ctx); err != nil {
+		return notRun(err)
 	}
 	opts.RestConfig = rc
 	if onLab && !f.noDeploy {
@@ -241,7 +250,7 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		} else {
 			fmt.Fprintf(s.Out, "deploying the demo etcd app into namespace %s\n", DemoNamespace)
 			if err := deployDemo(ctx, kube, DemoNamespace); err != nil {
-				return err
+				return notRun(fmt.Errorf("deploy the demo app: %w", err))
 			}
 			opts.Redeploy = func(ctx context.Context, ns string) error { return redeployDemo(ctx, kube, ns) }
 		}
@@ -338,19 +347,42 @@ func finish(s streams.Streams, f *flags, run *reports.Run, runErr error) error {
 	case runErr != nil:
 		return exitcode.With(exitcode.Aborted, fmt.Errorf("%w; every applied fault was rolled back", runErr))
 	}
-	var breached []string
-	for i := range run.Scenarios {
-		if st := run.Scenarios[i].Status(); st != reports.StatusPass {
-			breached = append(breached, fmt.Sprintf("%s (%s)", run.Scenarios[i].Name, st))
+	return outcome(run.Scenarios)
+}
+
+// outcome maps the scenarios' statuses to the exit code contract. A scenario
+// that ended in ERROR did not run (or could not be measured), so the game
+// day has no result to judge: that outranks a breach, and exit 1 always
+// means every scenario ran and some breached a target or showed a bug.
+func outcome(list []reports.Scenario) error {
+	var notRunNames, breached []string
+	for i := range list {
+		sc := &list[i]
+		switch st := sc.Status(); st {
+		case reports.StatusPass:
+		case reports.StatusError:
+			notRunNames = append(notRunNames, fmt.Sprintf("%s (%s)", sc.Name, sc.Error))
+		default:
+			breached = append(breached, fmt.Sprintf("%s (%s)", sc.Name, st))
 		}
 	}
-	if len(breached) > 0 {
+	switch {
+	case len(notRunNames) > 0:
+		msg := "could not run: " + strings.Join(notRunNames, "; ")
+		if len(breached) > 0 {
+			msg += "; and targets not met: " + strings.Join(breached, ", ")
+		}
+		return notRun(errors.New(msg))
+	case len(breached) > 0:
 		return exitcode.With(exitcode.Breached, fmt.Errorf("targets not met: %s", strings.Join(breached, ", ")))
 	}
 	return nil
 }
 
+// clients makes the clients of a run or a cleanup from rc, with the connect
+// timeout every rebound client carries.
 func clients(rc *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
+	kubeclient.WithConnectTimeout(rc)
 	rc.QPS, rc.Burst = 50, 100
 	kube, err := kubernetes.NewForConfig(rc)
 	if err != nil {

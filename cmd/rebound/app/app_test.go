@@ -1,0 +1,90 @@
+package app_test
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reboundhq/rebound/cli/exitcode"
+	"github.com/reboundhq/rebound/cli/streams"
+	"github.com/reboundhq/rebound/cmd/rebound/app"
+)
+
+// silentAPIServer stands in for a cluster whose API server accepts
+// connections and never answers (a hung apiserver, a load balancer with no
+// backend); it returns its address.
+func silentAPIServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // held open, never answered
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestRunUnreachableClusterIsNotRun is the user's view of an unreachable
+// cluster: `rebound run` against it ends quickly with the documented "could
+// not run" code, and says which server did not answer.
+func TestRunUnreachableClusterIsNotRun(t *testing.T) {
+	t.Parallel()
+	addr := silentAPIServer(t)
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	kc := `apiVersion: v1
+kind: Config
+clusters:
+- name: silent
+  cluster: {server: "https://` + addr + `", insecure-skip-tls-verify: true}
+contexts:
+- name: silent-ctx
+  context: {cluster: silent, user: u}
+current-context: silent-ctx
+users:
+- name: u
+  user: {token: x}
+`
+	if err := os.WriteFile(kubeconfig, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errOut bytes.Buffer
+	start := time.Now()
+	err := app.Run(streams.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut},
+		[]string{"run", "--kubeconfig", kubeconfig, "--yes", "--report-dir", filepath.Join(dir, "report")})
+	elapsed := time.Since(start)
+
+	if got := exitcode.Of(err); got != exitcode.NotRun {
+		t.Errorf("exit code = %d (%v), want %d (NotRun)", got, err, exitcode.NotRun)
+	}
+	if elapsed > 15*time.Second {
+		t.Errorf("took %s to give up on a cluster that does not answer, want under 15s", elapsed.Round(time.Second))
+	}
+	for _, want := range []string{"https://" + addr, "context silent-ctx", "did not answer within 10s"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errOut.String())
+		}
+	}
+}
