@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -291,29 +291,31 @@ func (e *Engine) etcdSnapshot(ctx context.Context, d apps.Driver, w *repo.Snapsh
 var errStreamStarted = errors.New("snapshot stream failed")
 
 func (e *Engine) etcdSnapshotFrom(ctx context.Context, base *clientv3.Client, ep string, w *repo.SnapshotWriter, progress func(Progress)) (DataEntry, time.Time, error) {
-	cli := base
-	if !strings.HasPrefix(ep, "https://") {
-		c, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), Username: base.Username, Password: base.Password})
-		if err != nil {
-			return DataEntry{}, time.Time{}, err
-		}
-		defer c.Close()
-		cli = c
+	// One connection to ep alone, with the client's TLS and credentials,
+	// carries the status, the read and the snapshot: through the client's
+	// balancer they could reach different members, and a snapshot from a
+	// member behind the read would lack writes acknowledged before the cut.
+	conn, err := base.Dial(ep)
+	if err != nil {
+		return DataEntry{}, time.Time{}, fmt.Errorf("connect: %w", err)
 	}
+	defer conn.Close()
+	kv := clientv3.NewKVFromKVClient(pb.NewKVClient(conn), base)
+	mt := clientv3.NewMaintenanceFromMaintenanceClient(pb.NewMaintenanceClient(conn), base)
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	st, err := cli.Status(sctx, ep)
+	st, err := mt.Status(sctx, ep)
 	cancel()
 	if err != nil {
 		return DataEntry{}, time.Time{}, fmt.Errorf("status: %w", err)
 	}
 	cut := e.now()
 	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	resp, err := cli.Get(gctx, "\x00rebound-backup-cut")
+	resp, err := kv.Get(gctx, "\x00rebound-backup-cut")
 	cancel()
 	if err != nil {
 		return DataEntry{}, time.Time{}, fmt.Errorf("linearizable read: %w", err)
 	}
-	rc, err := cli.Snapshot(ctx)
+	rc, err := mt.Snapshot(ctx)
 	if err != nil {
 		return DataEntry{}, time.Time{}, fmt.Errorf("snapshot: %w", err)
 	}

@@ -1,0 +1,191 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+
+	"github.com/reboundhq/rebound/apps"
+	"github.com/reboundhq/rebound/backup/repo"
+)
+
+// loopbackCert writes a self-signed certificate for 127.0.0.1 and returns
+// its files and a pool trusting it.
+func loopbackCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "etcd test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	return certFile, keyFile, pool
+}
+
+func loopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startTLSEtcd starts a single-member etcd cluster serving clients on
+// loopback, over TLS when certFile is set, and returns its client URL.
+func startTLSEtcd(t *testing.T, name, certFile, keyFile string) string {
+	t.Helper()
+	cfg := embed.NewConfig()
+	cfg.Name, cfg.Dir, cfg.LogLevel = name, t.TempDir(), "error"
+	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", loopbackPort(t)))
+	scheme := "http"
+	if certFile != "" {
+		scheme = "https"
+	}
+	cu, _ := url.Parse(fmt.Sprintf("%s://127.0.0.1:%d", scheme, loopbackPort(t)))
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
+	cfg.InitialCluster, cfg.InitialClusterToken = name+"="+pu.String(), name
+	if certFile != "" {
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: certFile, KeyFile: keyFile}
+	}
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(20 * time.Second):
+		t.Fatal("etcd did not start")
+	}
+	return cu.String()
+}
+
+// etcdDriverStandIn stands in for the etcd app driver: it hands the engine
+// a client of several endpoints, as the driver does.
+type etcdDriverStandIn struct{ cli *clientv3.Client }
+
+func (d etcdDriverStandIn) Client() *clientv3.Client                      { return d.cli }
+func (etcdDriverStandIn) Write(context.Context, string) error             { return nil }
+func (etcdDriverStandIn) Read(context.Context) error                      { return nil }
+func (etcdDriverStandIn) ReadAll(context.Context) ([]string, error)       { return nil, nil }
+func (etcdDriverStandIn) Health(context.Context) (apps.Health, error)     { return apps.Health{}, nil }
+func (etcdDriverStandIn) Leader(context.Context) (string, error)          { return "", apps.ErrNotSupported }
+func (etcdDriverStandIn) DeleteData(context.Context, string) (int, error) { return 0, nil }
+func (etcdDriverStandIn) Close() error                                    { return nil }
+
+// TestEtcdOverTLSSnapshotAndCutReadGoToOneMember: two etcd clusters over
+// TLS stand in for two members that differ (one lagging); the client has
+// both. The snapshot must come from the member whose linearizable read
+// fixed the cut, as it does over http: its revision and its content.
+func TestEtcdOverTLSSnapshotAndCutReadGoToOneMember(t *testing.T) {
+	certFile, keyFile, pool := loopbackCert(t)
+	t.Run("tls", func(t *testing.T) {
+		snapshotAndCutOnOneMember(t, certFile, keyFile, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	})
+	t.Run("http", func(t *testing.T) { snapshotAndCutOnOneMember(t, "", "", nil) })
+}
+
+func snapshotAndCutOnOneMember(t *testing.T, certFile, keyFile string, tlsCfg *tls.Config) {
+	epA := startTLSEtcd(t, "a", certFile, keyFile)
+	epB := startTLSEtcd(t, "b", certFile, keyFile)
+	ctx := context.Background()
+	put := func(ep, key string, n int) int64 {
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var rev int64
+		for i := range n {
+			r, err := c.Put(ctx, fmt.Sprintf("%s-%d", key, i), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rev = r.Header.Revision
+		}
+		return rev
+	}
+	revA := put(epA, "only-in-member-a", 3)
+	revB := put(epB, "only-in-member-b", 40)
+	if revA == revB {
+		t.Fatal("the two members must differ")
+	}
+	base, err := clientv3.New(clientv3.Config{Endpoints: []string{epA, epB}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+
+	dir := filepath.Join(t.TempDir(), "repo")
+	e, err := NewEngine(ctx, dir, repo.GenerateKey(), newHarness(t, shopObjects("shop")...).kube, WithInit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	// A balancer alternates between the members: several backups make a
+	// snapshot from another member than the read all but certain.
+	for i := range 6 {
+		res, err := e.Backup(ctx, Request{Namespace: "shop", Selector: shopSelector, DriverName: "etcd", Driver: etcdDriverStandIn{base}, Data: DataNative})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := res.Manifest.Data[0]
+		if d.Endpoint != epA || d.Revision != revA {
+			t.Errorf("backup %d: cut read on %s at revision %d, want member a (%s) at %d", i, d.Endpoint, d.Revision, epA, revA)
+		}
+		id, _ := repo.ParseID(res.ID)
+		snap, err := e.readObject(ctx, id, etcdObject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(snap, []byte("only-in-member-a")) || bytes.Contains(snap, []byte("only-in-member-b")) {
+			t.Errorf("backup %d: the snapshot is not member a's, whose read fixed the cut", i)
+		}
+	}
+}
