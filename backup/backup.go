@@ -25,6 +25,7 @@ import (
 	"github.com/reboundhq/rebound/apps/elasticsearch"
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
+	"github.com/reboundhq/rebound/clock"
 )
 
 // captured is one object ready to store.
@@ -98,7 +99,7 @@ func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
 	progress(Progress{Phase: "resources", Done: true, Message: fmt.Sprintf("%d objects captured (%d secrets, sealed)", len(objs)+len(secrets), len(secrets))})
 
 	// Data.
-	cut := e.now()
+	cut := e.cutNow()
 	var pvcSnaps []repo.ID
 	ok := false
 	defer func() {
@@ -149,9 +150,13 @@ func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
 			m.Warnings = append(m.Warnings, warns...)
 		}
 	}
-	m.Cut = cut.UTC()
+	m.Cut, m.CutAt, m.CutUnknown = cut.wall.UTC(), cut.at, cut.unknown
+	if cut.unknown != "" {
+		m.CutAt = clock.Instant{} // no instant the data is consistent to
+	}
 	m.Layers.Data = weakest(m.Data)
 	m.Level = overallLevel(m.Layers, len(m.Data) > 0)
+	m.FinishedAt = e.clock()
 	m.Finished = e.now().UTC()
 	mb, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -163,6 +168,7 @@ func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
 	for k, v := range map[string]string{
 		metaName: req.Name, metaNamespace: req.Namespace, metaSelector: sel.String(), metaDriver: req.DriverName,
 		metaLevel: string(m.Level), metaCut: m.Cut.Format(time.RFC3339Nano),
+		metaCutAt: formatInstant(m.CutAt), metaFinishedAt: formatInstant(m.FinishedAt), metaCutUnknown: m.CutUnknown,
 	} {
 		if v != "" {
 			md[k] = v
@@ -270,7 +276,7 @@ type esSnapshotter interface {
 // before a linearizable read on the member the snapshot then comes from:
 // that member has applied every write acknowledged before the cut when it
 // answers the read, and its snapshot holds at least that state.
-func (e *Engine) etcdSnapshot(ctx context.Context, d apps.Driver, w *repo.SnapshotWriter, progress func(Progress)) (DataEntry, time.Time, error) {
+func (e *Engine) etcdSnapshot(ctx context.Context, d apps.Driver, w *repo.SnapshotWriter, progress func(Progress)) (DataEntry, cutPoint, error) {
 	base := d.(etcdClienter).Client()
 	var errs []error
 	for _, ep := range base.Endpoints() {
@@ -279,25 +285,25 @@ func (e *Engine) etcdSnapshot(ctx context.Context, d apps.Driver, w *repo.Snapsh
 			return entry, cut, nil
 		}
 		if errors.Is(err, errStreamStarted) || ctx.Err() != nil {
-			return DataEntry{}, time.Time{}, err
+			return DataEntry{}, cutPoint{}, err
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
 	}
-	return DataEntry{}, time.Time{}, fmt.Errorf("etcd snapshot: no member could give one: %w", errors.Join(errs...))
+	return DataEntry{}, cutPoint{}, fmt.Errorf("etcd snapshot: no member could give one: %w", errors.Join(errs...))
 }
 
 // errStreamStarted marks a failure after bytes went into the backup: the
 // object cannot be retried under the same name.
 var errStreamStarted = errors.New("snapshot stream failed")
 
-func (e *Engine) etcdSnapshotFrom(ctx context.Context, base *clientv3.Client, ep string, w *repo.SnapshotWriter, progress func(Progress)) (DataEntry, time.Time, error) {
+func (e *Engine) etcdSnapshotFrom(ctx context.Context, base *clientv3.Client, ep string, w *repo.SnapshotWriter, progress func(Progress)) (DataEntry, cutPoint, error) {
 	// One connection to ep alone, with the client's TLS and credentials,
 	// carries the status, the read and the snapshot: through the client's
 	// balancer they could reach different members, and a snapshot from a
 	// member behind the read would lack writes acknowledged before the cut.
 	conn, err := base.Dial(ep)
 	if err != nil {
-		return DataEntry{}, time.Time{}, fmt.Errorf("connect: %w", err)
+		return DataEntry{}, cutPoint{}, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close()
 	kv := clientv3.NewKVFromKVClient(pb.NewKVClient(conn), base)
@@ -306,27 +312,27 @@ func (e *Engine) etcdSnapshotFrom(ctx context.Context, base *clientv3.Client, ep
 	st, err := mt.Status(sctx, ep)
 	cancel()
 	if err != nil {
-		return DataEntry{}, time.Time{}, fmt.Errorf("status: %w", err)
+		return DataEntry{}, cutPoint{}, fmt.Errorf("status: %w", err)
 	}
-	cut := e.now()
+	cut := e.cutNow()
 	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	resp, err := kv.Get(gctx, "\x00rebound-backup-cut")
 	cancel()
 	if err != nil {
-		return DataEntry{}, time.Time{}, fmt.Errorf("linearizable read: %w", err)
+		return DataEntry{}, cutPoint{}, fmt.Errorf("linearizable read: %w", err)
 	}
 	rc, err := mt.Snapshot(ctx)
 	if err != nil {
-		return DataEntry{}, time.Time{}, fmt.Errorf("snapshot: %w", err)
+		return DataEntry{}, cutPoint{}, fmt.Errorf("snapshot: %w", err)
 	}
 	defer rc.Close()
 	progress(Progress{Phase: "etcd snapshot", Total: st.DbSize, Message: fmt.Sprintf("etcd snapshot from %s (revision %d, %d bytes)", ep, resp.Header.Revision, st.DbSize)})
 	hr := newHashCheck(rc, func(n int64) { progress(Progress{Phase: "etcd snapshot", Bytes: n, Total: st.DbSize}) })
 	if err := w.AddObject(ctx, etcdObject, hr); err != nil {
-		return DataEntry{}, time.Time{}, fmt.Errorf("%w: %w", errStreamStarted, err)
+		return DataEntry{}, cutPoint{}, fmt.Errorf("%w: %w", errStreamStarted, err)
 	}
 	if err := hr.check(); err != nil {
-		return DataEntry{}, time.Time{}, fmt.Errorf("%w: %w", errStreamStarted, err)
+		return DataEntry{}, cutPoint{}, fmt.Errorf("%w: %w", errStreamStarted, err)
 	}
 	progress(Progress{Phase: "etcd snapshot", Bytes: hr.n, Total: hr.n, Done: true})
 	return DataEntry{Kind: DataEtcdSnapshot, Level: LevelDB, Object: etcdObject, Size: hr.n, Revision: resp.Header.Revision, Endpoint: ep}, cut, nil
@@ -378,10 +384,10 @@ func (c *hashCheck) check() error {
 // verified on every node either way. The data stays in that repository;
 // the backup records where, and how the repository is registered, so that
 // a restore into another cluster can register the same storage.
-func (e *Engine) esSnapshot(ctx context.Context, d apps.Driver, req *Request, progress func(Progress)) (DataEntry, time.Time, error) {
+func (e *Engine) esSnapshot(ctx context.Context, d apps.Driver, req *Request, progress func(Progress)) (DataEntry, cutPoint, error) {
 	es := d.(esSnapshotter)
 	if req.ESRepository == "" {
-		return DataEntry{}, time.Time{}, errors.New("elasticsearch backup: no snapshot repository: name one with --es-repository, and give --es-repository-type (fs, s3 or azure) and its settings for rebound to register it")
+		return DataEntry{}, cutPoint{}, errors.New("elasticsearch backup: no snapshot repository: name one with --es-repository, and give --es-repository-type (fs, s3 or azure) and its settings for rebound to register it")
 	}
 	var want *elasticsearch.RepositoryInfo
 	if req.ESRepositoryType != "" {
@@ -393,7 +399,7 @@ func (e *Engine) esSnapshot(ctx context.Context, d apps.Driver, req *Request, pr
 	progress(Progress{Phase: "elasticsearch snapshot", Message: "preparing snapshot repository " + req.ESRepository})
 	reg, err := es.PrepareRepository(ctx, req.ESRepository, want)
 	if err != nil {
-		return DataEntry{}, time.Time{}, err
+		return DataEntry{}, cutPoint{}, err
 	}
 	indices := req.ESIndices
 	if len(indices) == 0 {
@@ -401,10 +407,10 @@ func (e *Engine) esSnapshot(ctx context.Context, d apps.Driver, req *Request, pr
 	}
 	name := "rebound-" + strings.ToLower(e.now().UTC().Format("20060102-150405")) + "-" + token()
 	progress(Progress{Phase: "elasticsearch snapshot", Message: fmt.Sprintf("snapshot %s of %v into repository %s", name, indices, req.ESRepository)})
-	cut := e.now()
+	cut := e.cutNow()
 	info, err := es.ConsistentSnapshot(ctx, req.ESRepository, name, indices)
 	if err != nil {
-		return DataEntry{}, time.Time{}, err
+		return DataEntry{}, cutPoint{}, err
 	}
 	progress(Progress{Phase: "elasticsearch snapshot", Done: true})
 	return DataEntry{Kind: DataESSnapshot, Level: LevelDB, ESRepository: req.ESRepository, ESRepositoryType: reg.Type,
@@ -413,10 +419,10 @@ func (e *Engine) esSnapshot(ctx context.Context, d apps.Driver, req *Request, pr
 
 // pvcSnapshots copies every bound PVC of the app through data-mover pods,
 // frozen around the copies when asked and the driver can freeze.
-func (e *Engine) pvcSnapshots(ctx context.Context, req *Request, sel labels.Selector, d apps.Driver, progress func(Progress)) ([]DataEntry, time.Time, []repo.ID, []string, error) {
+func (e *Engine) pvcSnapshots(ctx context.Context, req *Request, sel labels.Selector, d apps.Driver, progress func(Progress)) ([]DataEntry, cutPoint, []repo.ID, []string, error) {
 	pvcs, err := e.kube.CoreV1().PersistentVolumeClaims(req.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
-		return nil, time.Time{}, nil, nil, fmt.Errorf("backup: list PVCs: %w", err)
+		return nil, cutPoint{}, nil, nil, fmt.Errorf("backup: list PVCs: %w", err)
 	}
 	var claims []corev1.PersistentVolumeClaim
 	var warns []string
@@ -429,10 +435,14 @@ func (e *Engine) pvcSnapshots(ctx context.Context, req *Request, sel labels.Sele
 	}
 	sort.Slice(claims, func(i, j int) bool { return claims[i].Name < claims[j].Name })
 	if len(claims) == 0 {
-		return nil, e.now(), nil, warns, fmt.Errorf("backup: %w (selector %q); use --data none for config and metadata only", errNoClaims, sel.String())
+		return nil, e.cutNow(), nil, warns, fmt.Errorf("backup: %w (selector %q); use --data none for config and metadata only", errNoClaims, sel.String())
 	}
 	level := LevelCrash
-	cut := e.now()
+	// A copy made file by file while the app runs is consistent to no
+	// single instant: each file is as it was when it was read. Claiming
+	// one would report the app's torn state as lost writes.
+	cut := e.cutNow()
+	cut.unknown = crashCopyUnknown
 	if fr, ok := d.(Freezer); ok && req.Freeze {
 		targets := req.ESIndices
 		if es, ok := d.(esSnapshotter); ok && len(targets) == 0 {
@@ -441,10 +451,10 @@ func (e *Engine) pvcSnapshots(ctx context.Context, req *Request, sel labels.Sele
 		progress(Progress{Phase: "freeze", Message: "freezing the app"})
 		unfreeze, err := fr.Freeze(ctx, targets)
 		if err != nil {
-			return nil, time.Time{}, nil, warns, fmt.Errorf("backup: freeze: %w", err)
+			return nil, cutPoint{}, nil, warns, fmt.Errorf("backup: freeze: %w", err)
 		}
 		defer unfreeze(context.WithoutCancel(ctx))
-		level, cut = LevelApp, e.now()
+		level, cut = LevelApp, e.cutNow()
 	} else {
 		warns = append(warns, "volumes copied file by file while the app ran (crash level): the app must recover them as after a power cut")
 	}
@@ -455,11 +465,11 @@ func (e *Engine) pvcSnapshots(ctx context.Context, req *Request, sel labels.Sele
 		jobs[i] = e.pvcBackupJob(ctx, req.Namespace, c, tok)
 	}
 	if err := e.runMovers(ctx, req.Namespace, tok, jobs, progress); err != nil {
-		return nil, time.Time{}, e.findPVCSnapshots(tok), warns, err
+		return nil, cutPoint{}, e.findPVCSnapshots(tok), warns, err
 	}
 	snaps, err := e.repo.List(ctx)
 	if err != nil {
-		return nil, time.Time{}, e.findPVCSnapshots(tok), warns, err
+		return nil, cutPoint{}, e.findPVCSnapshots(tok), warns, err
 	}
 	var entries []DataEntry
 	var ids []repo.ID
@@ -468,13 +478,28 @@ func (e *Engine) pvcSnapshots(ctx context.Context, req *Request, sel labels.Sele
 			return s.HasTag(mover.TagPVCData) && s.Metadata[mover.MetaToken] == tok && s.Metadata[mover.MetaTarget] == c.Name
 		})
 		if i < 0 {
-			return nil, time.Time{}, ids, warns, fmt.Errorf("%w: the mover of pvc %s finished but its snapshot is not in the repository", ErrMover, c.Name)
+			return nil, cutPoint{}, ids, warns, fmt.Errorf("%w: the mover of pvc %s finished but its snapshot is not in the repository", ErrMover, c.Name)
 		}
 		ids = append(ids, snaps[i].ID)
 		entries = append(entries, DataEntry{Kind: DataPVCCopy, Level: level, PVC: c.Name, Snapshot: snaps[i].ID.String(), Size: snaps[i].Summary.Bytes})
 	}
 	return entries, cut, ids, warns, nil
 }
+
+// crashCopyUnknown is why a crash-level volume copy has no cut.
+const crashCopyUnknown = "the volumes were copied file by file while the app ran (crash level): the copy is consistent to no single instant, so no write can be said to be lost by the backup; freeze the app (--freeze) or use an app-native backup for a cut"
+
+// cutPoint is where a backup's consistent cut is: its wall-clock time, for
+// people, and the same instant on the host's monotonic clock, for a game
+// day on this host to place it; unknown says why there is none.
+type cutPoint struct {
+	wall    time.Time
+	at      clock.Instant
+	unknown string
+}
+
+// cutNow reads both clocks at the cut.
+func (e *Engine) cutNow() cutPoint { return cutPoint{wall: e.now(), at: e.clock()} }
 
 // errNoClaims: a volume copy of an app that has no bound PVC.
 var errNoClaims = errors.New("the app has no bound PVC to copy")

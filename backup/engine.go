@@ -18,6 +18,7 @@ import (
 
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
+	"github.com/reboundhq/rebound/clock"
 	"github.com/reboundhq/rebound/journal"
 )
 
@@ -39,6 +40,7 @@ type Engine struct {
 	moverWait time.Duration
 	log       *slog.Logger
 	now       func() time.Time
+	clock     func() clock.Instant // the host's monotonic clock, for cuts
 	journal   *journal.Journal
 	jrun      string
 	jcluster  journal.Cluster
@@ -126,7 +128,7 @@ func NewEngine(ctx context.Context, repoURL string, key []byte, kube kubernetes.
 	return &Engine{
 		repo: r, kube: kube, key: slices.Clone(key), sealer: s,
 		moverURL: moverURL, moverImg: cfg.moverImg, moverEnv: cfg.moverEnv, moverWait: cfg.moverWait,
-		log: cfg.log, now: time.Now, journal: cfg.journal, jrun: cfg.jrun, jcluster: cfg.jcluster,
+		log: cfg.log, now: time.Now, clock: clock.Now, journal: cfg.journal, jrun: cfg.jrun, jcluster: cfg.jcluster,
 	}, nil
 }
 
@@ -149,17 +151,22 @@ func (e *Engine) Close() error { return e.repo.Close() }
 
 // Info is a backup as listed, read from its snapshot alone.
 type Info struct {
-	ID          string // 64 hex digits
-	Time        time.Time
-	Name        string
-	Namespace   string
-	Selector    string
-	Driver      string
-	Level       Level
-	Cut         time.Time
-	Tags        []string // the backup's own tags (not TagBackup)
-	Bytes       int64    // what it holds, uncompressed
-	StoredBytes int64    // what it added to the repository
+	ID        string // 64 hex digits
+	Time      time.Time
+	Name      string
+	Namespace string
+	Selector  string
+	Driver    string
+	Level     Level
+	Cut       time.Time
+	// CutAt is the cut on the monotonic clock of the host that took it
+	// (zero when CutUnknown says why there is none, or for a backup of an
+	// older rebound); FinishedAt is when the backup's data was all read.
+	CutAt, FinishedAt clock.Instant
+	CutUnknown        string
+	Tags              []string // the backup's own tags (not TagBackup)
+	Bytes             int64    // what it holds, uncompressed
+	StoredBytes       int64    // what it added to the repository
 }
 
 // Short is the first 8 hex digits of the id.
@@ -172,6 +179,8 @@ func infoOf(s *repo.Snapshot) Info {
 		Bytes: s.Summary.Bytes, StoredBytes: s.Summary.StoredBytes,
 	}
 	in.Cut, _ = time.Parse(time.RFC3339Nano, s.Metadata[metaCut])
+	in.CutAt, in.FinishedAt = parseInstant(s.Metadata[metaCutAt]), parseInstant(s.Metadata[metaFinishedAt])
+	in.CutUnknown = s.Metadata[metaCutUnknown]
 	for _, t := range s.Tags {
 		if t != TagBackup {
 			in.Tags = append(in.Tags, t)

@@ -3,7 +3,11 @@ package backup
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/reboundhq/rebound/clock"
 )
 
 // ManifestFormat is the version of Manifest this build writes and reads.
@@ -28,6 +32,10 @@ const (
 	metaDriver    = "rebound.driver"
 	metaLevel     = "rebound.level"
 	metaCut       = "rebound.cut"
+	// The cut and the finish on the host's monotonic clock, "boot@nanos".
+	metaCutAt      = "rebound.cut-at"
+	metaFinishedAt = "rebound.finished-at"
+	metaCutUnknown = "rebound.cut-unknown"
 )
 
 // Manifest describes one backup: what it holds and how consistent it is.
@@ -42,9 +50,20 @@ type Manifest struct {
 	Tags      []string  `json:"tags,omitempty"`
 	Started   time.Time `json:"started"`
 	// Cut is the instant of the consistent cut: every write acknowledged
-	// before it is in the backup.
-	Cut      time.Time `json:"cut"`
-	Finished time.Time `json:"finished"`
+	// before it is in the backup. When CutUnknown is set it is only when
+	// the data's copy began.
+	Cut time.Time `json:"cut"`
+	// CutAt is the cut on the monotonic clock of the host that took it, so
+	// that a game day on that host (and boot) places it on its timeline
+	// without trusting wall clocks; zero when CutUnknown is set.
+	CutAt clock.Instant `json:"cutAt,omitzero"`
+	// CutUnknown says why the data is consistent to no known instant (a
+	// crash-level copy of volumes made file by file while the app ran).
+	CutUnknown string    `json:"cutUnknown,omitempty"`
+	Finished   time.Time `json:"finished"`
+	// FinishedAt is Finished on the host's monotonic clock: all the data
+	// was read before it, cut or not.
+	FinishedAt clock.Instant `json:"finishedAt,omitzero"`
 	// Level is what the backup as a whole achieved; Layers says per layer.
 	Level  Level  `json:"level"`
 	Layers Layers `json:"layers"`
@@ -101,6 +120,25 @@ type DataEntry struct {
 	ESRepositorySettings map[string]any `json:"esRepositorySettings,omitempty"`
 	ESSnapshot           string         `json:"esSnapshot,omitempty"`
 	Indices              []string       `json:"indices,omitempty"`
+}
+
+// formatInstant writes an instant into snapshot metadata ("" when zero).
+func formatInstant(i clock.Instant) string {
+	if i.IsZero() {
+		return ""
+	}
+	return i.Boot + "@" + strconv.FormatInt(int64(i.Monotonic), 10)
+}
+
+// parseInstant reads formatInstant's form; anything else is the zero
+// (unknown) instant.
+func parseInstant(s string) clock.Instant {
+	boot, n, ok := strings.Cut(s, "@")
+	v, err := strconv.ParseInt(n, 10, 64)
+	if !ok || boot == "" || err != nil {
+		return clock.Instant{}
+	}
+	return clock.Instant{Boot: boot, Monotonic: time.Duration(v)}
 }
 
 func decodeManifest(b []byte) (*Manifest, error) {

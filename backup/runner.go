@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/reboundhq/rebound/clock"
 	"github.com/reboundhq/rebound/runner"
 )
 
@@ -19,8 +20,9 @@ type runnerEngine struct{ e *Engine }
 var _ runner.BackupEngine = runnerEngine{}
 
 // Backup takes a backup of the target app, app-native where its driver
-// has a way, tagged "runner", and returns its id and consistent cut.
-func (r runnerEngine) Backup(ctx context.Context, t *runner.Target) (string, time.Time, error) {
+// has a way, tagged "runner", and says where its consistent cut is: on this
+// host's monotonic clock, read in this process at the cut.
+func (r runnerEngine) Backup(ctx context.Context, t *runner.Target) (runner.BackupCut, error) {
 	res, err := r.e.Backup(ctx, Request{
 		Name: "before-fault", Namespace: t.Namespace, Selector: t.Selector,
 		DriverName: t.DriverName, Driver: t.Driver, Tags: []string{"runner"},
@@ -28,9 +30,10 @@ func (r runnerEngine) Backup(ctx context.Context, t *runner.Target) (string, tim
 		ESRepositorySettings: t.Backup.ESRepositorySettings, ESIndices: esIndices(t),
 	})
 	if err != nil {
-		return "", time.Time{}, err
+		return runner.BackupCut{}, err
 	}
-	return res.ID, res.Manifest.Cut, nil
+	m := res.Manifest
+	return runner.BackupCut{ID: res.ID, At: m.CutAt, Wall: m.Cut, Unknown: m.CutUnknown}, nil
 }
 
 // Restore rolls the target app back to backup id in its own namespace and
@@ -46,25 +49,65 @@ func (r runnerEngine) Restore(ctx context.Context, t *runner.Target, id string) 
 }
 
 // Latest finds the newest backup of the target's namespace tagged tag
-// whose consistent cut came before the given instant.
-func (r runnerEngine) Latest(ctx context.Context, t *runner.Target, tag string, before time.Time) (string, time.Time, error) {
+// whose consistent cut came before the given instant, comparing instants
+// of this host's monotonic clock only. A backup whose cut is unknown (a
+// crash-level copy) qualifies when it finished before the instant, with
+// Unknown saying why it has no cut. A backup that cannot be placed (taken
+// on another host or boot, or by a rebound that did not record the
+// instant) is never guessed from wall clocks: when one is newer, by its
+// wall time, than every backup that can be placed, Latest refuses, since
+// it may be the newest before the fault.
+func (r runnerEngine) Latest(ctx context.Context, t *runner.Target, tag string, before clock.Instant) (runner.BackupCut, error) {
 	infos, err := r.e.List(ctx)
 	if err != nil {
-		return "", time.Time{}, err
+		return runner.BackupCut{}, err
 	}
-	var best *Info
+	var best, unplaced *Info
+	var bestAt clock.Instant
+	var why string
 	for i, in := range infos {
-		if in.Namespace != t.Namespace || !in.Cut.Before(before) || !slices.Contains(in.Tags, tag) {
+		if in.Namespace != t.Namespace || !slices.Contains(in.Tags, tag) {
 			continue
 		}
-		if best == nil || in.Cut.After(best.Cut) {
-			best = &infos[i]
+		at := in.CutAt
+		if in.CutUnknown != "" {
+			at = in.FinishedAt // all its data was read by then
+		}
+		d, err := at.Sub(before)
+		if err != nil {
+			if unplaced == nil || in.Time.After(unplaced.Time) {
+				unplaced, why = &infos[i], placeWhy(at, before)
+			}
+			continue
+		}
+		if d >= 0 {
+			continue // at or after the instant
+		}
+		if best == nil {
+			best, bestAt = &infos[i], at
+		} else if later, _ := at.Sub(bestAt); later > 0 {
+			best, bestAt = &infos[i], at
 		}
 	}
-	if best == nil {
-		return "", time.Time{}, fmt.Errorf("%w: no backup tagged %q of namespace %s taken before %s", ErrNotFound, tag, t.Namespace, before.Format(time.RFC3339))
+	if unplaced != nil && (best == nil || unplaced.Time.After(best.Time)) {
+		return runner.BackupCut{}, fmt.Errorf("backup %s tagged %q of namespace %s (%s) %s: its cut cannot be placed on this run's clock; run the schedule on the machine that runs the game day, or use spec.backup.before",
+			unplaced.Short(), tag, t.Namespace, unplaced.Cut.Format(time.RFC3339), why)
 	}
-	return best.ID, best.Cut, nil
+	if best == nil {
+		return runner.BackupCut{}, fmt.Errorf("%w: no backup tagged %q of namespace %s was taken before the fault", ErrNotFound, tag, t.Namespace)
+	}
+	return runner.BackupCut{ID: best.ID, At: best.CutAt, Wall: best.Cut, Unknown: best.CutUnknown}, nil
+}
+
+// placeWhy says why an instant cannot be compared with the run's.
+func placeWhy(at, run clock.Instant) string {
+	switch {
+	case run.IsZero():
+		return "was taken, but this run's clock cannot read the host's monotonic clock"
+	case at.IsZero():
+		return "records no instant on a host's monotonic clock (taken by an older rebound)"
+	}
+	return "was taken on another host, or before this host last booted"
 }
 
 // esIndices is what an Elasticsearch scenario's backup holds: the probe's

@@ -304,8 +304,12 @@ removes, and every earlier backup still restores.`,
 			}
 			rep.close()
 			m := res.Manifest
+			cut := m.Cut.Local().Format(time.RFC3339Nano)
+			if m.CutUnknown != "" {
+				cut = "none (crash-level copy; see describe)"
+			}
 			fmt.Fprintf(s.Out, "backup %s taken: level %s, cut %s, %d objects, %s (%s new, %s stored) in %s\n",
-				res.ID, m.Level, m.Cut.Local().Format(time.RFC3339Nano), len(m.Resources), humanBytes(res.Bytes),
+				res.ID, m.Level, cut, len(m.Resources), humanBytes(res.Bytes),
 				humanBytes(res.NewBytes), humanBytes(res.StoredBytes), res.Duration.Round(time.Millisecond))
 			for _, w := range m.Warnings {
 				fmt.Fprintf(s.Err, "warning: %s\n", w)
@@ -417,7 +421,11 @@ func printManifest(s streams.Streams, info *backup.Info, m *backup.Manifest) {
 	fmt.Fprintf(w, "Driver:       %s\n", orDash(m.Driver))
 	fmt.Fprintf(w, "Tags:         %s\n", orDash(strings.Join(info.Tags, ", ")))
 	fmt.Fprintf(w, "Started:      %s\n", m.Started.Local().Format(time.RFC3339Nano))
-	fmt.Fprintf(w, "Cut:          %s\n", m.Cut.Local().Format(time.RFC3339Nano))
+	if m.CutUnknown != "" {
+		fmt.Fprintf(w, "Cut:          none (%s); the copy began %s\n", m.CutUnknown, m.Cut.Local().Format(time.RFC3339Nano))
+	} else {
+		fmt.Fprintf(w, "Cut:          %s\n", m.Cut.Local().Format(time.RFC3339Nano))
+	}
 	fmt.Fprintf(w, "Duration:     %s\n", m.Finished.Sub(m.Started).Round(time.Millisecond))
 	fmt.Fprintf(w, "Consistency:  %s (data %s, config %t, metadata %t)\n", m.Level, m.Layers.Data, m.Layers.Config, m.Layers.Metadata)
 	fmt.Fprintf(w, "Size:         %s (stored %s)\n", humanBytes(info.Bytes), humanBytes(info.StoredBytes))
