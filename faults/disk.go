@@ -49,6 +49,9 @@ func labDisk(f scenarios.Fault, action, undo string, restart bool) Injector {
 			p.Description += " and kill pod " + pod.Name + " so it restarts on it"
 			p.Targets = append(p.Targets, pod.Name)
 		}
+		// Confirmed when DiskFault returns: rebound itself remounts,
+		// fills, wipes or corrupts the lab volume, and returns once done;
+		// then the API server has accepted the pod's delete.
 		p.apply = func(ctx context.Context) error {
 			if _, err := env.Lab.DiskFault(ctx, env.Namespace, pvc, action); err != nil {
 				return err
@@ -142,6 +145,7 @@ func pvcDelete(f scenarios.Fault) Injector {
 		if pod != nil {
 			p.Description += " and its pod " + pod.Name
 		}
+		// Confirmed when the API server has accepted the deletes.
 		p.apply = func(ctx context.Context) error {
 			if err := env.Kube.CoreV1().PersistentVolumeClaims(env.Namespace).Delete(ctx, pvc, metav1.DeleteOptions{}); err != nil {
 				return err
@@ -169,6 +173,7 @@ func pvDelete(f scenarios.Fault) Injector {
 		}
 		pv := claim.Spec.VolumeName
 		p := &Plan{Fault: f.Kind, Targets: []string{"pv " + pv, "pvc " + pvc}, Description: fmt.Sprintf("delete pv %s, pvc %s and the pod using them", pv, pvc)}
+		// Confirmed when the API server has accepted the deletes.
 		p.apply = func(ctx context.Context) error {
 			if err := env.Kube.CoreV1().PersistentVolumes().Delete(ctx, pv, metav1.DeleteOptions{}); err != nil {
 				return err

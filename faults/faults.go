@@ -67,7 +67,16 @@ type Injector interface {
 }
 
 // Apply injects a planned fault. The caller has journaled the plan first.
-// It returns once the fault is confirmed applied: that instant is T0.
+// It returns once the injector has confirmed the fault in effect, and that
+// instant is T0: a Chaos Mesh object's status reports every target
+// injected (and, for a cloud node stop, the node is NotReady or its VM shut
+// down); the lab's agent has acknowledged; the API server has accepted a
+// drain, taint or delete; a person has marked a manual fault. It polls
+// until ctx's deadline, which bounds it (the inject phase timeout): a fault
+// not confirmed by then returns an error wrapping ErrNotConfirmed, with
+// the injector's own account of why. After any error the fault may be
+// partly in effect: run the plan's undo, which covers all Apply may have
+// created.
 func Apply(ctx context.Context, p *Plan) error {
 	if p.apply == nil {
 		return fmt.Errorf("plan for %s cannot be applied: it was not made by Plan", p.Fault)

@@ -21,7 +21,11 @@ func init() {
 }
 
 // Human errors are one-shot: what a person deleted stays deleted until the
-// recovery (a restore, or a person) brings it back.
+// recovery (a restore, or a person) brings it back. Each is confirmed when
+// the API that does it has accepted it: the Kubernetes API server for
+// deletes and the scale, the app's own API for app-delete. Deleting a
+// namespace or StatefulSet then proceeds in the background, as when a
+// person does it; the probes measure what follows.
 
 func namespaceDelete(f scenarios.Fault) Injector {
 	return injectorFunc(func(ctx context.Context, env *Env) (*Plan, error) {

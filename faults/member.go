@@ -46,6 +46,8 @@ func podKill(f scenarios.Fault) Injector {
 		}
 		p.Description = fmt.Sprintf("delete pod %s with a grace period of %ds", pod.Name, grace)
 		uid := pod.UID
+		// Confirmed when the API server has accepted the delete: with
+		// grace 0 the pod is gone from the API at once.
 		p.apply = func(ctx context.Context) error {
 			return env.Kube.CoreV1().Pods(env.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 				GracePeriodSeconds: ptr.To(grace), Preconditions: &metav1.Preconditions{UID: &uid},
@@ -89,6 +91,8 @@ func pause(f scenarios.Fault) Injector {
 		for _, n := range names {
 			p.Undo = append(p.Undo, journal.Undo{Kind: undoLabPod, Args: map[string]string{"namespace": env.Namespace, "pod": n, "action": lab.PodThaw}, Describe: "thaw pod " + n})
 		}
+		// Confirmed by the agent's answer for each pod: it has sent
+		// SIGSTOP to all of the pod's processes.
 		p.apply = func(ctx context.Context) error {
 			for _, n := range names {
 				if err := env.Lab.PodPause(ctx, env.Namespace, n, lab.PodFreeze); err != nil {
@@ -102,7 +106,7 @@ func pause(f scenarios.Fault) Injector {
 }
 
 // manual waits for a person to inject the fault and mark it, with SIGUSR1
-// or `rebound mark fault`; the mark is T0.
+// or `rebound mark fault`; the mark is T0: the person confirms the fault.
 func manual(f scenarios.Fault) Injector {
 	return injectorFunc(func(ctx context.Context, env *Env) (*Plan, error) {
 		p := &Plan{Fault: f.Kind, Targets: []string{"a person"}}

@@ -28,25 +28,27 @@ func zonePower(f scenarios.Fault, action string) Injector {
 		}
 		p := &Plan{Fault: f.Kind, Targets: append([]string{"zone " + zone}, nodes...), Duration: f.Duration}
 		if f.Via == scenarios.ViaChaosMesh {
+			// One object per node, each named after its node. All are in
+			// the plan's undo before Apply creates the first; the fault is
+			// confirmed when every one is injected and every node NotReady.
 			var errs []error
+			var objs []chaosmesh.Object
 			for _, n := range nodes {
-				if _, err := cloudNodeStop(ctx, env, f, p, n); err != nil {
-					errs = append(errs, err)
+				obj, err := cloudNodeStop(ctx, env, f, n, objName(env, "zone-stop-"+n))
+				if err == nil {
+					err = addChaos(p, obj)
 				}
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				objs = append(objs, obj)
 			}
 			if err := errors.Join(errs...); err != nil {
 				return nil, err
 			}
-			objs := p.Objects
 			p.Description = fmt.Sprintf("stop the VMs of the %d nodes of zone %s through Chaos Mesh", len(nodes), zone)
-			p.apply = func(ctx context.Context) error {
-				for _, o := range objs {
-					if err := chaosmesh.Create(ctx, env.Dynamic, o.(chaosmesh.Object)); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
+			p.apply = applyChaos(env, objs, nodes)
 			return p, nil
 		}
 		if env.Lab == nil {
@@ -56,6 +58,7 @@ func zonePower(f scenarios.Fault, action string) Injector {
 		for _, n := range nodes {
 			p.Undo = append(p.Undo, journal.Undo{Kind: undoLabNode, Args: map[string]string{"node": n, "action": lab.PowerStart}, Describe: "start lab node " + n})
 		}
+		// Confirmed by the agent's answer for every node of the zone.
 		p.apply = func(ctx context.Context) error {
 			_, err := env.Lab.ZonePower(ctx, zone, action)
 			return err
@@ -106,6 +109,8 @@ func zonePartition(f scenarios.Fault) Injector {
 		}
 		p.Targets = append(p.Targets, names...)
 		p.Description = fmt.Sprintf("partition zone %s: freeze the app's pods there (%v) while their nodes stay Ready", zone, names)
+		// Confirmed by the agent's answer for each pod: it has sent
+		// SIGSTOP to all of the pod's processes.
 		p.apply = func(ctx context.Context) error {
 			for _, n := range names {
 				if err := env.Lab.PodPause(ctx, env.Namespace, n, lab.PodFreeze); err != nil {

@@ -13,7 +13,10 @@
 // Validate, which Create runs first, does, with Chaos Mesh's own webhook
 // rules and rebound's.
 //
-// It must not redefine Chaos Mesh's types, wait for or judge a fault's
-// effect (the injectors and probes do), or journal anything: the caller
-// records the undo before it calls Create.
+// ReadInjection reads back what Chaos Mesh's controller reports of an
+// object: whether every target is injected, and if not, why, in its words.
+//
+// It must not redefine Chaos Mesh's types, wait for a fault or judge its
+// effect on the app (the injectors and probes do), or journal anything:
+// the caller records the undo before it calls Create.
 package chaosmesh
