@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -28,7 +31,10 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 	"sigs.k8s.io/yaml"
 
+	"github.com/reboundhq/rebound/faults"
 	"github.com/reboundhq/rebound/faults/chaosmesh"
+	"github.com/reboundhq/rebound/reports"
+	"github.com/reboundhq/rebound/scenarios"
 )
 
 // chaosRunID labels every object this test creates.
@@ -261,6 +267,69 @@ func TestChaosMesh(t *testing.T) {
 			}
 			return ctx
 		}).
+		Assess("a fault is confirmed once Chaos Mesh's status reports every target injected, read back from the real API server", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// No Chaos Mesh runs in the lab: chaosControllerStandIn writes
+			// the status its controller would, through the real CRDs'
+			// schema and status subresource, so nothing is injected.
+			e := faultEnv(t, ctx, "e2e-confirm")
+			for _, f := range []scenarios.Fault{
+				{Kind: scenarios.FaultPause, Via: scenarios.ViaChaosMesh, Pod: "etcd-1", Duration: 30 * time.Second}, // NetworkChaos: status subresource
+				{Kind: scenarios.FaultPodKill, Via: scenarios.ViaChaosMesh, Pod: "etcd-2"},                           // PodChaos: none
+			} {
+				p := planFault(t, ctx, e, f)
+				wrote := chaosControllerStandIn(t, ctx, e.Dynamic, p.Objects, time.Second)
+				actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err := faults.Apply(actx, p)
+				returned := time.Now()
+				cancel()
+				if err != nil {
+					t.Errorf("%s: Apply: %v", f.Kind, err)
+				} else if at := <-wrote; returned.Before(at) {
+					t.Errorf("%s: Apply returned before the status reported the fault injected", f.Kind)
+				}
+				if err := faults.Recover(context.WithoutCancel(ctx), e, p.Undo); err != nil {
+					t.Errorf("%s: undo: %v", f.Kind, err)
+				}
+				assertNoObjects(t, ctx, e.Dynamic, p.Objects)
+			}
+			return ctx
+		}).
+		Assess("a fault Chaos Mesh never reports injected is not confirmed: an error in its words, and the undo removes its object", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			e := faultEnv(t, ctx, "e2e-unconfirmed")
+			p := planFault(t, ctx, e, scenarios.Fault{Kind: scenarios.FaultPause, Via: scenarios.ViaChaosMesh, Pod: "etcd-1", Duration: 30 * time.Second})
+			actx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			err := faults.Apply(actx, p)
+			cancel()
+			if !errors.Is(err, faults.ErrNotConfirmed) || !strings.HasPrefix(err.Error(), "fault never took effect: ") || !strings.Contains(err.Error(), "no status") {
+				t.Errorf("Apply with no Chaos Mesh controller = %v, want ErrNotConfirmed (\"fault never took effect: ...\") saying no status was written", err)
+			}
+			if err := faults.Recover(context.WithoutCancel(ctx), e, p.Undo); err != nil {
+				t.Errorf("undo: %v", err)
+			}
+			assertNoObjects(t, ctx, e.Dynamic, p.Objects)
+			return ctx
+		}).
+		Assess("a scenario via chaos-mesh that is never confirmed is an ERROR saying so, and its object is rolled back", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// The runner turns Apply's ErrNotConfirmed into the scenario's
+			// error and rolls back through the journaled undo.
+			doc := scenarioYAML("unconfirmed-pause", "node", "kind: pause\nvia: chaos-mesh\npod: etcd-1\nduration: 10s", "") +
+				"  phaseTimeouts:\n    inject: 3s\n"
+			run := runScenarios(t, ctx, parseScenarios(t, doc))
+			s := run.Scenarios[0]
+			if s.Status() != reports.StatusError || !strings.Contains(s.Error, "fault never took effect") || !strings.Contains(s.Error, "no status") {
+				t.Errorf("status %s, error %q: want ERROR with \"fault never took effect\" and Chaos Mesh's missing status", s.Status(), s.Error)
+			}
+			dyn := dynClient(t, ctx)
+			gvr := v1alpha1.SchemeGroupVersion.WithResource("networkchaos")
+			l, err := dyn.Resource(gvr).Namespace(demoNamespace).List(ctx, metav1.ListOptions{LabelSelector: chaosmesh.LabelRun + "=" + run.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l.Items) != 0 {
+				t.Errorf("%d NetworkChaos of run %s left after the scenario: not rolled back", len(l.Items), run.ID)
+			}
+			return ctx
+		}).
 		Assess("the CRD schema rejects an unknown action and an unknown selector mode", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			dyn := dynClient(t, ctx)
 			m := chaosmesh.Meta{Namespace: demoNamespace, Name: "invalid", RunID: chaosRunID}
@@ -307,6 +376,95 @@ func TestChaosMesh(t *testing.T) {
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
+}
+
+// faultEnv is what injectors act through, on the demo etcd app in the lab,
+// as if from the outside: Chaos Mesh, not the lab's agent.
+func faultEnv(t *testing.T, ctx context.Context, runID string) *faults.Env {
+	t.Helper()
+	return &faults.Env{
+		Kube: kube(t, ctx), Dynamic: dynClient(t, ctx), Namespace: demoNamespace,
+		Selector: labels.SelectorFromSet(etcdSelector), RunID: runID, Scenario: runID,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard,
+	}
+}
+
+func planFault(t *testing.T, ctx context.Context, e *faults.Env, f scenarios.Fault) *faults.Plan {
+	t.Helper()
+	inj, err := faults.For(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := inj.Plan(ctx, e)
+	if err != nil {
+		t.Fatalf("plan %s: %v", f.Kind, err)
+	}
+	return p
+}
+
+// chaosControllerStandIn stands in for Chaos Mesh's controller, which the
+// lab does not run: once each of objs exists, it waits delay and writes the
+// status the controller writes when it has injected every target (one
+// record per object, AllInjected). It writes through the status
+// subresource where the CRD has one (NetworkChaos), else with the object
+// (PodChaos has none). It reports when it wrote each.
+func chaosControllerStandIn(t *testing.T, ctx context.Context, dyn dynamic.Interface, objs []any, delay time.Duration) <-chan time.Time {
+	t.Helper()
+	wrote := make(chan time.Time, len(objs))
+	st := v1alpha1.ChaosStatus{
+		Conditions: []v1alpha1.ChaosCondition{
+			{Type: v1alpha1.ConditionSelected, Status: corev1.ConditionTrue},
+			{Type: v1alpha1.ConditionAllInjected, Status: corev1.ConditionTrue},
+		},
+		Experiment: v1alpha1.ExperimentStatus{DesiredPhase: v1alpha1.RunningPhase},
+	}
+	for _, o := range objs {
+		obj := o.(chaosmesh.Object)
+		gvr, err := chaosmesh.GVR(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := st
+		st.Experiment.Records = []*v1alpha1.Record{{Id: demoNamespace + "/" + obj.GetName(), SelectorKey: ".", Phase: v1alpha1.Injected, InjectedCount: 1}}
+		status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api := dyn.Resource(gvr).Namespace(obj.GetNamespace())
+		go func() {
+			for ctx.Err() == nil {
+				u, err := api.Get(ctx, obj.GetName(), metav1.GetOptions{})
+				if err != nil {
+					time.Sleep(50 * time.Millisecond)
+					continue
+				}
+				time.Sleep(delay)
+				u.Object["status"] = status
+				_, err = api.UpdateStatus(ctx, u, metav1.UpdateOptions{})
+				if apierrors.IsNotFound(err) {
+					_, err = api.Update(ctx, u, metav1.UpdateOptions{})
+				}
+				if err != nil {
+					t.Errorf("chaos controller stand-in: write the status of %s %s: %v", gvr.Resource, obj.GetName(), err)
+				}
+				wrote <- time.Now()
+				return
+			}
+		}()
+	}
+	return wrote
+}
+
+// assertNoObjects wants every one of objs gone from the cluster.
+func assertNoObjects(t *testing.T, ctx context.Context, dyn dynamic.Interface, objs []any) {
+	t.Helper()
+	for _, o := range objs {
+		obj := o.(chaosmesh.Object)
+		gvr, _ := chaosmesh.GVR(obj)
+		if _, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("%s %s after the undo: %v, want NotFound", gvr.Resource, obj.GetName(), err)
+		}
+	}
 }
 
 func gvrsOf(t *testing.T, objs []chaosmesh.Object) map[string]schema.GroupVersionResource {
