@@ -419,6 +419,66 @@ func TestBackup(t *testing.T) {
 				res.RTO, res.WritesAcked, res.LostCount, res.ExpectedLossCount, res.LostBeforeBackupCount, res.BackupAge)
 			return ctx
 		}).
+		Assess("kill -9 during a backup-and-restore scenario, then rebound cleanup: no rebound Secret or pod is left in the namespace", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// Last: the killed restore leaves the app broken.
+			cs := kube(t, ctx)
+			sc := strings.ReplaceAll(scenarioYAML("killed-restore", "human-error", "kind: app-delete\nappDelete:\n  prefix: /rebound/",
+				"path: restore\n    timeout: 5m\n  backup:\n    before: true"), "namespace: "+demoNamespace, "namespace: "+bkNamespace)
+			cmd := cli2(ctx, "run", "-f", writeScenarioFile(t, sc), "--allow-namespace", bkNamespace, "--no-deploy", "--report-dir", t.TempDir())
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			movers := metav1.ListOptions{LabelSelector: backup.LabelMoverGroup}
+			// The restore's data movers hold the repository key: kill the run
+			// while they are there.
+			deadline := time.Now().Add(4 * time.Minute)
+			for {
+				pods, err := cs.CoreV1().Pods(bkNamespace).List(ctx, movers)
+				if err == nil && len(pods.Items) > 0 {
+					break
+				}
+				select {
+				case err := <-exited:
+					t.Fatalf("the run ended (%v) before its restore's data movers were seen:\n%s", err, out.String())
+				case <-time.After(50 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					_ = cmd.Process.Kill()
+					t.Fatalf("no data mover appeared in %s within 4m:\n%s", bkNamespace, out.String())
+				}
+			}
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			<-exited
+			secrets, err := cs.CoreV1().Secrets(bkNamespace).List(ctx, movers)
+			if err != nil || len(secrets.Items) == 0 {
+				t.Fatalf("right after the kill the movers' key Secret is not there (%v): the kill came too late to test cleanup", err)
+			}
+
+			cleanup := cli(ctx, "cleanup")
+			cout, err := cleanup.CombinedOutput()
+			if err != nil {
+				t.Errorf("rebound cleanup: %v\n%s", err, cout)
+			}
+			t.Logf("rebound cleanup:\n%s", cout)
+			waitFor(t, ctx, "no rebound data mover or key Secret in "+bkNamespace, 30*time.Second, func() bool {
+				pods, perr := cs.CoreV1().Pods(bkNamespace).List(ctx, movers)
+				secs, serr := cs.CoreV1().Secrets(bkNamespace).List(ctx, movers)
+				return perr == nil && serr == nil && len(pods.Items) == 0 && len(secs.Items) == 0
+			})
+			secs, _ := cs.CoreV1().Secrets(bkNamespace).List(ctx, metav1.ListOptions{})
+			for _, s := range secs.Items {
+				if strings.HasPrefix(s.Name, "rebound-key-") {
+					t.Errorf("key Secret %s left in %s after cleanup", s.Name, bkNamespace)
+				}
+			}
+			return ctx
+		}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			cs := kube(t, ctx)
 			for _, ns := range []string{bkNamespace, bkCopy, bkAfterKill, bkWrongKeyNs} {
