@@ -38,6 +38,23 @@ func ids(prefix string, n int) []string {
 	return out
 }
 
+// probeTrack is the probe track of a scenario whose availability probe ran
+// every 100ms from..to on the scenario's timeline, each probe answering in
+// 5ms, and failed when it started inside one of down (start, end pairs).
+func probeTrack(from, to time.Duration, down ...[2]time.Duration) []reports.ProbeSpan {
+	var samples []measure.ProbeSample
+	for at := from; at < to; at += 100 * ms {
+		ok := true
+		for _, d := range down {
+			if at >= d[0] && at < d[1] {
+				ok = false
+			}
+		}
+		samples = append(samples, measure.ProbeSample{Start: at, End: at + 5*ms, OK: ok})
+	}
+	return reports.ProbeSpans(samples)
+}
+
 // judged sets r's verdict as the runner would, through measure.Judge, so
 // the fixture's verdicts are measure's, not ours.
 func judged(r measure.Result, t measure.Targets) measure.Result {
@@ -73,6 +90,7 @@ func passScenario() reports.Scenario {
 			{At: 90 * s, Kind: measure.FaultRecovered, Detail: "start node lab-1a-1"},
 			{At: 150 * s, Kind: measure.ObservationEnded, Detail: "one stability window after the fault was over"},
 		},
+		Probes: probeTrack(5*s, 150*s, [2]time.Duration{30*s + 150*ms, 34*s + 195*ms}, [2]time.Duration{42 * s, 46*s + 195*ms}),
 	}
 }
 
@@ -99,6 +117,7 @@ func notRestoredScenario() reports.Scenario {
 			{At: 330 * s, Kind: measure.FaultRecovered, Detail: "start zone lab-1b"},
 			{At: 330 * s, Kind: measure.ObservationEnded, Detail: "recover timeout (5m0s): not restored"},
 		},
+		Probes: probeTrack(5*s, 330*s, [2]time.Duration{30 * s, 330 * s}),
 	}
 }
 
@@ -137,6 +156,7 @@ func restoreScenario() reports.Scenario {
 			{At: 270 * s, Kind: measure.RecoveryStarted, Detail: "restore b-20260314-0855"},
 			{At: 450 * s, Kind: measure.RecoveryFinished, Detail: "restore b-20260314-0855"},
 		},
+		Probes: probeTrack(5*s, 625*s, [2]time.Duration{265 * s, 450*s + 395*ms}),
 	}
 }
 

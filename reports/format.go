@@ -38,6 +38,8 @@ var formats = map[string]Constructor{
 	"json":       func() Format { return jsonFormat{} },
 	"junit":      func() Format { return junitFormat{} },
 	"prometheus": func() Format { return prometheusFormat{} },
+	"html":       func() Format { return htmlFormat{} },
+	"markdown":   func() Format { return markdownFormat{} },
 }
 
 // Formats returns the names of the known formats, sorted.

@@ -14,11 +14,11 @@ import (
 
 func TestNewUnknownFormat(t *testing.T) {
 	t.Parallel()
-	_, err := reports.New("html")
+	_, err := reports.New("pdf")
 	if !errors.Is(err, reports.ErrUnknownFormat) {
-		t.Fatalf("New(html) = %v, want ErrUnknownFormat", err)
+		t.Fatalf("New(pdf) = %v, want ErrUnknownFormat", err)
 	}
-	if want := "json, junit, prometheus, table"; !strings.Contains(err.Error(), want) {
+	if want := "html, json, junit, markdown, prometheus, table"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not list the known formats %q", err, want)
 	}
 }
@@ -49,7 +49,7 @@ func TestWriteAll(t *testing.T) {
 		formats []string
 		want    []string // file names, in order
 	}{
-		{"every format when none is named", nil, []string{"report.json", "junit.xml", "metrics.prom", "summary.txt"}},
+		{"every format when none is named", nil, []string{"report.html", "report.json", "junit.xml", "report.md", "metrics.prom", "summary.txt"}},
 		{"the named ones, in order, once", []string{"junit", "table", "junit"}, []string{"junit.xml", "summary.txt"}},
 	}
 	for _, tt := range tests {
@@ -119,7 +119,7 @@ func TestWriteAllWritesNothingOnBadInput(t *testing.T) {
 		formats []string
 		want    error
 	}{
-		{"unknown format among good ones", fixtureRun(t), []string{"json", "html", "junit"}, reports.ErrUnknownFormat},
+		{"unknown format among good ones", fixtureRun(t), []string{"json", "pdf", "junit"}, reports.ErrUnknownFormat},
 		{"run not finalized", &reports.Run{ID: "r", StartedAt: runStart}, nil, reports.ErrNotFinal},
 	}
 	for _, tt := range tests {

@@ -51,8 +51,8 @@ func TestGolden(t *testing.T) {
 		}
 		cases[name] = func(b *bytes.Buffer) error { return f.Write(b, run) }
 	}
-	if len(cases) != 5 {
-		t.Fatalf("formats: %v, want table, json, junit and prometheus", reports.Formats())
+	if len(cases) != 7 {
+		t.Fatalf("formats: %v, want html, json, junit, markdown, prometheus and table", reports.Formats())
 	}
 	for name, render := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -92,6 +92,9 @@ type Scenario struct {
 	// In JSON: {"atMillis", "kind", "detail"} and, for a backup,
 	// "cutMillis" or, when its cut is unknown, "cutUnknown".
 	Events []measure.Event `json:"-"`
+	// Probes are every availability probe of the scenario, run-length
+	// encoded by ProbeSpans, on the same timeline as Events.
+	Probes []ProbeSpan `json:"probes"`
 }
 
 // Status is a scenario's outcome in one word, as the table and JUnit show it.
@@ -187,6 +190,7 @@ func (r *Run) Finalize(finishedAt time.Time) error {
 		s := &r.Scenarios[i]
 		s.Notes = orEmpty(s.Notes)
 		s.Events = orEmpty(s.Events)
+		s.Probes = orEmpty(s.Probes)
 		res := &s.Result
 		res.Lost, res.Unexpected, res.Recovered = orEmpty(res.Lost), orEmpty(res.Unexpected), orEmpty(res.Recovered)
 		res.Outages, res.LostWrites = orEmpty(res.Outages), orEmpty(res.LostWrites)
