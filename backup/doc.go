@@ -29,6 +29,18 @@
 // Each backup records the consistency it achieved (Level): crash, app, db,
 // or system when data, config and metadata were all captured.
 //
+// It records its consistent cut twice: in wall-clock time, for people, and
+// as a clock.Instant read at the cut in the process that took it, so that a
+// game day on the same host and boot places it on its own timeline (a cut
+// from another host is refused, never guessed). A crash-level volume copy,
+// read file by file while the app ran, is consistent to no instant: it
+// claims no cut and says why (Manifest.CutUnknown).
+//
+// The data movers receive the repository key in a Secret that lives only
+// as long as they do; with WithJournal the Secret and the pods are
+// journaled before they are created, so `rebound cleanup` deletes them
+// after a crash or kill -9.
+//
 // With nothing but the repository URL and key, a backup restores into an
 // empty cluster: the namespace, ServiceAccounts, Roles, RoleBindings,
 // ConfigMaps, Secrets, Services, PVCs, PDBs, data, then StatefulSets and
