@@ -312,7 +312,7 @@ func TestChaosMesh(t *testing.T) {
 		Assess("a scenario via chaos-mesh that is never confirmed is an ERROR saying so, and its object is rolled back", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			// The runner turns Apply's ErrNotConfirmed into the scenario's
 			// error and rolls back through the journaled undo.
-			doc := scenarioYAML("unconfirmed-pause", "node", "kind: pause\nvia: chaos-mesh\npod: etcd-1\nduration: 10s", "") +
+			doc := scenarioYAML("unconfirmed-partition", "zone", "kind: zone-partition\nvia: chaos-mesh\nzone: lab-1a\nduration: 10s", "") +
 				"  phaseTimeouts:\n    inject: 3s\n"
 			run := runScenarios(t, ctx, parseScenarios(t, doc))
 			s := run.Scenarios[0]
