@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	es "github.com/elastic/go-elasticsearch/v8"
@@ -37,6 +39,7 @@ type options struct {
 	replicas    int
 	readTimeout time.Duration
 	pageSize    int
+	targets     []string
 }
 
 // Option changes how a Driver is created.
@@ -79,26 +82,51 @@ func WithPageSize(n int) Option {
 	}
 }
 
+// WithTargetIndices is SetTargetIndices at creation.
+func WithTargetIndices(indices ...string) Option {
+	return func(o *options) error {
+		o.targets = append(o.targets, indices...)
+		return nil
+	}
+}
+
 // Driver is an Elasticsearch cluster, connected. It implements apps.Driver:
 // each record is a document whose _id is the record id, in one index named
 // after Config.Prefix. It also has the snapshot API the backup engine uses
 // (see snapshot.go). It is safe for concurrent use.
+//
+// Writes go through a write alias of the index (Alias) with require_alias,
+// never to the index name: Elasticsearch auto-creates a missing index on a
+// write to its name, so after a human-error fault deleted the index the
+// next write would silently re-create it, empty, and hide the fault. An
+// alias goes away with its index, so such a write fails instead.
 type Driver struct {
 	es    *es.Client
 	index string
+	alias string
 	opts  options
 
 	// createMu serialises index creation; a channel rather than a mutex
 	// so that a caller waiting for it still honours its own deadline.
 	createMu chan struct{}
 	created  bool // guarded by createMu
+
+	mu      sync.Mutex
+	targets []string // indices besides the probe index whose health counts; guarded by mu
 }
 
-var _ apps.Driver = (*Driver)(nil)
+var (
+	_ apps.Driver   = (*Driver)(nil)
+	_ apps.Promiser = (*Driver)(nil)
+)
+
+// aliasSuffix names the write alias of the probe index.
+const aliasSuffix = "-writes"
 
 // New creates a driver for the cluster at cfg.Endpoints.URLs, writing to the
-// index cfg.Prefix (lower-cased). It does not contact the cluster; the index
-// is created on first use.
+// index cfg.Prefix (lower-cased). It does not contact the cluster: call
+// Prepare at steady state to create the index; the first Health, Write or
+// Read creates it otherwise, and nothing ever re-creates it.
 func New(cfg apps.Config, opts ...Option) (*Driver, error) {
 	o := options{replicas: DefaultReplicas, readTimeout: DefaultReadTimeout, pageSize: DefaultPageSize}
 	for _, opt := range opts {
@@ -113,6 +141,9 @@ func New(cfg apps.Config, opts ...Option) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch driver: prefix: %w", err)
 	}
+	if len(index)+len(aliasSuffix) > 255 {
+		return nil, fmt.Errorf("elasticsearch driver: prefix %q is too long: its write alias %q would pass Elasticsearch's 255 bytes; give a shorter prefix", cfg.Prefix, index+aliasSuffix)
+	}
 	client, err := es.NewClient(es.Config{
 		Addresses: cfg.Endpoints.URLs,
 		Username:  cfg.Username,
@@ -125,11 +156,66 @@ func New(cfg apps.Config, opts ...Option) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch driver: %w", err)
 	}
-	return &Driver{es: client, index: index, opts: o, createMu: make(chan struct{}, 1)}, nil
+	d := &Driver{es: client, index: index, alias: index + aliasSuffix, opts: o, createMu: make(chan struct{}, 1)}
+	if err := d.SetTargetIndices(o.targets); err != nil {
+		return nil, fmt.Errorf("elasticsearch driver: %w", err)
+	}
+	return d, nil
 }
 
 // Index is the name of the index the driver writes records to.
 func (d *Driver) Index() string { return d.index }
+
+// Alias is the name of the write alias of Index that writes go through.
+func (d *Driver) Alias() string { return d.alias }
+
+// SetTargetIndices names the indices, besides the probe index, that the
+// scenario targets (spec.backup.elasticsearch.indices): Health judges the
+// probe index and these, not the whole cluster, so an unrelated yellow
+// index does not keep a scenario from full redundancy. Names may be
+// patterns (logs-*); none means the probe index alone. It replaces any
+// earlier list and is safe to call while probes run.
+func (d *Driver) SetTargetIndices(indices []string) error {
+	var out []string
+	for i, ix := range indices {
+		if err := checkTarget(ix); err != nil {
+			return fmt.Errorf("target index %d: %w", i, err)
+		}
+		if ix != d.index && !slices.Contains(out, ix) {
+			out = append(out, ix)
+		}
+	}
+	d.mu.Lock()
+	d.targets = out
+	d.mu.Unlock()
+	return nil
+}
+
+// TargetIndices are the indices Health judges: the probe index first, then
+// those given to SetTargetIndices.
+func (d *Driver) TargetIndices() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string{d.index}, d.targets...)
+}
+
+// checkTarget accepts an index name or pattern that names indices to
+// include: not empty, not a list, not _all, not an exclusion.
+func checkTarget(ix string) error {
+	switch {
+	case ix == "":
+		return errors.New("the name is empty; name an index or a pattern such as logs-*")
+	case ix == "_all":
+		return errors.New(`"_all" is the whole cluster; name the indices the scenario targets`)
+	case strings.HasPrefix(ix, "-"):
+		return fmt.Errorf("%q is an exclusion; name the indices to include", ix)
+	case strings.ContainsAny(ix, `, \/"<>|#:`):
+		return fmt.Errorf(`%q must not contain a comma, space or any of \ / " < > | # : ; give one index or pattern per entry`, ix)
+	case strings.ToLower(ix) != ix:
+		return fmt.Errorf("%q has upper-case letters; Elasticsearch index names are lower-case", ix)
+	}
+	return nil
+}
 
 // indexName lower-cases name and checks it is a name Elasticsearch accepts
 // for an index. Wildcards, lists, _all and hidden (.dot) names are refused so
@@ -151,10 +237,19 @@ func indexName(name string) (string, error) {
 	return n, nil
 }
 
-// ensureIndex creates the index on first use with the configured replicas,
-// so a run's index never depends on the cluster's auto-create defaults. Once
-// it succeeded it is never tried again: recreating a deleted index would
-// hide a human-error fault and race a restore.
+// Prepare creates the probe index with the configured replicas and its
+// write alias, so a run's index never depends on the cluster's auto-create
+// defaults. The runner calls it once at steady state, before it waits for
+// the app to be healthy; an index that already exists (a prefix used again) is kept and
+// given the alias. Once it succeeded neither it nor a write ever creates
+// the index again: re-creating a deleted index would hide a human-error
+// fault and race a restore.
+func (d *Driver) Prepare(ctx context.Context) error {
+	return d.ensureIndex(ctx)
+}
+
+// ensureIndex is Prepare, done at most once; the first Health, Write or
+// Read calls it when the runner has not.
 func (d *Driver) ensureIndex(ctx context.Context) error {
 	select {
 	case d.createMu <- struct{}{}:
@@ -172,6 +267,7 @@ func (d *Driver) ensureIndex(ctx context.Context) error {
 		"mappings": map[string]any{
 			"properties": map[string]any{"id": map[string]any{"type": "keyword"}},
 		},
+		"aliases": map[string]any{d.alias: map[string]any{"is_write_index": true}},
 	})
 	if err != nil {
 		return err
@@ -180,7 +276,16 @@ func (d *Driver) ensureIndex(ctx context.Context) error {
 		d.es.Indices.Create.WithContext(ctx),
 		d.es.Indices.Create.WithBody(bytes.NewReader(body)),
 	))
-	if err != nil && !isAPIError(err, 400, "resource_already_exists_exception") {
+	if isAPIError(err, 400, "resource_already_exists_exception") {
+		// Adding an alias the index has already is a no-op.
+		err = into(nil)(d.es.Indices.PutAlias([]string{d.index}, d.alias,
+			d.es.Indices.PutAlias.WithContext(ctx),
+			d.es.Indices.PutAlias.WithBody(strings.NewReader(`{"is_write_index":true}`)),
+		))
+		if err != nil {
+			return fmt.Errorf("create index %q: it exists; add its write alias %q: %w", d.index, d.alias, err)
+		}
+	} else if err != nil {
 		return fmt.Errorf("create index %q: %w", d.index, err)
 	}
 	d.created = true
@@ -207,8 +312,11 @@ type bulkItem struct {
 // the answer could not be read), and any other error when it was certainly
 // not applied (a failed item such as 429 es_rejected_execution_exception,
 // 409 version_conflict_engine_exception or 503 unavailable_shards_exception,
-// or the whole request refused). Documents are created with op_type create,
-// so an id is written at most once; ids must be unique within a batch.
+// or the whole request refused, or a 404 index_not_found_exception when the
+// index was deleted). Documents are created with op_type create, so an id
+// is written at most once; ids must be unique within a batch. They go
+// through the write alias with require_alias, so a deleted index is never
+// auto-created by a write.
 //
 // Writes do not refresh the index; ReadAll refreshes before reading.
 func (d *Driver) WriteBatch(ctx context.Context, ids []string) map[string]error {
@@ -234,7 +342,8 @@ func (d *Driver) WriteBatch(ctx context.Context, ids []string) map[string]error 
 	}
 	bulkOpts := []func(*esapi.BulkRequest){
 		d.es.Bulk.WithContext(ctx),
-		d.es.Bulk.WithIndex(d.index),
+		d.es.Bulk.WithIndex(d.alias),
+		d.es.Bulk.WithRequireAlias(true),
 		d.es.Bulk.WithRefresh("false"),
 	}
 	// Ask Elasticsearch to give up waiting for an unavailable primary
@@ -451,24 +560,54 @@ func (d *Driver) closePIT(ctx context.Context, id *string) {
 	))
 }
 
-// Health reads _cluster/health: Full when green, Serving when not red,
-// Members the nodes in the cluster, Healthy its data nodes. When the cluster
-// cannot answer (no elected master, no node reachable) it returns an error
-// and a Health that is not serving.
+// Health reads the health of the indices the scenario targets (the probe
+// index and those given to SetTargetIndices), not of the whole cluster:
+// Full when they are green, Serving when none is red. A missing target
+// index is red. Members are the nodes in the cluster, Healthy its data
+// nodes. When the cluster cannot answer (no elected master, no node
+// reachable) it returns an error and a Health that is not serving.
+//
+// Until Prepare (or a first write or read) created the probe index, Health
+// creates it, so that a runner's steady-state check, which comes first,
+// judges an index that exists; as everywhere, never once it was created.
 func (d *Driver) Health(ctx context.Context) (apps.Health, error) {
+	if err := d.ensureIndex(ctx); err != nil {
+		return apps.Health{Detail: err.Error()}, fmt.Errorf("health: %w", err)
+	}
+	targets := d.TargetIndices()
 	var r struct {
 		Status              string `json:"status"`
+		TimedOut            bool   `json:"timed_out"`
 		NumberOfNodes       int    `json:"number_of_nodes"`
 		NumberOfDataNodes   int    `json:"number_of_data_nodes"`
 		InitializingShards  int    `json:"initializing_shards"`
 		UnassignedShards    int    `json:"unassigned_shards"`
 		UnassignedPrimaries int    `json:"unassigned_primary_shards"`
+		Indices             map[string]struct {
+			Status string `json:"status"`
+		} `json:"indices"`
 	}
-	if err := into(&r)(d.es.Cluster.Health(d.es.Cluster.Health.WithContext(ctx))); err != nil {
-		return apps.Health{Detail: "no answer: " + err.Error()}, fmt.Errorf("cluster health: %w", err)
+	// Named indices make Elasticsearch wait for them to exist, up to its
+	// timeout (30s by default), and then answer 408 with status red: ask
+	// it to give up before the caller does, and read that answer.
+	timeout := 5 * time.Second
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(deadline)*3/4)
+	}
+	res, err := d.es.Cluster.Health(
+		d.es.Cluster.Health.WithContext(ctx),
+		d.es.Cluster.Health.WithIndex(targets...),
+		d.es.Cluster.Health.WithLevel("indices"),
+		d.es.Cluster.Health.WithTimeout(max(timeout, time.Millisecond)),
+	)
+	if err == nil && res.StatusCode == 408 {
+		res.StatusCode = 200 // the body is a health answer; timed_out says why
+	}
+	if err := decode(res, err, &r); err != nil {
+		return apps.Health{Detail: "no answer: " + err.Error()}, fmt.Errorf("health of %v: %w", targets, err)
 	}
 	if r.Status == "" {
-		return apps.Health{Detail: "no status in answer"}, errors.New("cluster health: the answer has no status")
+		return apps.Health{Detail: "no status in answer"}, fmt.Errorf("health of %v: the answer has no status", targets)
 	}
 	detail := fmt.Sprintf("%s, %s", r.Status, plural(r.NumberOfNodes, "node"))
 	if r.InitializingShards > 0 {
@@ -476,6 +615,33 @@ func (d *Driver) Health(ctx context.Context) (apps.Health, error) {
 	}
 	if r.UnassignedShards > 0 {
 		detail += ", " + plural(r.UnassignedShards, "unassigned shard")
+	}
+	// Say which target is not green. A missing index makes Elasticsearch
+	// answer red without naming any index.
+	var notGreen, matched, named []string
+	for _, ix := range targets {
+		if strings.Contains(ix, "*") {
+			continue
+		}
+		named = append(named, ix)
+		if h, ok := r.Indices[ix]; ok && h.Status != "green" {
+			notGreen = append(notGreen, ix+" "+h.Status)
+		}
+	}
+	for ix, h := range r.Indices {
+		if h.Status != "green" && !slices.Contains(targets, ix) {
+			matched = append(matched, ix+" "+h.Status) // matched by a pattern
+		}
+	}
+	slices.Sort(matched)
+	notGreen = append(notGreen, matched...)
+	switch {
+	case r.TimedOut && len(r.Indices) == 0 && len(named) == 1:
+		detail += " (" + named[0] + " missing)"
+	case r.TimedOut && len(r.Indices) == 0:
+		detail += " (a target index is missing: one of " + strings.Join(named, ", ") + ")"
+	case len(notGreen) > 0:
+		detail += " (" + strings.Join(notGreen, ", ") + ")"
 	}
 	return apps.Health{
 		Full:    r.Status == "green",

@@ -362,23 +362,65 @@ func TestHealth(t *testing.T) {
 	tests := []struct {
 		name    string
 		setup   func(f *fakeElasticsearch)
+		targets []string // SetTargetIndices
 		want    apps.Health
 		wantErr bool
 	}{
 		{
-			name:  "green is full redundancy and serving",
-			setup: func(f *fakeElasticsearch) { f.status, f.nodes, f.dataNodes = "green", 3, 3 },
+			name:  "a green probe index is full redundancy and serving",
+			setup: func(f *fakeElasticsearch) { f.put(runIndex) },
 			want:  apps.Health{Full: true, Serving: true, Members: 3, Healthy: 3, Detail: "green, 3 nodes"},
 		},
 		{
-			name:  "yellow serves without full redundancy",
-			setup: func(f *fakeElasticsearch) { f.status, f.nodes, f.dataNodes, f.unassigned = "yellow", 2, 2, 3 },
-			want:  apps.Health{Serving: true, Members: 2, Healthy: 2, Detail: "yellow, 2 nodes, 3 unassigned shards"},
+			// The old driver read the cluster's health: yellow.
+			name: "an unrelated yellow index does not keep the targets from full redundancy",
+			setup: func(f *fakeElasticsearch) {
+				f.put(runIndex)
+				f.put("orders")
+				f.put("logs-unrelated").health = "yellow"
+				f.status = "yellow"
+			},
+			targets: []string{"orders"},
+			want:    apps.Health{Full: true, Serving: true, Members: 3, Healthy: 3, Detail: "green, 3 nodes"},
 		},
 		{
-			name:  "red is not serving",
-			setup: func(f *fakeElasticsearch) { f.status, f.nodes, f.dataNodes, f.unassigned = "red", 1, 1, 1 },
-			want:  apps.Health{Members: 1, Healthy: 1, Detail: "red, 1 node, 1 unassigned shard"},
+			name: "a yellow target index named with SetTargetIndices serves without full redundancy",
+			setup: func(f *fakeElasticsearch) {
+				f.put(runIndex)
+				f.put("orders").health = "yellow"
+				f.status, f.nodes, f.dataNodes = "yellow", 2, 2
+			},
+			targets: []string{"orders"},
+			want:    apps.Health{Serving: true, Members: 2, Healthy: 2, Detail: "yellow, 2 nodes, 1 unassigned shard (orders yellow)"},
+		},
+		{
+			name: "a yellow index matched by a target pattern counts",
+			setup: func(f *fakeElasticsearch) {
+				f.put(runIndex)
+				f.put("logs-1")
+				f.put("logs-2").health = "yellow"
+			},
+			targets: []string{"logs-*"},
+			want:    apps.Health{Serving: true, Members: 3, Healthy: 3, Detail: "yellow, 3 nodes, 1 unassigned shard (logs-2 yellow)"},
+		},
+		{
+			name: "a red probe index is not serving",
+			setup: func(f *fakeElasticsearch) {
+				f.put(runIndex).health = "red"
+				f.status, f.nodes, f.dataNodes = "red", 1, 1
+			},
+			want: apps.Health{Members: 1, Healthy: 1, Detail: "red, 1 node, 1 unassigned shard (rebound-run-1 red)"},
+		},
+		{
+			name:  "a deleted probe index is red and named, and not re-created",
+			setup: func(f *fakeElasticsearch) { delete(f.indices, runIndex) },
+			want:  apps.Health{Members: 3, Healthy: 3, Detail: "red, 3 nodes (rebound-run-1 missing)"},
+		},
+		{
+			name:    "a deleted target index is red",
+			setup:   func(f *fakeElasticsearch) { f.put(runIndex) },
+			targets: []string{"orders"},
+			want:    apps.Health{Members: 3, Healthy: 3, Detail: "red, 3 nodes (a target index is missing: one of rebound-run-1, orders)"},
 		},
 		{
 			name:    "no elected master is an error and not serving",
@@ -395,10 +437,16 @@ func TestHealth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFakeElasticsearch(t)
-			f.set(tt.setup)
 			d := newDriver(t, f)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
+			if err := d.Prepare(ctx); err != nil {
+				t.Fatal(err)
+			}
+			f.set(tt.setup)
+			if err := d.SetTargetIndices(tt.targets); err != nil {
+				t.Fatal(err)
+			}
 
 			got, err := d.Health(ctx)
 

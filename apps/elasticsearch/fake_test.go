@@ -47,7 +47,12 @@ type fakeElasticsearch struct {
 	pits         map[string]*fakePIT                 // current id → point in time
 	pitSeq       int
 	searchFail   int // fail the n-th search page of a point in time (1-based); 0 never
+	// noAutoCreate refuses to create an index on a write to a missing
+	// one, as action.auto_create_index: false does; Elasticsearch's
+	// default, and the fake's, is to create it.
+	noAutoCreate bool
 	ops          []string
+	queries      map[string][]string // op → raw query of each request
 }
 
 type fakeIndex struct {
@@ -59,11 +64,19 @@ type fakeIndex struct {
 	unavailable bool // no copy of its shard is assigned
 	shards      int
 	replicas    int
+	aliases     map[string]aliasMeta
+	health      string            // of _cluster/health/<index>; "" is green
+	settings    map[string]string // further index settings, flat, as GET _settings reports them
+}
+
+type aliasMeta struct {
+	IsWriteIndex *bool `json:"is_write_index,omitempty"`
 }
 
 type fakeSnapshot struct {
 	uuid    string
 	indices map[string][]string
+	aliases map[string]map[string]aliasMeta // index → its aliases
 	state   string
 	failed  int
 	start   time.Time
@@ -97,6 +110,7 @@ func newFakeElasticsearch(t testing.TB) *fakeElasticsearch {
 		repoSettings: map[string]map[string]any{},
 		snapshots:    map[string]map[string]*fakeSnapshot{},
 		pits:         map[string]*fakePIT{},
+		queries:      map[string][]string{},
 	}
 	// httptest listens on 127.0.0.1 only.
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -116,7 +130,7 @@ func (f *fakeElasticsearch) seed(index string, ids ...string) *fakeIndex {
 func (f *fakeElasticsearch) put(index string, ids ...string) *fakeIndex {
 	ix := f.indices[index]
 	if ix == nil {
-		ix = &fakeIndex{has: map[string]bool{}, shards: 1, replicas: 1}
+		ix = newFakeIndex(1, 1)
 		f.indices[index] = ix
 	}
 	for _, id := range ids {
@@ -126,6 +140,35 @@ func (f *fakeElasticsearch) put(index string, ids ...string) *fakeIndex {
 		}
 	}
 	return ix
+}
+
+func newFakeIndex(shards, replicas int) *fakeIndex {
+	return &fakeIndex{has: map[string]bool{}, shards: shards, replicas: replicas, aliases: map[string]aliasMeta{}, settings: map[string]string{}}
+}
+
+// aliased returns the index an alias points to, as a write through it
+// resolves: its write index, or its only index.
+func (f *fakeElasticsearch) aliased(alias string) (index string, ok bool) {
+	var all []string
+	for name, ix := range f.indices {
+		if m, has := ix.aliases[alias]; has {
+			if m.IsWriteIndex != nil && *m.IsWriteIndex {
+				return name, true
+			}
+			all = append(all, name)
+		}
+	}
+	if len(all) == 1 {
+		return all[0], true
+	}
+	return "", false
+}
+
+// queried returns the raw queries of every request of op.
+func (f *fakeElasticsearch) queried(op string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.queries[op]...)
 }
 
 func (f *fakeElasticsearch) set(fn func(f *fakeElasticsearch)) {
@@ -187,7 +230,8 @@ func route(r *http.Request) (op string, p []string) {
 		return "search", seg
 	case len(seg) == 1 && seg[0] == "_pit" && m == http.MethodDelete:
 		return "pit.close", seg
-	case len(seg) == 2 && seg[0] == "_cluster" && seg[1] == "health":
+	case len(seg) == 2 && seg[0] == "_cluster" && seg[1] == "health",
+		len(seg) == 3 && seg[0] == "_cluster" && seg[1] == "health":
 		return "health", seg
 	case len(seg) == 2 && seg[0] == "_cat" && seg[1] == "master":
 		return "master", seg
@@ -228,7 +272,10 @@ func route(r *http.Request) (op string, p []string) {
 			if m == http.MethodPut {
 				return "settings.put", seg
 			}
+			return "settings.all", seg
 		}
+	case len(seg) == 3 && (seg[1] == "_alias" || seg[1] == "_aliases") && m == http.MethodPut:
+		return "alias.put", seg
 	case len(seg) == 3 && seg[1] == "_block":
 		return "block", seg
 	case len(seg) == 3 && seg[1] == "_settings" && m == http.MethodGet:
@@ -243,6 +290,7 @@ func (f *fakeElasticsearch) serve(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	f.ops = append(f.ops, op)
+	f.queries[op] = append(f.queries[op], r.URL.RawQuery)
 	mb, bad := f.misbehave[op]
 	f.mu.Unlock()
 
@@ -280,7 +328,7 @@ func (f *fakeElasticsearch) serve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	switch op {
 	case "bulk":
-		f.bulk(w, seg, body)
+		f.bulk(w, seg, q, body)
 	case "index.create":
 		f.createIndex(w, seg[0], body)
 	case "index.delete":
@@ -363,28 +411,51 @@ func (f *fakeElasticsearch) serve(w http.ResponseWriter, r *http.Request) {
 			masterNotDiscovered(w)
 			return
 		}
-		active := 0
-		for _, ix := range f.indices {
-			active += ix.shards * (1 + ix.replicas)
+		f.health(w, seg, q)
+	case "alias.put":
+		ix := f.indices[seg[0]]
+		if ix == nil {
+			indexNotFound(w, seg[0])
+			return
 		}
-		writeJSON(w, 200, map[string]any{
-			"cluster_name":                     "quickstart",
-			"status":                           f.status,
-			"timed_out":                        false,
-			"number_of_nodes":                  f.nodes,
-			"number_of_data_nodes":             f.dataNodes,
-			"active_primary_shards":            len(f.indices),
-			"active_shards":                    active - f.unassigned,
-			"relocating_shards":                0,
-			"initializing_shards":              0,
-			"unassigned_shards":                f.unassigned,
-			"unassigned_primary_shards":        0,
-			"delayed_unassigned_shards":        0,
-			"number_of_pending_tasks":          0,
-			"number_of_in_flight_fetch":        0,
-			"task_max_waiting_in_queue_millis": 0,
-			"active_shards_percent_as_number":  100.0,
-		})
+		var m aliasMeta
+		if len(body) > 0 {
+			_ = json.Unmarshal(body, &m)
+		}
+		ix.aliases[seg[2]] = m
+		writeJSON(w, 200, map[string]any{"acknowledged": true, "errors": false})
+	case "settings.all":
+		ixs, ok := f.resolve(w, seg[0])
+		if !ok {
+			return
+		}
+		if get(q, "flat_settings") != "true" {
+			f.t.Errorf("fake elasticsearch: GET _settings without flat_settings")
+		}
+		out := map[string]any{}
+		for _, n := range ixs {
+			ix := f.indices[n]
+			settings := map[string]string{
+				"index.number_of_shards":   strconv.Itoa(ix.shards),
+				"index.number_of_replicas": strconv.Itoa(ix.replicas),
+				"index.provided_name":      n,
+				"index.uuid":               "kV7mzNF4QbSGu1UhqHbHkA",
+				"index.version.created":    "8521000",
+			}
+			for k, v := range ix.settings {
+				settings[k] = v
+			}
+			entry := map[string]any{"settings": settings}
+			if get(q, "include_defaults") == "true" {
+				defaults := map[string]string{"index.write.wait_for_active_shards": "1", "index.translog.durability": "REQUEST", "index.refresh_interval": "1s"}
+				for k := range settings {
+					delete(defaults, k)
+				}
+				entry["defaults"] = defaults
+			}
+			out[n] = entry
+		}
+		writeJSON(w, 200, out)
 	case "master":
 		if f.master == "" {
 			masterNotDiscovered(w)
@@ -493,7 +564,84 @@ func (f *fakeElasticsearch) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (f *fakeElasticsearch) bulk(w http.ResponseWriter, seg []string, body []byte) {
+// health answers _cluster/health, for the whole cluster (its status is
+// f.status) or for the named indices (the worst of theirs). A named index
+// that does not exist makes Elasticsearch wait for it until the request's
+// timeout and then answer 408, status red, timed_out, with no indices.
+func (f *fakeElasticsearch) health(w http.ResponseWriter, seg []string, q map[string][]string) {
+	status, code, timedOut := f.status, 200, false
+	indices := map[string]any{}
+	unassigned := f.unassigned
+	if len(seg) == 3 {
+		rank := map[string]int{"green": 0, "yellow": 1, "red": 2}
+		status, unassigned = "green", 0
+		var names []string
+		for _, part := range strings.Split(seg[2], ",") {
+			if strings.Contains(part, "*") {
+				for name := range f.indices {
+					if ok, _ := path.Match(part, name); ok {
+						names = append(names, name)
+					}
+				}
+				continue
+			}
+			if f.indices[part] == nil {
+				if get(q, "timeout") == "" {
+					f.t.Errorf("fake elasticsearch: health of missing index %q asked without a timeout: Elasticsearch would wait 30s", part)
+				}
+				status, code, timedOut, indices, names = "red", 408, true, map[string]any{}, nil
+				break
+			}
+			names = append(names, part)
+		}
+		for _, name := range names {
+			ix := f.indices[name]
+			h := ix.health
+			if h == "" {
+				h = "green"
+			}
+			if rank[h] > rank[status] {
+				status = h
+			}
+			if h != "green" {
+				unassigned += ix.replicas
+			}
+			indices[name] = map[string]any{"status": h, "number_of_shards": ix.shards, "number_of_replicas": ix.replicas}
+		}
+	}
+	active := 0
+	for _, ix := range f.indices {
+		active += ix.shards * (1 + ix.replicas)
+	}
+	resp := map[string]any{
+		"cluster_name":                     "quickstart",
+		"status":                           status,
+		"timed_out":                        timedOut,
+		"number_of_nodes":                  f.nodes,
+		"number_of_data_nodes":             f.dataNodes,
+		"active_primary_shards":            len(f.indices),
+		"active_shards":                    active - unassigned,
+		"relocating_shards":                0,
+		"initializing_shards":              0,
+		"unassigned_shards":                unassigned,
+		"unassigned_primary_shards":        0,
+		"delayed_unassigned_shards":        0,
+		"number_of_pending_tasks":          0,
+		"number_of_in_flight_fetch":        0,
+		"task_max_waiting_in_queue_millis": 0,
+		"active_shards_percent_as_number":  100.0,
+	}
+	if get(q, "level") == "indices" {
+		resp["indices"] = indices
+	}
+	writeJSON(w, code, resp)
+}
+
+// bulk answers _bulk as Elasticsearch does: the target is the index in the
+// path or an item's _index; an alias resolves to its write index; a missing
+// index is auto-created unless noAutoCreate, and with require_alias a
+// target that is not an alias fails its item with 404.
+func (f *fakeElasticsearch) bulk(w http.ResponseWriter, seg []string, q map[string][]string, body []byte) {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	var items []map[string]any
 	errs := false
@@ -518,7 +666,7 @@ func (f *fakeElasticsearch) bulk(w http.ResponseWriter, seg []string, body []byt
 			if index == "" && len(seg) == 2 {
 				index = seg[0]
 			}
-			item := f.bulkItem(index, meta.ID)
+			item := f.bulkItem(index, meta.ID, get(q, "require_alias") == "true")
 			if s := item["status"].(int); s < 200 || s > 299 {
 				errs = true
 			}
@@ -528,8 +676,17 @@ func (f *fakeElasticsearch) bulk(w http.ResponseWriter, seg []string, body []byt
 	writeJSON(w, 200, map[string]any{"errors": errs, "took": 3, "items": items})
 }
 
-func (f *fakeElasticsearch) bulkItem(index, id string) map[string]any {
+func (f *fakeElasticsearch) bulkItem(index, id string, requireAlias bool) map[string]any {
 	item := map[string]any{"_index": index, "_id": id}
+	if target, ok := f.aliased(index); ok {
+		index = target
+		item["_index"] = target
+	} else if requireAlias {
+		reason := fmt.Sprintf("no such index [%[1]s] and [require_alias] request flag is [true] and [%[1]s] is not an alias", index)
+		item["status"] = 404
+		item["error"] = map[string]any{"type": "index_not_found_exception", "reason": reason, "index_uuid": "_na_", "index": index}
+		return item
+	}
 	fail := func(status int, typ, reason string) map[string]any {
 		item["status"] = status
 		item["error"] = map[string]any{"type": typ, "reason": reason, "index_uuid": "aAsFqTI0Tc2W0LCWgPNrOA", "shard": "0", "index": index}
@@ -552,8 +709,13 @@ func (f *fakeElasticsearch) bulkItem(index, id string) map[string]any {
 	case ix != nil && ix.has[id]:
 		return fail(409, "version_conflict_engine_exception", fmt.Sprintf("[%s]: version conflict, document already exists (current version [1])", id))
 	}
+	if ix == nil && f.noAutoCreate {
+		item["status"] = 404
+		item["error"] = map[string]any{"type": "index_not_found_exception", "reason": fmt.Sprintf("no such index [%s] and [action.auto_create_index] is [false]", index), "index_uuid": "_na_", "index": index}
+		return item
+	}
 	if ix == nil { // auto-created with Elasticsearch's defaults
-		ix = &fakeIndex{has: map[string]bool{}, shards: 1, replicas: 1}
+		ix = newFakeIndex(1, 1)
 		f.indices[index] = ix
 	}
 	ix.has[id] = true
@@ -579,12 +741,23 @@ func (f *fakeElasticsearch) createIndex(w http.ResponseWriter, name string, body
 				Replicas int `json:"number_of_replicas"`
 			} `json:"index"`
 		} `json:"settings"`
+		Aliases map[string]aliasMeta `json:"aliases"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		esError(w, 400, "parse_exception", err.Error())
 		return
 	}
-	f.indices[name] = &fakeIndex{has: map[string]bool{}, shards: req.Settings.Index.Shards, replicas: req.Settings.Index.Replicas}
+	for alias := range req.Aliases {
+		if f.indices[alias] != nil {
+			esError(w, 400, "invalid_alias_name_exception", fmt.Sprintf("Invalid alias name [%s]: an index or data stream exists with the same name as the alias", alias))
+			return
+		}
+	}
+	ix := newFakeIndex(req.Settings.Index.Shards, req.Settings.Index.Replicas)
+	for alias, m := range req.Aliases {
+		ix.aliases[alias] = m
+	}
+	f.indices[name] = ix
 	writeJSON(w, 200, map[string]any{"acknowledged": true, "shards_acknowledged": true, "index": name})
 }
 
@@ -724,10 +897,15 @@ func (f *fakeElasticsearch) createSnapshot(w http.ResponseWriter, repo, name str
 	if !ok {
 		return
 	}
-	s := &fakeSnapshot{uuid: fmt.Sprintf("dKb54xw67gvdRctLCxSsog%d", len(f.snapshots[repo])), indices: map[string][]string{}, state: "SUCCESS", start: time.Date(2026, 3, 14, 9, 0, len(f.snapshots[repo]), 0, time.UTC)}
+	s := &fakeSnapshot{uuid: fmt.Sprintf("dKb54xw67gvdRctLCxSsog%d", len(f.snapshots[repo])), indices: map[string][]string{}, aliases: map[string]map[string]aliasMeta{}, state: "SUCCESS", start: time.Date(2026, 3, 14, 9, 0, len(f.snapshots[repo]), 0, time.UTC)}
 	for _, n := range ixs {
-		// A snapshot copies what was written, refreshed or not.
+		// A snapshot copies what was written, refreshed or not, and
+		// the index's aliases.
 		s.indices[n] = append([]string(nil), f.indices[n].docs...)
+		s.aliases[n] = map[string]aliasMeta{}
+		for a, m := range f.indices[n].aliases {
+			s.aliases[n][a] = m
+		}
 	}
 	if f.failShard {
 		s.state, s.failed = "PARTIAL", 1
@@ -813,6 +991,7 @@ func (f *fakeElasticsearch) restore(w http.ResponseWriter, repo, name string, bo
 		Indices           []string `json:"indices"`
 		RenamePattern     string   `json:"rename_pattern"`
 		RenameReplacement string   `json:"rename_replacement"`
+		IncludeAliases    *bool    `json:"include_aliases"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		esError(w, 400, "parse_exception", err.Error())
@@ -844,9 +1023,15 @@ func (f *fakeElasticsearch) restore(w http.ResponseWriter, repo, name string, bo
 	var restored []string
 	for _, t := range targets {
 		docs := append([]string(nil), s.indices[t[0]]...)
-		ix := &fakeIndex{has: map[string]bool{}, docs: docs, visible: len(docs), shards: 1, replicas: 1}
+		ix := newFakeIndex(1, 1)
+		ix.docs, ix.visible = docs, len(docs)
 		for _, id := range docs {
 			ix.has[id] = true
+		}
+		if req.IncludeAliases == nil || *req.IncludeAliases { // Elasticsearch's default: true
+			for a, m := range s.aliases[t[0]] {
+				ix.aliases[a] = m
+			}
 		}
 		f.indices[t[1]] = ix
 		restored = append(restored, t[1])

@@ -51,6 +51,13 @@ func TestLiveCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
+	if err := d.Prepare(ctx); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if p, err := d.Promise(ctx); err != nil || !p.MayLoseAcknowledged {
+		t.Errorf("Promise = %+v, %v; want one that may lose writes: the index has no replica", p, err)
+	}
+
 	written := ids("live-", 100)
 	for _, id := range written[:50] {
 		if err := d.Write(ctx, id); err != nil {
@@ -92,5 +99,11 @@ func TestLiveCluster(t *testing.T) {
 	}
 	if got, err := d.ReadAll(ctx); err != nil || len(got) != 0 {
 		t.Errorf("ReadAll after DeleteData = %d ids, %v; want none", len(got), err)
+	}
+	if err := d.Write(ctx, "after-delete"); err == nil || outcome(err) != "fail" {
+		t.Errorf("Write after DeleteData = %v, want a certain failure: a write must not re-create the index", err)
+	}
+	if got, err := d.ReadAll(ctx); err != nil || len(got) != 0 {
+		t.Errorf("ReadAll after a write into the deleted index = %d ids, %v; want none", len(got), err)
 	}
 }

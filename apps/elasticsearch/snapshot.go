@@ -84,7 +84,8 @@ type RestoreOptions struct {
 	Indices []string
 	// RenamePattern and RenameReplacement rename restored indices, as
 	// Elasticsearch's rename_pattern (a regular expression) and
-	// rename_replacement ($1 for the first group). Both or neither.
+	// rename_replacement ($1 for the first group). Both or neither. Renamed
+	// indices are restored without their aliases.
 	RenamePattern, RenameReplacement string
 	Replace                          ReplaceMode
 }
@@ -520,6 +521,11 @@ func (d *Driver) RestoreSnapshot(ctx context.Context, repo, snapshot string, opt
 	if opts.RenamePattern != "" {
 		req["rename_pattern"] = opts.RenamePattern
 		req["rename_replacement"] = opts.RenameReplacement
+		// A renamed copy sits beside the live index: it must not join
+		// the live index's aliases, the probe's write alias above all,
+		// or writes through it would find two indices. Restored in
+		// place, the aliases come back with the index.
+		req["include_aliases"] = false
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
