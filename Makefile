@@ -18,9 +18,11 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/rebound
 
-# Debian packages the lab needs (nsenter for exec probes); a no-op when present.
+# Debian packages the lab needs (nsenter for exec probes) and the tests need
+# (chromium, for the browser check of report.html); a no-op when present.
 deps:
 	@command -v nsenter >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and
 # kwokctl from the pinned Go modules in lab/bins; skips what is built.

@@ -91,7 +91,7 @@ func (tl *timeline) fromT0(d time.Duration) time.Duration { return tl.t0 + d }
 
 func (tl *timeline) collectMarkers() {
 	s, r := tl.s, &tl.s.Result
-	t0Seen := false
+	t0Seen, endSeen := false, false
 	for _, e := range s.Events {
 		m := marker{at: e.At, title: eventTitle(e)}
 		switch e.Kind {
@@ -105,6 +105,7 @@ func (tl *timeline) collectMarkers() {
 			m.class, m.label = "recovered", "fault recovered"
 		case measure.ObservationEnded:
 			m.class, m.label = "end", "observation end"
+			endSeen = true
 		case measure.Aborted:
 			m.class, m.label = "aborted", "⚠ aborted"
 		case measure.RolledBack:
@@ -122,6 +123,10 @@ func (tl *timeline) collectMarkers() {
 	}
 	if !tl.measured() {
 		return
+	}
+	if !endSeen { // the last probe counted says when observation ended
+		tl.markers = append(tl.markers, marker{at: tl.fromT0(r.Observed.Duration()), class: "end", label: "observation end",
+			title: "observation ended: the last probe counted completed " + HumanDuration(r.Observed.Duration()) + " after T0"})
 	}
 	if r.RTO != nil {
 		tl.markers = append(tl.markers, marker{at: tl.fromT0(r.RTO.Duration()), class: "svc",

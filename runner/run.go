@@ -56,13 +56,15 @@ func (r *Runner) Run(ctx context.Context, runID string, list []*scenarios.Scenar
 	fmt.Fprintf(r.opts.Out, "run %s: %d scenarios (journal %s)\n", runID, len(list), j.Path())
 
 	var runErr error
+	var results []measure.ScenarioResult // what the ladder is judged on, as measured
 	for i, s := range list {
 		if ctx.Err() != nil {
 			runErr = fmt.Errorf("%w: %w", ErrAborted, context.Cause(ctx))
 			break
 		}
-		rep, err := r.runScenario(ctx, s, runID)
+		rep, res, err := r.runScenario(ctx, s, runID)
 		run.Scenarios = append(run.Scenarios, rep)
+		results = append(results, res)
 		r.printVerdict(rep)
 		if errors.Is(err, ErrAborted) {
 			runErr = err
@@ -88,7 +90,9 @@ func (r *Runner) Run(ctx context.Context, runID string, list []*scenarios.Scenar
 			}
 		}
 	}
-	r.achieve(run)
+	if len(r.rungs) > 0 {
+		run.Achieved = measure.AchievedRungs(r.rungs, results)
+	}
 	return run, runErr
 }
 
@@ -106,24 +110,6 @@ func (r *Runner) clusterName() string {
 		return r.opts.Context
 	}
 	return r.opts.Kubeconfig
-}
-
-// achieve computes the achieved rung per disruption type.
-func (r *Runner) achieve(run *reports.Run) {
-	if len(r.rungs) == 0 {
-		return
-	}
-	var results []measure.ScenarioResult
-	for _, s := range run.Scenarios {
-		sr := measure.ScenarioResult{Name: s.Name, Disruption: measure.DisruptionType(s.Disruption), Result: s.Result}
-		if s.Error != "" {
-			sr.Failed = "could not run: " + s.Error
-		} else if f := r.failedRecovery[s.Name]; f != "" {
-			sr.Failed = f
-		}
-		results = append(results, sr)
-	}
-	run.Achieved = measure.AchievedRungs(r.rungs, results)
 }
 
 func (r *Runner) printVerdict(rep reports.Scenario) {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/reboundhq/rebound/clock"
 	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/measure"
@@ -31,20 +32,36 @@ var ErrAborted = errors.New("run aborted")
 // ErrRefused is a scenario the safety rules refuse to run.
 var ErrRefused = errors.New("refused")
 
+// BackupCut is a backup and where its consistent cut is.
+type BackupCut struct {
+	ID string
+	// At is the cut on the host's monotonic clock, read by the process
+	// that took it; zero when Unknown. The runner places it on the run's
+	// timeline with Timeline.HostOffset, which refuses an instant of
+	// another host or boot rather than trust a wall clock.
+	At clock.Instant
+	// Wall is the cut's wall-clock time, for people.
+	Wall time.Time
+	// Unknown says why no instant is known that the copy is consistent to
+	// (a crash-level volume copy made file by file while the app ran);
+	// empty when At holds. The measurement then makes no bug check.
+	Unknown string
+}
+
 // BackupEngine takes and restores the backups scenarios ask for. The runner
 // works without one; a restore scenario then breaches and says why.
 type BackupEngine interface {
-	// Backup takes a backup of the target app and returns its id and the
-	// instant of its consistent cut.
-	Backup(ctx context.Context, t *Target) (id string, cut time.Time, err error)
+	// Backup takes a backup of the target app and says where its cut is.
+	Backup(ctx context.Context, t *Target) (BackupCut, error)
 	// Restore restores backup id into the target's namespace and returns
 	// once the app is Ready and healthy again.
 	Restore(ctx context.Context, t *Target, id string) error
 	// Latest finds the newest backup of the target's namespace carrying
-	// tag (a schedule's) whose cut is before the instant given, for
-	// scenarios that restore what a schedule running during the game day
-	// took.
-	Latest(ctx context.Context, t *Target, tag string, before time.Time) (id string, cut time.Time, err error)
+	// tag (a schedule's) whose cut is before the instant given, on the same
+	// boot, for scenarios that restore what a schedule running during the
+	// game day took. Its error says why none qualifies, naming backups of
+	// the tag whose cut cannot be placed (taken on another host or boot).
+	Latest(ctx context.Context, t *Target, tag string, before clock.Instant) (BackupCut, error)
 }
 
 // Options configure a run.
@@ -77,8 +94,15 @@ type Options struct {
 	CloudSecret string
 	Live        *reports.Live
 	Marks       <-chan string
-	Out         io.Writer
-	Log         *slog.Logger
+	// Clock is what scenario timelines read; nil means the system clock.
+	// Tests give one whose host instants follow a fake time.
+	Clock measure.HostClock
+	// Baseline is how long probes run before anything is done (default
+	// 2 s); PollEvery how often observation looks at the timeline
+	// (default 200 ms). Tests shorten them.
+	Baseline, PollEvery time.Duration
+	Out                 io.Writer
+	Log                 *slog.Logger
 }
 
 // Runner runs scenarios.
@@ -90,8 +114,6 @@ type Runner struct {
 	run     *reports.Run
 	rungs   []measure.Rung
 	targets map[scenarios.Disruption]measure.Targets
-	// failedRecovery holds, by scenario, why its recovery path failed.
-	failedRecovery map[string]string
 }
 
 // NewRunID makes a run id: sortable by time, unique by its random tail.
@@ -113,7 +135,7 @@ func New(opts Options, kube kubernetes.Interface, dyn dynamic.Interface, list []
 	if err := CheckSafety(opts, list); err != nil {
 		return nil, err
 	}
-	r := &Runner{opts: opts, kube: kube, dynamic: dyn, targets: map[scenarios.Disruption]measure.Targets{}, failedRecovery: map[string]string{}}
+	r := &Runner{opts: opts, kube: kube, dynamic: dyn, targets: map[scenarios.Disruption]measure.Targets{}}
 	if opts.Ladder != nil {
 		rungs, targets, err := ladderTargets(opts.Ladder, opts.Rung)
 		if err != nil {
@@ -167,4 +189,18 @@ func ladderTargets(l *scenarios.Ladder, rung string) ([]measure.Rung, map[scenar
 		return nil, nil, fmt.Errorf("ladder %s has no rung %q (it has %s)", l.Name, rung, strings.Join(names, ", "))
 	}
 	return rungs, chosen, nil
+}
+
+func (r *Runner) baseline() time.Duration {
+	if r.opts.Baseline > 0 {
+		return r.opts.Baseline
+	}
+	return 2 * time.Second
+}
+
+func (r *Runner) pollEvery() time.Duration {
+	if r.opts.PollEvery > 0 {
+		return r.opts.PollEvery
+	}
+	return 200 * time.Millisecond
 }

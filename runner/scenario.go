@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/reboundhq/rebound/apps"
@@ -43,7 +44,18 @@ type scenarioRun struct {
 	rep      reports.Scenario
 	backupID string
 	applied  *journal.Entry // the journaled fault, while it is not recovered
-	aborted  error
+	// abort stops the run with a cause (an abort condition met while the
+	// probes run); aborted is that cause once it fired.
+	abort   context.CancelCauseFunc
+	aborted error
+	// promise is the lost writes the scenario accepts (nil: any) and why.
+	lostAllowed *int
+	promiseWhy  string
+	// faultOver is when the fault ended (undone after its duration, or a
+	// person marked recovery); observation lasts a stability window past it.
+	faultOver       time.Duration
+	faultIsOver     bool
+	markedRecovered bool
 	// recoveryErr is why the recovery path could not bring the app back
 	// (no backup to restore, a failed restore): a breach whatever the
 	// numbers say.
@@ -65,8 +77,9 @@ func (sr *scenarioRun) phase(name string) {
 
 // runScenario runs one scenario through every phase. It returns ErrAborted
 // (wrapped) when the run must stop; any other failure is recorded on the
-// scenario's report, which is always returned.
-func (r *Runner) runScenario(ctx context.Context, s *scenarios.Scenario, runID string) (reports.Scenario, error) {
+// scenario's report. The report and the measured result are always
+// returned: the result is what the ladder is judged on, computed once here.
+func (r *Runner) runScenario(ctx context.Context, s *scenarios.Scenario, runID string) (reports.Scenario, measure.ScenarioResult, error) {
 	start := time.Now()
 	sr := &scenarioRun{r: r, s: s, runID: runID, log: r.opts.Log.With("scenario", s.Name)}
 	sr.rep = reports.Scenario{
@@ -75,8 +88,21 @@ func (r *Runner) runScenario(ctx context.Context, s *scenarios.Scenario, runID s
 		StartedAt: start, Targets: r.targets[s.Disruption],
 	}
 	fmt.Fprintf(r.opts.Out, "scenario %s: %s\n", s.Name, s.Description)
-	err := sr.run(ctx)
+	// An abort condition cancels the whole scenario with its reason.
+	actx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	sr.abort = abort
+	err := sr.run(actx)
+	if cause := context.Cause(actx); sr.aborted == nil && ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		sr.aborted = cause
+	}
+	if sr.aborted != nil {
+		err = fmt.Errorf("%w: %w", ErrAborted, sr.aborted)
+	}
 	// Whatever happened, nothing stays applied.
+	if sr.applied != nil && sr.tl != nil {
+		sr.tl.Record(measure.RolledBack, "rolling back: "+sr.applied.Description)
+	}
 	if cerr := sr.rollback(); cerr != nil {
 		sr.rep.Error = joinMsg(sr.rep.Error, "rollback: "+cerr.Error())
 		err = errors.Join(err, cerr)
@@ -90,11 +116,24 @@ func (r *Runner) runScenario(ctx context.Context, s *scenarios.Scenario, runID s
 	}
 	if sr.tl != nil {
 		sr.measure()
+		// The read-back during the run may not have seen every loss.
+		if max := s.Abort.MaxLostWrites; max != nil && sr.aborted == nil && sr.rep.Result.LostCount > *max {
+			sr.aborted = fmt.Errorf("abort: %d acknowledged writes lost, more than abort.maxLostWrites (%d)", sr.rep.Result.LostCount, *max)
+			sr.note("%v", sr.aborted)
+			err = errors.Join(err, fmt.Errorf("%w: %w", ErrAborted, sr.aborted))
+		}
 	}
-	if errors.Is(err, ErrAborted) || sr.aborted != nil {
-		return sr.rep, fmt.Errorf("%w: %w", ErrAborted, errors.Join(err, sr.aborted))
+	res := measure.ScenarioResult{Name: s.Name, Disruption: measure.DisruptionType(s.Disruption), Result: sr.rep.Result}
+	switch {
+	case sr.rep.Error != "":
+		res.Failed = "could not run: " + sr.rep.Error
+	case sr.recoveryErr != nil:
+		res.Failed = sr.recoveryErr.Error()
 	}
-	return sr.rep, nil
+	if errors.Is(err, ErrAborted) {
+		return sr.rep, res, err
+	}
+	return sr.rep, res, nil
 }
 
 func joinMsg(a, b string) string {
@@ -102,6 +141,34 @@ func joinMsg(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// abortWith stops the scenario for an abort condition: every phase returns,
+// and runScenario rolls back.
+func (sr *scenarioRun) abortWith(err error) {
+	if sr.aborted != nil {
+		return
+	}
+	sr.aborted = err
+	if sr.tl != nil {
+		sr.tl.Record(measure.Aborted, err.Error())
+	}
+	sr.note("%v", err)
+	sr.abort(err)
+}
+
+// phaseErr turns a phase that ended on its context into the reason: an
+// abort condition, the phase's own timeout, or the run being stopped.
+func (sr *scenarioRun) phaseErr(ctx context.Context, phase string, timeout time.Duration, field string) error {
+	if sr.aborted != nil {
+		return fmt.Errorf("%w: %w", ErrAborted, sr.aborted)
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err := fmt.Errorf("the %s phase did not end within phaseTimeouts.%s (%s)", phase, field, timeout)
+		sr.abortWith(err)
+		return fmt.Errorf("%w: %w", ErrAborted, err)
+	}
+	return fmt.Errorf("%w: %w", ErrAborted, context.Cause(ctx))
 }
 
 func (sr *scenarioRun) run(ctx context.Context) error {
@@ -118,6 +185,9 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	if err := sr.waitHealthy(ctx, pt.SteadyState); err != nil {
 		return fmt.Errorf("steady state: the app is not healthy, so no fault was injected: %w", err)
 	}
+	if err := sr.setPromise(ctx); err != nil {
+		return fmt.Errorf("steady state: %w", err)
+	}
 	sr.env = &faults.Env{
 		Kube: r.kube, Dynamic: r.dynamic, Lab: r.labIfTarget(), Driver: t.Driver, Namespace: t.Namespace, Selector: t.Selector,
 		RunID: sr.runID, Scenario: s.Name, Log: sr.log, CloudSecret: r.opts.CloudSecret, Marks: r.opts.Marks, Out: r.opts.Out,
@@ -129,7 +199,7 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 
 	// Probes on, on one timeline.
 	sr.phase("probes on")
-	sr.tl = measure.NewTimeline(nil)
+	sr.tl = measure.NewTimeline(r.opts.Clock)
 	pctx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()
 	go t.followEndpoints(pctx)
@@ -137,10 +207,18 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	if r.opts.Live != nil {
 		obs = liveObserver{r.opts.Live, s.Name}
 	}
-	set := probes.Start(pctx, t.Driver, sr.tl, probes.Config{
+	cfg := probes.Config{
 		Interval: s.Probes.Availability.Interval, Timeout: s.Probes.Availability.Timeout,
 		Writers: s.Probes.Writes.Writers, Rate: s.Probes.Writes.Rate, Redundancy: t.replicasReady,
-	}, obs)
+	}
+	if max := s.Abort.MaxLostWrites; max != nil {
+		cfg.MaxLost, cfg.ReadBackEvery = max, s.Probes.Writes.ReadBackInterval
+		cfg.OnLost = func(missing []probes.Missing) {
+			sr.abortWith(fmt.Errorf("abort: %d acknowledged writes are missing, more than abort.maxLostWrites (%d): %s",
+				len(missing), *max, describeMissing(missing)))
+		}
+	}
+	set := probes.Start(pctx, t.Driver, sr.tl, cfg, obs)
 	stopped := false
 	stopProbes := func() {
 		if !stopped {
@@ -149,8 +227,8 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 		}
 	}
 	defer stopProbes()
-	if err := sleep(ctx, 2*time.Second); err != nil { // a baseline before the fault
-		return err
+	if err := sleep(ctx, r.baseline()); err != nil { // a baseline before the fault
+		return sr.phaseErr(ctx, "probes on", 0, "")
 	}
 
 	// Backup, when the scenario asks for one.
@@ -160,18 +238,20 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 			sr.note("no backup taken: this rebound has no backup engine configured, so a restore cannot bring data back")
 		} else {
 			bctx, cancel := context.WithTimeout(ctx, pt.Inject+5*time.Minute)
-			id, cut, err := r.opts.Backup.Backup(bctx, t)
+			cut, err := r.opts.Backup.Backup(bctx, t)
 			cancel()
 			if err != nil {
 				return fmt.Errorf("backup before the fault: %w", err)
 			}
-			sr.backupID = id
-			sr.tl.RecordBackup(id, sr.tl.Now()-time.Since(cut))
-			sr.note("backup %s taken", id)
+			if err := sr.recordCut(cut); err != nil {
+				return fmt.Errorf("backup before the fault: %w", err)
+			}
+			sr.backupID = cut.ID
+			sr.note("backup %s taken", cut.ID)
 		}
 	}
 
-	// Inject: plan, journal, act.
+	// Inject: plan, journal, act; T0 once the injector confirms it.
 	sr.phase("inject")
 	ictx, cancel := context.WithTimeout(ctx, pt.Inject)
 	plan, err := inj.Plan(ictx, sr.env)
@@ -179,35 +259,62 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("plan %s: %w", s.Fault.Kind, err)
 	}
-	if err := sr.inject(ctx, plan, pt.Inject); err != nil {
+	if err := sr.inject(ctx, plan); err != nil {
 		return err
 	}
 
-	// Observe, then undo the fault after its duration.
+	// Observe, then undo the fault after its duration. The phase runs from
+	// T0 and is bounded by phaseTimeouts.observe.
 	sr.phase("observe")
-	if plan.Duration > 0 {
-		if err := sr.watch(ctx, plan.Duration, false); err != nil {
+	octx, cancel := context.WithTimeout(ctx, pt.Observe+sr.confirmSlack(pt))
+	defer cancel()
+	if s.Fault.StartAfter > 0 {
+		if err := sr.watchFor(octx, s.Fault.StartAfter); err != nil {
+			return sr.phaseErr(octx, "observe", pt.Observe, "observe")
+		}
+		if err := sr.act(octx, plan); err != nil {
 			return err
+		}
+	}
+	if plan.Duration > 0 {
+		if err := sr.watchFor(octx, plan.Duration); err != nil {
+			return sr.phaseErr(octx, "observe", pt.Observe, "observe")
 		}
 		if err := sr.recoverFault(ctx); err != nil {
 			return err
 		}
 	}
+	if !sr.needsRecoveredMark() {
+		// The fault is over: undone after its duration, or one-shot, or
+		// (no duration) left for the recovery to outlast.
+		sr.faultOver, sr.faultIsOver = sr.tl.Now(), true
+	}
 
-	// Recover by the scenario's path.
+	// Recover by the scenario's path, bounded by phaseTimeouts.recover;
+	// the recovery timeout bounds how long rebound waits for the service.
 	sr.phase("recover (" + string(s.Recovery.Path) + ")")
+	rctx, cancel := context.WithTimeout(ctx, pt.Recover)
+	defer cancel()
+	deadline := time.Now().Add(s.Recovery.Timeout)
 	switch s.Recovery.Path {
 	case scenarios.RecoveryRestore:
-		if err := sr.restore(ctx); err != nil {
+		if err := sr.restore(rctx, deadline); err != nil {
+			if rctx.Err() != nil {
+				return sr.phaseErr(rctx, "recover", pt.Recover, "recover")
+			}
 			sr.recoveryErr = fmt.Errorf("restore failed: %w", err)
 			sr.note("%v", sr.recoveryErr)
 		}
 	case scenarios.RecoveryManual:
 		fmt.Fprintf(r.opts.Out, "\n>>> %s: recover the app now, then run `rebound mark recovered` (or send SIGUSR2).\n\n", s.Name)
 	}
-	if err := sr.watch(ctx, s.Recovery.Timeout, true); err != nil {
-		return err
+	if sr.needsRecoveredMark() && s.Recovery.Path != scenarios.RecoveryManual {
+		fmt.Fprintf(r.opts.Out, "\n>>> %s: when the fault is over, run `rebound mark recovered` (or send SIGUSR2).\n\n", s.Name)
 	}
+	if err := sr.watchUntilRecovered(rctx, deadline); err != nil {
+		return sr.phaseErr(rctx, "recover", pt.Recover, "recover")
+	}
+	sr.tl.Record(measure.ObservationEnded, "observation ended")
 	if err := sr.recoverFault(ctx); err != nil { // a fault left for recovery to outlast
 		return err
 	}
@@ -233,8 +340,63 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	return nil
 }
 
-// inject journals the plan, then applies it; T0 is when Apply confirms.
-func (sr *scenarioRun) inject(ctx context.Context, plan *faults.Plan, timeout time.Duration) error {
+// confirmSlack is the part of the observe phase spent confirming a fault
+// that starts after T0 (phaseTimeouts.inject bounds it on its own).
+func (sr *scenarioRun) confirmSlack(pt scenarios.PhaseTimeouts) time.Duration {
+	if sr.s.Fault.StartAfter > 0 {
+		return pt.Inject
+	}
+	return 0
+}
+
+// needsRecoveredMark tells whether only a person can say the fault is over:
+// a manual fault, or a manual recovery.
+func (sr *scenarioRun) needsRecoveredMark() bool {
+	return sr.s.Fault.Kind == scenarios.FaultManual || sr.s.Recovery.Path == scenarios.RecoveryManual
+}
+
+// setPromise works out how many lost writes the scenario accepts: its own
+// expect.lostWrites, or else what the driver declares its app promises.
+func (sr *scenarioRun) setPromise(ctx context.Context) error {
+	if n := sr.s.Expect.LostWrites; n != nil {
+		sr.lostAllowed, sr.promiseWhy = n, fmt.Sprintf("the scenario's expect.lostWrites (%d)", *n)
+		return nil
+	}
+	p, err := apps.PromiseOf(ctx, sr.target.Driver)
+	if err != nil {
+		return fmt.Errorf("the %s driver could not say what its app promises about acknowledged writes: %w", sr.s.Target.Driver, err)
+	}
+	sr.promiseWhy = fmt.Sprintf("the %s driver's promise: %s", sr.s.Target.Driver, p.Why)
+	if !p.MayLoseAcknowledged {
+		sr.lostAllowed = new(0)
+	}
+	return nil
+}
+
+// recordCut places a backup's cut on the run's timeline, or says why it
+// cannot be placed. A cut after T0 is refused: it would be a negative
+// backup age.
+func (sr *scenarioRun) recordCut(cut BackupCut) error {
+	if cut.Unknown != "" {
+		sr.tl.RecordBackupUnknownCut(cut.ID, cut.Unknown)
+		return nil
+	}
+	at, err := sr.tl.HostOffset(cut.At)
+	if err != nil {
+		return fmt.Errorf("backup %s (cut %s): its cut cannot be placed on this run's clock: %w; run the schedule on the machine that runs the game day, or use spec.backup.before",
+			cut.ID, cut.Wall.Format(time.RFC3339), err)
+	}
+	if t0, ok := faultTime(sr.tl.Snapshot()); ok && at > t0 {
+		return fmt.Errorf("backup %s: its cut is %s after the fault; a restore from it cannot stand for a backup taken before the fault", cut.ID, at-t0)
+	}
+	sr.tl.RecordBackup(cut.ID, at)
+	return nil
+}
+
+// inject journals the plan, then applies it. T0 is when Apply confirms the
+// fault in effect; for a fault that starts after T0 (fault.startAfter), T0 is
+// when it was ordered and the observe phase acts later.
+func (sr *scenarioRun) inject(ctx context.Context, plan *faults.Plan) error {
 	r := sr.r
 	e := journal.Entry{
 		ID: sr.runID + "/" + sr.s.Name, Run: sr.runID, Scenario: sr.s.Name, Fault: string(plan.Fault),
@@ -245,15 +407,36 @@ func (sr *scenarioRun) inject(ctx context.Context, plan *faults.Plan, timeout ti
 	}
 	sr.applied = &e
 	fmt.Fprintf(r.opts.Out, "  %s: fault: %s\n", sr.s.Name, plan.Description)
-	ictx, cancel := context.WithTimeout(ctx, timeout)
+	if after := sr.s.Fault.StartAfter; after > 0 {
+		sr.tl.Record(measure.FaultApplied, fmt.Sprintf("ordered: %s (acts %s later)", plan.Description, after))
+		return nil
+	}
+	return sr.act(ctx, plan)
+}
+
+// act applies the journaled plan and waits for the injector to confirm it.
+func (sr *scenarioRun) act(ctx context.Context, plan *faults.Plan) error {
+	r := sr.r
+	ictx, cancel := context.WithTimeout(ctx, sr.s.PhaseTimeouts.Inject)
 	defer cancel()
 	if err := faults.Apply(ictx, plan); err != nil {
+		if sr.aborted != nil {
+			return fmt.Errorf("%w: %w", ErrAborted, sr.aborted)
+		}
+		if errors.Is(err, faults.ErrNotConfirmed) {
+			return err // "fault never took effect: …", the object's status included
+		}
 		return fmt.Errorf("inject %s: %w", plan.Fault, err)
 	}
-	sr.tl.Record(measure.FaultApplied, plan.Description)
+	if sr.s.Fault.StartAfter > 0 {
+		sr.tl.Record(measure.Mark, "fault in effect: "+plan.Description)
+	} else {
+		sr.tl.Record(measure.FaultApplied, plan.Description)
+	}
 	if r.opts.Live != nil {
 		r.opts.Live.Fault(sr.s.Name, string(plan.Fault), true)
 	}
+	e := *sr.applied
 	if plan.OneShot() {
 		// Nothing to undo: the journal need not carry it any further.
 		e.State = journal.StateRecovered
@@ -264,6 +447,7 @@ func (sr *scenarioRun) inject(ctx context.Context, plan *faults.Plan, timeout ti
 		return nil
 	}
 	e.State = journal.StateApplied
+	*sr.applied = e
 	return r.journal.Write(e)
 }
 
@@ -301,47 +485,102 @@ func (sr *scenarioRun) rollback() error {
 		return nil
 	}
 	fmt.Fprintf(sr.r.opts.Out, "  %s: rolling back: %s\n", sr.s.Name, sr.applied.Description)
+	if sr.env == nil {
+		return nil
+	}
 	return sr.recoverFault(context.Background())
 }
 
-// watch observes for d, or with untilRecovered until service and full
-// redundancy are both restored, whichever comes first. It enforces the
-// abort conditions.
-func (sr *scenarioRun) watch(ctx context.Context, d time.Duration, untilRecovered bool) error {
+// watchFor observes for d, taking marks and enforcing abort conditions.
+func (sr *scenarioRun) watchFor(ctx context.Context, d time.Duration) error {
+	end := sr.tl.Now() + d
+	return sr.observe(ctx, func(now time.Duration) bool { return now >= end })
+}
+
+// watchUntilRecovered observes until the observation may end, or until the
+// recovery deadline passes: then the report says the app was not restored,
+// and why. The observation may end only when
+//   - the fault is over (undone, or for a manual fault or recovery, a person
+//     marked recovery) and a stability window has passed since;
+//   - a stability window has passed since the last failed probe, and the
+//     service is restored (a run of successes lasting the window);
+//   - full redundancy has held for a stability window.
+//
+// A fault that takes effect slowly therefore still counts in full.
+func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Time) error {
+	window := sr.s.Probes.Availability.StabilityWindow
+	var why string
+	err := sr.observe(ctx, func(now time.Duration) bool {
+		if time.Now().After(deadline) {
+			return true
+		}
+		rec := sr.tl.Snapshot()
+		t0, _ := faultTime(rec)
+		switch {
+		case !sr.faultIsOver:
+			why = "waiting for a person to mark recovery (`rebound mark recovered`)"
+			return false
+		case now-sr.faultOver < window:
+			why = "the fault ended less than a stability window ago"
+			return false
+		}
+		av := measure.ServiceRestored(rec.Probes, t0, window)
+		switch {
+		case !av.Restored:
+			why = "the service is not back for a stability window"
+			return false
+		case av.Failed && now-(t0+av.LastFailure) < window:
+			why = "a probe failed less than a stability window ago"
+			return false
+		case lastFullSince(rec.Redundancy) < window:
+			why = "full redundancy has not held for a stability window"
+			if n := len(rec.Redundancy); n > 0 && !rec.Redundancy[n-1].Full {
+				why = "full redundancy is not back: " + rec.Redundancy[n-1].Detail
+			}
+			return false
+		}
+		why = ""
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		sr.note("not fully recovered within the recovery timeout (%s): %s", sr.s.Recovery.Timeout, why)
+	}
+	return nil
+}
+
+// observe polls until done says so, taking marks and enforcing
+// abort.notBackAfter; it returns an error only when ctx ends (an abort, a
+// phase timeout, or the run being stopped).
+func (sr *scenarioRun) observe(ctx context.Context, done func(now time.Duration) bool) error {
 	s := sr.s
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	for {
+		if done(sr.tl.Now()) {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", ErrAborted, ctx.Err())
+			return ctx.Err()
 		case m := <-sr.r.opts.Marks: // nil channel outside manual runs: never ready
 			sr.tl.Record(measure.Mark, "a person marked: "+m)
 			sr.note("marked %s by a person", m)
-		case <-time.After(500 * time.Millisecond):
+			if m == "recovered" && sr.needsRecoveredMark() {
+				sr.markedRecovered = true
+				sr.faultOver, sr.faultIsOver = sr.tl.Now(), true
+			}
+		case <-time.After(sr.r.pollEvery()):
 		}
-		rec := sr.tl.Snapshot()
-		t0, ok := faultTime(rec)
-		if !ok {
-			continue
-		}
-		avail := measure.ServiceRestored(rec.Probes, t0, s.Probes.Availability.StabilityWindow)
-		if s.Abort.NotBackAfter > 0 && !avail.Restored && sr.tl.Now()-t0 > s.Abort.NotBackAfter {
-			sr.aborted = fmt.Errorf("abort: the app was not back %s after the fault (abort.notBackAfter)", s.Abort.NotBackAfter)
-			sr.note("%v", sr.aborted)
-			return sr.aborted
-		}
-		if untilRecovered && avail.Restored && measure.RedundancyRestored(rec.Redundancy, t0).Restored {
-			// Redundancy must also hold for the stability window.
-			last := rec.Redundancy[len(rec.Redundancy)-1]
-			if last.Full && lastFullSince(rec.Redundancy) >= s.Probes.Availability.StabilityWindow {
-				return nil
+		if nb := s.Abort.NotBackAfter; nb > 0 {
+			rec := sr.tl.Snapshot()
+			if t0, ok := faultTime(rec); ok && sr.tl.Now()-t0 > nb {
+				if av := measure.ServiceRestored(rec.Probes, t0, s.Probes.Availability.StabilityWindow); !av.Restored {
+					sr.abortWith(fmt.Errorf("abort: the app was not back %s after the fault (abort.notBackAfter)", nb))
+				}
 			}
 		}
 	}
-	if untilRecovered {
-		sr.note("not fully recovered within the recovery timeout (%s)", d)
-	}
-	return nil
 }
 
 // lastFullSince is how long redundancy has been full without a break.
@@ -365,28 +604,47 @@ func faultTime(rec measure.Recording) (time.Duration, bool) {
 	return 0, false
 }
 
+// describeMissing names missing writes with their acknowledgement times,
+// the first few of them.
+func describeMissing(missing []probes.Missing) string {
+	const show = 10
+	var b strings.Builder
+	for i, m := range missing {
+		if i == show {
+			fmt.Fprintf(&b, " and %d more", len(missing)-show)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s (acknowledged at %s)", m.ID, m.Acked.Round(time.Millisecond))
+	}
+	return b.String()
+}
+
 // restore runs the backup engine's restore; its duration counts into RTO
 // because the probes keep running through it.
-func (sr *scenarioRun) restore(ctx context.Context) error {
+func (sr *scenarioRun) restore(ctx context.Context, deadline time.Time) error {
 	r := sr.r
 	if r.opts.Backup != nil && sr.backupID == "" && sr.s.Backup.Schedule != "" {
-		// The newest backup the schedule took before the fault.
-		rec := sr.tl.Snapshot()
-		t0, _ := faultTime(rec)
-		faultAt := rec.Started.Add(t0)
-		id, cut, err := r.opts.Backup.Latest(ctx, sr.target, sr.s.Backup.Schedule, faultAt)
+		// The newest backup the schedule took before the fault, on this
+		// host's monotonic clock.
+		t0, _ := faultTime(sr.tl.Snapshot())
+		cut, err := r.opts.Backup.Latest(ctx, sr.target, sr.s.Backup.Schedule, sr.tl.HostInstant(t0))
 		if err != nil {
 			return fmt.Errorf("no backup of schedule %q from before the fault: %w", sr.s.Backup.Schedule, err)
 		}
-		sr.backupID = id
-		sr.tl.RecordBackup(id, cut.Sub(rec.Started))
-		sr.note("restoring backup %s of schedule %q, cut %s before the fault", id, sr.s.Backup.Schedule, faultAt.Sub(cut).Round(time.Millisecond))
+		if err := sr.recordCut(cut); err != nil {
+			return err
+		}
+		sr.backupID = cut.ID
+		sr.note("restoring backup %s of schedule %q", cut.ID, sr.s.Backup.Schedule)
 	}
 	if r.opts.Backup == nil || sr.backupID == "" {
 		return errors.New("no backup to restore from: the data deleted by the fault cannot come back (a breach by design until a backup is taken)")
 	}
 	sr.tl.Record(measure.RecoveryStarted, "restore "+sr.backupID)
-	rctx, cancel := context.WithTimeout(ctx, sr.s.Recovery.Timeout)
+	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	err := r.opts.Backup.Restore(rctx, sr.target, sr.backupID)
 	sr.tl.Record(measure.RecoveryFinished, "restore "+sr.backupID)
@@ -422,10 +680,13 @@ func (sr *scenarioRun) waitHealthy(ctx context.Context, timeout time.Duration) e
 	}
 }
 
-// measure analyses the timeline into the scenario's result.
+// measure analyses the timeline into the scenario's result and verdict.
 func (sr *scenarioRun) measure() {
 	rec := sr.tl.Snapshot()
-	opts := measure.Options{StabilityWindow: sr.s.Probes.Availability.StabilityWindow, Targets: sr.rep.Targets}
+	opts := measure.Options{
+		StabilityWindow: sr.s.Probes.Availability.StabilityWindow, Targets: sr.rep.Targets,
+		LostWritesAllowed: sr.lostAllowed, PromiseWhy: sr.promiseWhy,
+	}
 	if sr.s.Recovery.Path == scenarios.RecoveryRestore && sr.backupID != "" {
 		opts.RestoredBackup = sr.backupID
 	}
@@ -440,16 +701,11 @@ func (sr *scenarioRun) measure() {
 		}
 	}
 	if sr.recoveryErr != nil {
-		sr.r.failedRecovery[sr.s.Name] = sr.recoveryErr.Error()
 		res.Verdict.Pass = false
 		res.Verdict.Breaches = append(res.Verdict.Breaches, sr.recoveryErr.Error())
 	}
 	sr.rep.Result = res
 	sr.rep.Events = rec.Events
-	if max := sr.s.Abort.MaxLostWrites; max != nil && res.LostCount > *max {
-		sr.aborted = fmt.Errorf("abort: %d acknowledged writes lost, more than abort.maxLostWrites (%d)", res.LostCount, *max)
-		sr.note("%v", sr.aborted)
-	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -169,6 +169,21 @@ func TestHarnessFaultClasses(t *testing.T) {
 			}
 			return ctx
 		}).
+		Assess("a slow-onset fault: a pause that starts 12 s after T0 counts in full", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			run := runScenarios(t, ctx, parseScenarios(t,
+				scenarioYAML("pause-late", "node", "kind: pause\nduration: 4s\nstartAfter: 12s", ""),
+			))
+			s := run.Scenarios[0]
+			assertRecovered(t, s, 20*time.Second)
+			// Before issue 8 the quiet 12 s counted as recovery: RTO 0.
+			if r := s.Result; r.RTO == nil || r.RTO.Duration() < 16*time.Second {
+				t.Errorf("a 4 s pause starting 12 s after T0 measured RTO %v: want at least 16 s", r.RTO)
+			}
+			if r := s.Result; r.TimeToImpact == nil || r.TimeToImpact.Duration() < 12*time.Second || len(r.Outages) == 0 {
+				t.Errorf("time to impact %v, outages %v: want the outage to start at 12 s or later", r.TimeToImpact, r.Outages)
+			}
+			return ctx
+		}).
 		Assess("zone and disk faults", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			run := runScenarios(t, ctx, parseScenarios(t,
 				scenarioYAML("zone-stop", "zone", "kind: zone-stop\nleader: true\nduration: 12s", ""),
