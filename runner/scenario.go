@@ -311,10 +311,11 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	if sr.needsRecoveredMark() && s.Recovery.Path != scenarios.RecoveryManual {
 		fmt.Fprintf(r.opts.Out, "\n>>> %s: when the fault is over, run `rebound mark recovered` (or send SIGUSR2).\n\n", s.Name)
 	}
-	if err := sr.watchUntilRecovered(rctx, deadline); err != nil {
+	ended, err := sr.watchUntilRecovered(rctx, deadline)
+	if err != nil {
 		return sr.phaseErr(rctx, "recover", pt.Recover, "recover")
 	}
-	sr.tl.Record(measure.ObservationEnded, "observation ended")
+	sr.tl.Record(measure.ObservationEnded, ended)
 	if err := sr.recoverFault(ctx); err != nil { // a fault left for recovery to outlast
 		return err
 	}
@@ -507,7 +508,9 @@ func (sr *scenarioRun) watchFor(ctx context.Context, d time.Duration) error {
 //   - full redundancy has held for a stability window.
 //
 // A fault that takes effect slowly therefore still counts in full.
-func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Time) error {
+//
+// It returns what ended the observation, for the observationEnded event.
+func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Time) (string, error) {
 	window := sr.s.Probes.Availability.StabilityWindow
 	var why string
 	err := sr.observe(ctx, func(now time.Duration) bool {
@@ -543,12 +546,13 @@ func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Ti
 		return true
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if why != "" {
 		sr.note("not fully recovered within the recovery timeout (%s): %s", sr.s.Recovery.Timeout, why)
+		return fmt.Sprintf("observation ended at the recovery timeout (%s): %s", sr.s.Recovery.Timeout, why), nil
 	}
-	return nil
+	return "observation ended: the fault is over, the service back and full redundancy held for a stability window since the fault ended and the last failure", nil
 }
 
 // observe polls until done says so, taking marks and enforcing

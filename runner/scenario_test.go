@@ -636,7 +636,7 @@ func TestPhaseMachineRollsBackOnEveryFailingPhase(t *testing.T) {
 		}, nil, "repository unreachable"},
 		{"recover phase times out: aborted and rolled back", func(h *harness, s *scenarios.Scenario) {
 			h.w.down = [][2]time.Duration{{0, time.Hour}} // never comes back
-			s.Recovery.Timeout = time.Hour // the phase's own timeout ends it first
+			s.Recovery.Timeout = time.Hour                // the phase's own timeout ends it first
 			s.PhaseTimeouts.Recover = 20 * time.Second
 		}, []string{journal.StatePending, journal.StateApplied, journal.StateRecovered}, "phaseTimeouts.recover"},
 	} {
