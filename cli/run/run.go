@@ -23,10 +23,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/reboundhq/rebound/backup"
 	"github.com/reboundhq/rebound/cli/backupcmd"
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/kubeclient"
 	"github.com/reboundhq/rebound/cli/streams"
+	"github.com/reboundhq/rebound/journal"
 	rlab "github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/reports"
 	"github.com/reboundhq/rebound/runner"
@@ -256,10 +258,20 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		}
 	}
 
+	runID := runner.NewRunID()
 	if !f.dryRun {
+		// One journal for the run: the faults the runner applies and the
+		// data movers (and their key Secret) the backup engine creates, so
+		// `rebound cleanup` removes both after a kill -9.
+		j, err := journal.OpenJournal(opts.StateDir, runID)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		opts.Journal = j
 		// The backup engine scenarios back up with and restore from; the
 		// lab's own repository unless --backup-repo names another.
-		eng, err := f.backup.Engine(ctx, kube, s.Err)
+		eng, err := f.backup.Engine(ctx, kube, s.Err, backup.WithJournal(j, runID, runner.JournalCluster(opts)))
 		if err != nil {
 			return err
 		}
@@ -267,7 +279,6 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		opts.Backup = eng.ForRunner()
 	}
 
-	runID := runner.NewRunID()
 	opts.Live = reports.NewLive(runID)
 	if f.metricsAddr != "" {
 		srv, err := opts.Live.Listen(f.metricsAddr)
