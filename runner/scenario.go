@@ -266,7 +266,9 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	// Observe, then undo the fault after its duration. The phase runs from
 	// T0 and is bounded by phaseTimeouts.observe.
 	sr.phase("observe")
-	octx, cancel := context.WithTimeout(ctx, pt.Observe+sr.confirmSlack(pt))
+	// A second of grace: the phase's own watch ends exactly at
+	// startAfter + duration, which may equal phaseTimeouts.observe.
+	octx, cancel := context.WithTimeout(ctx, pt.Observe+sr.confirmSlack(pt)+time.Second)
 	defer cancel()
 	if s.Fault.StartAfter > 0 {
 		if err := sr.watchFor(octx, s.Fault.StartAfter); err != nil {
@@ -495,7 +497,7 @@ func (sr *scenarioRun) rollback() error {
 // watchFor observes for d, taking marks and enforcing abort conditions.
 func (sr *scenarioRun) watchFor(ctx context.Context, d time.Duration) error {
 	end := sr.tl.Now() + d
-	return sr.observe(ctx, func(now time.Duration) bool { return now >= end })
+	return sr.observe(ctx, func(now time.Duration) bool { return now >= end }, end)
 }
 
 // watchUntilRecovered observes until the observation may end, or until the
@@ -544,7 +546,7 @@ func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Ti
 		}
 		why = ""
 		return true
-	})
+	}, -1)
 	if err != nil {
 		return "", err
 	}
@@ -558,7 +560,10 @@ func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Ti
 // observe polls until done says so, taking marks and enforcing
 // abort.notBackAfter; it returns an error only when ctx ends (an abort, a
 // phase timeout, or the run being stopped).
-func (sr *scenarioRun) observe(ctx context.Context, done func(now time.Duration) bool) error {
+//
+// With end ≥ 0 it looks at least at that instant of the timeline, so a
+// watch of a fixed length ends on time rather than a poll later.
+func (sr *scenarioRun) observe(ctx context.Context, done func(now time.Duration) bool, end time.Duration) error {
 	s := sr.s
 	for {
 		if done(sr.tl.Now()) {
@@ -574,7 +579,7 @@ func (sr *scenarioRun) observe(ctx context.Context, done func(now time.Duration)
 				sr.markedRecovered = true
 				sr.faultOver, sr.faultIsOver = sr.tl.Now(), true
 			}
-		case <-time.After(sr.r.pollEvery()):
+		case <-time.After(sr.nextPoll(end)):
 		}
 		if nb := s.Abort.NotBackAfter; nb > 0 {
 			rec := sr.tl.Snapshot()
@@ -585,6 +590,18 @@ func (sr *scenarioRun) observe(ctx context.Context, done func(now time.Duration)
 			}
 		}
 	}
+}
+
+// nextPoll is how long observe waits before it looks again: the poll
+// interval, or less to look exactly at end (when end ≥ 0).
+func (sr *scenarioRun) nextPoll(end time.Duration) time.Duration {
+	wait := sr.r.pollEvery()
+	if end >= 0 {
+		if left := end - sr.tl.Now(); left < wait {
+			wait = max(left, 0)
+		}
+	}
+	return wait
 }
 
 // lastFullSince is how long redundancy has been full without a break.

@@ -669,3 +669,22 @@ func TestPhaseMachineRollsBackOnEveryFailingPhase(t *testing.T) {
 		})
 	}
 }
+
+// A fault whose duration is exactly phaseTimeouts.observe (the default for
+// a 30 s fault) is valid and must not overrun the phase: the default game
+// day's node-loss aborted this way.
+func TestPhaseMachineFaultAsLongAsTheObservePhase(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.opts.PollEvery = 700 * time.Millisecond // polls that do not divide the duration
+		s := h.scenario(30 * time.Second)
+		s.PhaseTimeouts.Observe = 30 * time.Second
+		run, err := h.run(s)
+		if err != nil || run.Aborted {
+			t.Fatalf("err %v, aborted %v (%s)\n%s", err, run.Aborted, run.AbortReason, h.out)
+		}
+		if st := run.Scenarios[0].Status(); st != reports.StatusPass {
+			t.Errorf("status %s, want PASS\n%s", st, h.out)
+		}
+	})
+}
