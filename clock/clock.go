@@ -39,7 +39,9 @@ func (i Instant) Sub(j Instant) (time.Duration, error) {
 }
 
 // Add returns i moved by d.
-func (i Instant) Add(d time.Duration) Instant { return Instant{Boot: i.Boot, Monotonic: i.Monotonic + d} }
+func (i Instant) Add(d time.Duration) Instant {
+	return Instant{Boot: i.Boot, Monotonic: i.Monotonic + d}
+}
 
 func short(b string) string {
 	if len(b) > 8 {
