@@ -295,7 +295,9 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	// Recover by the scenario's path, bounded by phaseTimeouts.recover;
 	// the recovery timeout bounds how long rebound waits for the service.
 	sr.phase("recover (" + string(s.Recovery.Path) + ")")
-	rctx, cancel := context.WithTimeout(ctx, pt.Recover)
+	// A second of grace, as for observe: the watch ends exactly at the
+	// recovery timeout, which may equal phaseTimeouts.recover.
+	rctx, cancel := context.WithTimeout(ctx, pt.Recover+time.Second)
 	defer cancel()
 	deadline := time.Now().Add(s.Recovery.Timeout)
 	switch s.Recovery.Path {
@@ -514,9 +516,10 @@ func (sr *scenarioRun) watchFor(ctx context.Context, d time.Duration) error {
 // It returns what ended the observation, for the observationEnded event.
 func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Time) (string, error) {
 	window := sr.s.Probes.Availability.StabilityWindow
+	end := sr.tl.Now() + time.Until(deadline) // the deadline on the timeline
 	var why string
 	err := sr.observe(ctx, func(now time.Duration) bool {
-		if time.Now().After(deadline) {
+		if now >= end {
 			return true
 		}
 		rec := sr.tl.Snapshot()
@@ -546,7 +549,7 @@ func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Ti
 		}
 		why = ""
 		return true
-	}, -1)
+	}, end)
 	if err != nil {
 		return "", err
 	}

@@ -62,8 +62,9 @@ type world struct {
 	// app acknowledges and forgets.
 	loseAfterFault bool
 	records        map[string]bool
-	// unhealthy makes Health report degraded.
-	unhealthy bool
+	// unhealthy makes Health report degraded; unhealthyAfterFault from the
+	// fault on, for good (a member that never rejoins).
+	unhealthy, unhealthyAfterFault bool
 	// backups by id, copies of records.
 	backups map[string]map[string]bool
 	cuts    map[string]clock.Instant
@@ -149,7 +150,7 @@ func (a *fakeApp) Health(ctx context.Context) (apps.Health, error) {
 	}
 	a.w.mu.Lock()
 	defer a.w.mu.Unlock()
-	if a.w.unhealthy {
+	if a.w.unhealthy || (a.w.unhealthyAfterFault && !a.w.faultAt.IsZero()) {
 		return apps.Health{Serving: true, Members: 3, Healthy: 2, Detail: "2/3 members healthy"}, nil
 	}
 	return apps.Health{Full: true, Serving: true, Members: 3, Healthy: 3, Detail: "3/3 members healthy"}, nil
@@ -685,6 +686,30 @@ func TestPhaseMachineFaultAsLongAsTheObservePhase(t *testing.T) {
 		}
 		if st := run.Scenarios[0].Status(); st != reports.StatusPass {
 			t.Errorf("status %s, want PASS\n%s", st, h.out)
+		}
+	})
+}
+
+// A member that never comes back keeps full redundancy away until the
+// recovery timeout, which equals phaseTimeouts.recover (the defaults): the
+// scenario is a measured breach with its final read, not an aborted run.
+func TestPhaseMachineRecoveryTimeoutAsLongAsTheRecoverPhase(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.w.unhealthyAfterFault = true
+		h.opts.PollEvery = 700 * time.Millisecond
+		s := h.scenario(5 * time.Second)
+		s.Recovery.Timeout, s.PhaseTimeouts.Recover = 30*time.Second, 30*time.Second
+		run, err := h.run(s)
+		if err != nil || run.Aborted {
+			t.Fatalf("err %v, aborted %v (%s)\n%s", err, run.Aborted, run.AbortReason, h.out)
+		}
+		res := run.Scenarios[0].Result
+		if res.RedundancyRestored || !res.DataChecked {
+			t.Errorf("redundancy restored %v, data checked %v: want not restored, with the final read made\n%s", res.RedundancyRestored, res.DataChecked, h.out)
+		}
+		if st := run.Scenarios[0].Status(); st != reports.StatusBreach {
+			t.Errorf("status %s, want BREACH", st)
 		}
 	})
 }
