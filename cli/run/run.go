@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -251,7 +252,7 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 			fmt.Fprintf(s.Out, "would deploy the demo etcd app into namespace %s (if missing)\n", DemoNamespace)
 		} else {
 			fmt.Fprintf(s.Out, "deploying the demo etcd app into namespace %s\n", DemoNamespace)
-			if err := deployDemo(ctx, kube, DemoNamespace); err != nil {
+			if err := deployOrRepairDemo(ctx, kube, DemoNamespace, s.Out); err != nil {
 				return notRun(fmt.Errorf("deploy the demo app: %w", err))
 			}
 			opts.Redeploy = func(ctx context.Context, ns string) error { return redeployDemo(ctx, kube, ns) }
@@ -417,6 +418,22 @@ func deployDemo(ctx context.Context, kube kubernetes.Interface, ns string) error
 		return err
 	}
 	return demoapps.WaitStatefulSetReady(ctx, kube, ns, "etcd", 3*time.Minute)
+}
+
+// deployOrRepairDemo deploys the demo app. One left broken by an earlier
+// run (a wiped member that never rejoins, after a run that was stopped
+// before it could redeploy) is deployed afresh: it is rebound's own demo,
+// holding nothing but probe records.
+func deployOrRepairDemo(ctx context.Context, kube kubernetes.Interface, ns string, out io.Writer) error {
+	if err := demoapps.Deploy(ctx, kube, "etcd", ns); err != nil {
+		return err
+	}
+	err := demoapps.WaitStatefulSetReady(ctx, kube, ns, "etcd", time.Minute)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	fmt.Fprintf(out, "the demo etcd app in %s is not ready (%v): deploying it afresh\n", ns, err)
+	return redeployDemo(ctx, kube, ns)
 }
 
 // redeployDemo deletes the demo namespace, waits until it is gone, and
