@@ -95,7 +95,7 @@ func Judge(r Result, t Targets) Verdict {
 		} else {
 			tr.Measured = new(millis(r.RTO.Duration()))
 			tr.Met = r.RTO.Duration() <= *t.RTO
-			tr.Reason = compare(r.RTO.Duration().String(), tr.Met, t.RTO.String()) +
+			tr.Reason = compare(r.RTO.String(), tr.Met, t.RTO.String()) +
 				fmt.Sprintf(" (±%s)", r.RTOResolution)
 			v.add(tr)
 		}
@@ -118,7 +118,7 @@ func Judge(r Result, t Targets) Verdict {
 		} else {
 			tr.Measured = new(millis(r.RPO.Duration()))
 			tr.Met = r.RPO.Duration() <= *t.RPOTime
-			tr.Reason = compare(r.RPO.Duration().String(), tr.Met, t.RPOTime.String())
+			tr.Reason = compare(r.RPO.String(), tr.Met, t.RPOTime.String())
 		}
 		v.add(tr)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/reboundhq/rebound/apps"
 	"github.com/reboundhq/rebound/faults"
 	"github.com/reboundhq/rebound/journal"
@@ -84,7 +86,7 @@ func (r *Runner) runScenario(ctx context.Context, s *scenarios.Scenario, runID s
 	sr := &scenarioRun{r: r, s: s, runID: runID, log: r.opts.Log.With("scenario", s.Name)}
 	sr.rep = reports.Scenario{
 		Name: s.Name, Disruption: string(s.Disruption), Fault: string(s.Fault.Kind), Recovery: string(s.Recovery.Path),
-		Target:    fmt.Sprintf("%s/%s (%s)", s.Target.Namespace, s.Target.LabelSelector.String(), s.Target.Driver),
+		Target:    fmt.Sprintf("%s in %s (%s)", s.Target.Driver, s.Target.Namespace, metav1.FormatLabelSelector(&s.Target.LabelSelector)),
 		StartedAt: start, Targets: r.targets[s.Disruption],
 	}
 	fmt.Fprintf(r.opts.Out, "scenario %s: %s\n", s.Name, s.Description)
@@ -730,6 +732,7 @@ func (sr *scenarioRun) measure() {
 	}
 	sr.rep.Result = res
 	sr.rep.Events = rec.Events
+	sr.rep.Probes = reports.ProbeSpans(rec.Probes)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -434,6 +434,21 @@ func TestPhaseMachineDelayedOutageCountsInFull(t *testing.T) {
 		if len(res.Outages) != 1 {
 			t.Errorf("outages %+v, want one", res.Outages)
 		}
+		// The report carries every probe (the HTML timeline draws them),
+		// the baseline's included: at least those counted after T0.
+		failed, all := 0, 0
+		for _, sp := range sc.Probes {
+			all += sp.Count
+			if !sp.OK {
+				failed += sp.Count
+			}
+		}
+		if failed < res.FailedProbes || all < res.Probes || res.FailedProbes == 0 {
+			t.Errorf("probe track holds %d probes (%d failed), result counts %d (%d failed)", all, failed, res.Probes, res.FailedProbes)
+		}
+		if want := "fake-app in demo (app=fake)"; sc.Target != want {
+			t.Errorf("target %q, want %q", sc.Target, want)
+		}
 		if res.Verdict.Pass != true && len(res.Verdict.Breaches) > 0 && strings.Contains(res.Verdict.Breaches[0], "not restored") {
 			t.Errorf("breaches %v", res.Verdict.Breaches)
 		}
