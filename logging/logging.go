@@ -74,6 +74,12 @@ func FromContext(ctx context.Context) *slog.Logger {
 	return Discard()
 }
 
+// Carried tells whether ctx carries a logger.
+func Carried(ctx context.Context) bool {
+	l, ok := ctx.Value(ctxKey{}).(*slog.Logger)
+	return ok && l != nil
+}
+
 // With returns ctx carrying its logger with args added (key, value pairs,
 // as slog.Logger.With takes them).
 func With(ctx context.Context, args ...any) context.Context {

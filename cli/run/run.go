@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,6 +27,7 @@ import (
 	"github.com/reboundhq/rebound/cli/kubeclient"
 	"github.com/reboundhq/rebound/cli/streams"
 	rlab "github.com/reboundhq/rebound/lab"
+	"github.com/reboundhq/rebound/logging"
 	"github.com/reboundhq/rebound/reports"
 	"github.com/reboundhq/rebound/runner"
 	"github.com/reboundhq/rebound/scenarios"
@@ -191,7 +191,7 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := logging.FromContext(ctx)
 	labOpts := rlab.DefaultOptions()
 	l := rlab.New(labOpts, s.Out)
 	if err := clusterFromScenarios(f, list); err != nil {
