@@ -416,6 +416,7 @@ func redeployDemo(ctx context.Context, kube kubernetes.Interface, ns string) err
 		return err
 	}
 	deadline := time.Now().Add(2 * time.Minute)
+	defer logging.Heartbeat(ctx, "namespace "+ns+" to be deleted", 2*time.Minute)()
 	for {
 		if _, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
 			break
