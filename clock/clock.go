@@ -39,7 +39,9 @@ func (i Instant) Sub(j Instant) (time.Duration, error) {
 }
 
 // Add returns i moved by d.
-func (i Instant) Add(d time.Duration) Instant { return Instant{Boot: i.Boot, Monotonic: i.Monotonic + d} }
+func (i Instant) Add(d time.Duration) Instant {
+	return Instant{Boot: i.Boot, Monotonic: i.Monotonic + d}
+}
 
 func short(b string) string {
 	if len(b) > 8 {
@@ -56,6 +58,12 @@ var (
 // Now reads the host's monotonic clock. Where the boot id cannot be read it
 // returns the zero Instant, which nothing will compare.
 func Now() Instant {
+	// The clock first: reading the boot id the first time takes a file
+	// read, which must not delay the instant.
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return Instant{}
+	}
 	bootOnce.Do(func() {
 		b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 		if err == nil {
@@ -63,10 +71,6 @@ func Now() Instant {
 		}
 	})
 	if bootID == "" {
-		return Instant{}
-	}
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		return Instant{}
 	}
 	return Instant{Boot: bootID, Monotonic: time.Duration(ts.Nano())}

@@ -31,7 +31,9 @@ type Millis time.Duration
 // Duration is m as a time.Duration.
 func (m Millis) Duration() time.Duration { return time.Duration(m) }
 
-func (m Millis) String() string { return time.Duration(m).String() }
+// String rounds to the millisecond: finer digits are below any resolution
+// rebound measures at.
+func (m Millis) String() string { return time.Duration(m).Round(time.Millisecond).String() }
 
 // MarshalJSON encodes m as milliseconds.
 func (m Millis) MarshalJSON() ([]byte, error) {

@@ -130,6 +130,16 @@ func Judge(r Result, t Targets) Verdict {
 // acknowledged writes than the app's data-safety promise allows.
 const BrokenPromise = "data-safety promise broken"
 
+// UncheckedPromise starts the breach reason of a result whose promise could
+// not be checked (no final read): a lost write must never pass silently.
+const UncheckedPromise = "data-safety promise not checked"
+
+// IsPromiseBreach tells whether a breach reason is about the data-safety
+// promise: broken, or not checked.
+func IsPromiseBreach(reason string) bool {
+	return strings.HasPrefix(reason, BrokenPromise) || strings.HasPrefix(reason, UncheckedPromise)
+}
+
 // maxNamedWrites is how many lost writes a promise breach names before
 // "and N more".
 const maxNamedWrites = 10
@@ -149,7 +159,7 @@ func promiseBreach(r Result) string {
 		promise += " (" + r.PromiseWhy + ")"
 	}
 	if !r.DataChecked {
-		return fmt.Sprintf("%s not checked: no final read was recorded; %s", BrokenPromise, promise)
+		return fmt.Sprintf("%s: no final read was recorded; %s", UncheckedPromise, promise)
 	}
 	counted := r.LostCount - r.ExpectedLossCount - r.LostBeforeBackupCount
 	if counted <= allowed {

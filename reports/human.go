@@ -175,7 +175,7 @@ func shortReasons(s *Scenario) []string {
 		out = append(out, fmt.Sprintf("%d unexpected %s", r.UnexpectedCount, plural(r.UnexpectedCount, "write", "writes")))
 	}
 	for _, b := range r.Verdict.Breaches {
-		if !strings.HasPrefix(b, measure.BrokenPromise) {
+		if !measure.IsPromiseBreach(b) {
 			continue
 		}
 		if !r.DataChecked {

@@ -241,7 +241,7 @@ func lostCase(s *Scenario) junitCase {
 	_, rpoTime := targetText(s.Targets, measure.MetricRPOTime)
 	var promiseBroken string
 	for _, b := range r.Verdict.Breaches {
-		if strings.HasPrefix(b, measure.BrokenPromise) {
+		if measure.IsPromiseBreach(b) {
 			promiseBroken = b
 		}
 	}

@@ -2,8 +2,8 @@ package reports_test
 
 import (
 	"slices"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 

@@ -28,10 +28,19 @@ func (r *Runner) labIfTarget() *lab.Lab {
 
 // cluster records how cleanup reaches the cluster of a fault.
 func (r *Runner) cluster(namespace string) journal.Cluster {
-	c := journal.Cluster{Kubeconfig: r.opts.Kubeconfig, Context: r.opts.Context, Namespace: namespace}
-	if r.opts.OnLab && r.opts.Lab != nil {
-		c.Lab, c.StateDir = r.opts.Lab.Name, r.opts.Lab.StateDir
-		c.Kubeconfig = r.opts.Lab.Kubeconfig()
+	c := JournalCluster(r.opts)
+	c.Namespace = namespace
+	return c
+}
+
+// JournalCluster says how `rebound cleanup` reaches the cluster a run with
+// these options acts on; callers that journal on the run's behalf (the
+// backup engine's data movers) record it too.
+func JournalCluster(opts Options) journal.Cluster {
+	c := journal.Cluster{Kubeconfig: opts.Kubeconfig, Context: opts.Context}
+	if opts.OnLab && opts.Lab != nil {
+		c.Lab, c.StateDir = opts.Lab.Name, opts.Lab.StateDir
+		c.Kubeconfig = opts.Lab.Kubeconfig()
 	}
 	return c
 }
@@ -51,11 +60,14 @@ func (r *Runner) Run(ctx context.Context, runID string, list []*scenarios.Scenar
 	if r.opts.DryRun {
 		return run, r.dryRun(ctx, list)
 	}
-	j, err := journal.OpenJournal(r.opts.StateDir, runID)
-	if err != nil {
-		return run, err
+	j := r.opts.Journal
+	if j == nil {
+		var err error
+		if j, err = journal.OpenJournal(r.opts.StateDir, runID); err != nil {
+			return run, err
+		}
+		defer j.Close()
 	}
-	defer j.Close()
 	r.journal = j
 	fmt.Fprintf(r.opts.Out, "run %s: %d scenarios (journal %s)\n", runID, len(list), j.Path())
 

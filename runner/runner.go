@@ -94,6 +94,10 @@ type Options struct {
 	CloudSecret string
 	Live        *reports.Live
 	Marks       <-chan string
+	// Journal is the run's crash journal when the caller opened it, to
+	// share it with what journals on the run's behalf (the backup engine's
+	// data movers); nil: Run opens the run's journal under StateDir.
+	Journal *journal.Journal
 	// Clock is what scenario timelines read; nil means the system clock.
 	// Tests give one whose host instants follow a fake time.
 	Clock measure.HostClock

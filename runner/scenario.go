@@ -267,7 +267,9 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	// Observe, then undo the fault after its duration. The phase runs from
 	// T0 and is bounded by phaseTimeouts.observe.
 	sr.phase("observe")
-	octx, cancel := context.WithTimeout(ctx, pt.Observe+sr.confirmSlack(pt))
+	// A second of grace: the phase's own watch ends exactly at
+	// startAfter + duration, which may equal phaseTimeouts.observe.
+	octx, cancel := context.WithTimeout(ctx, pt.Observe+sr.confirmSlack(pt)+time.Second)
 	defer cancel()
 	if s.Fault.StartAfter > 0 {
 		if err := sr.watchFor(octx, s.Fault.StartAfter); err != nil {
@@ -294,7 +296,9 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	// Recover by the scenario's path, bounded by phaseTimeouts.recover;
 	// the recovery timeout bounds how long rebound waits for the service.
 	sr.phase("recover (" + string(s.Recovery.Path) + ")")
-	rctx, cancel := context.WithTimeout(ctx, pt.Recover)
+	// A second of grace, as for observe: the watch ends exactly at the
+	// recovery timeout, which may equal phaseTimeouts.recover.
+	rctx, cancel := context.WithTimeout(ctx, pt.Recover+time.Second)
 	defer cancel()
 	deadline := time.Now().Add(s.Recovery.Timeout)
 	switch s.Recovery.Path {
@@ -312,10 +316,11 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	if sr.needsRecoveredMark() && s.Recovery.Path != scenarios.RecoveryManual {
 		fmt.Fprintf(r.opts.Out, "\n>>> %s: when the fault is over, run `rebound mark recovered` (or send SIGUSR2).\n\n", s.Name)
 	}
-	if err := sr.watchUntilRecovered(rctx, deadline); err != nil {
+	ended, err := sr.watchUntilRecovered(rctx, deadline)
+	if err != nil {
 		return sr.phaseErr(rctx, "recover", pt.Recover, "recover")
 	}
-	sr.tl.Record(measure.ObservationEnded, "observation ended")
+	sr.tl.Record(measure.ObservationEnded, ended)
 	if err := sr.recoverFault(ctx); err != nil { // a fault left for recovery to outlast
 		return err
 	}
@@ -496,7 +501,7 @@ func (sr *scenarioRun) rollback() error {
 func (sr *scenarioRun) watchFor(ctx context.Context, d time.Duration) error {
 	end := sr.tl.Now() + d
 	defer logging.Heartbeat(ctx, "the fault's planned time to pass, observing", d)()
-	return sr.observe(ctx, func(now time.Duration) bool { return now >= end })
+	return sr.observe(ctx, func(now time.Duration) bool { return now >= end }, end)
 }
 
 // watchUntilRecovered observes until the observation may end, or until the
@@ -509,12 +514,15 @@ func (sr *scenarioRun) watchFor(ctx context.Context, d time.Duration) error {
 //   - full redundancy has held for a stability window.
 //
 // A fault that takes effect slowly therefore still counts in full.
-func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Time) error {
+//
+// It returns what ended the observation, for the observationEnded event.
+func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Time) (string, error) {
 	window := sr.s.Probes.Availability.StabilityWindow
+	end := sr.tl.Now() + time.Until(deadline) // the deadline on the timeline
 	defer logging.Heartbeat(ctx, "the app to recover (service and full redundancy back for the stability window "+window.String()+")", time.Until(deadline))()
 	var why string
 	err := sr.observe(ctx, func(now time.Duration) bool {
-		if time.Now().After(deadline) {
+		if now >= end {
 			return true
 		}
 		rec := sr.tl.Snapshot()
@@ -544,20 +552,24 @@ func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Ti
 		}
 		why = ""
 		return true
-	})
+	}, end)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if why != "" {
 		sr.note("not fully recovered within the recovery timeout (%s): %s", sr.s.Recovery.Timeout, why)
+		return fmt.Sprintf("observation ended at the recovery timeout (%s): %s", sr.s.Recovery.Timeout, why), nil
 	}
-	return nil
+	return "observation ended: the fault is over, the service back and full redundancy held for a stability window since the fault ended and the last failure", nil
 }
 
 // observe polls until done says so, taking marks and enforcing
 // abort.notBackAfter; it returns an error only when ctx ends (an abort, a
 // phase timeout, or the run being stopped).
-func (sr *scenarioRun) observe(ctx context.Context, done func(now time.Duration) bool) error {
+//
+// With end ≥ 0 it looks at least at that instant of the timeline, so a
+// watch of a fixed length ends on time rather than a poll later.
+func (sr *scenarioRun) observe(ctx context.Context, done func(now time.Duration) bool, end time.Duration) error {
 	s := sr.s
 	for {
 		if done(sr.tl.Now()) {
@@ -573,7 +585,7 @@ func (sr *scenarioRun) observe(ctx context.Context, done func(now time.Duration)
 				sr.markedRecovered = true
 				sr.faultOver, sr.faultIsOver = sr.tl.Now(), true
 			}
-		case <-time.After(sr.r.pollEvery()):
+		case <-time.After(sr.nextPoll(end)):
 		}
 		if nb := s.Abort.NotBackAfter; nb > 0 {
 			rec := sr.tl.Snapshot()
@@ -584,6 +596,18 @@ func (sr *scenarioRun) observe(ctx context.Context, done func(now time.Duration)
 			}
 		}
 	}
+}
+
+// nextPoll is how long observe waits before it looks again: the poll
+// interval, or less to look exactly at end (when end ≥ 0).
+func (sr *scenarioRun) nextPoll(end time.Duration) time.Duration {
+	wait := sr.r.pollEvery()
+	if end >= 0 {
+		if left := end - sr.tl.Now(); left < wait {
+			wait = max(left, 0)
+		}
+	}
+	return wait
 }
 
 // lastFullSince is how long redundancy has been full without a break.

@@ -62,8 +62,9 @@ type world struct {
 	// app acknowledges and forgets.
 	loseAfterFault bool
 	records        map[string]bool
-	// unhealthy makes Health report degraded.
-	unhealthy bool
+	// unhealthy makes Health report degraded; unhealthyAfterFault from the
+	// fault on, for good (a member that never rejoins).
+	unhealthy, unhealthyAfterFault bool
 	// backups by id, copies of records.
 	backups map[string]map[string]bool
 	cuts    map[string]clock.Instant
@@ -149,7 +150,7 @@ func (a *fakeApp) Health(ctx context.Context) (apps.Health, error) {
 	}
 	a.w.mu.Lock()
 	defer a.w.mu.Unlock()
-	if a.w.unhealthy {
+	if a.w.unhealthy || (a.w.unhealthyAfterFault && !a.w.faultAt.IsZero()) {
 		return apps.Health{Serving: true, Members: 3, Healthy: 2, Detail: "2/3 members healthy"}, nil
 	}
 	return apps.Health{Full: true, Serving: true, Members: 3, Healthy: 3, Detail: "3/3 members healthy"}, nil
@@ -187,15 +188,22 @@ func (b *fakeBackups) Backup(ctx context.Context, t *Target) (BackupCut, error) 
 	id := fmt.Sprintf("backup-%d", b.n)
 	b.w.backups[id] = maps(b.w.records)
 	b.w.cuts[id] = b.clk.HostNow()
-	return BackupCut{ID: id, At: b.w.cuts[id], Wall: time.Now()}, nil
+	cut := BackupCut{ID: id, At: b.w.cuts[id], Wall: time.Now()}
+	b.w.mu.Unlock()
+	// Writing the backup out takes a second after its cut.
+	err := sleepCtx(ctx, time.Second)
+	b.w.mu.Lock()
+	return cut, err
 }
 
 func (b *fakeBackups) Restore(ctx context.Context, t *Target, id string) error {
-	b.w.mu.Lock()
-	defer b.w.mu.Unlock()
-	if err := sleepLocked(ctx, 3*time.Second); err != nil {
+	// A restore takes 3 s, without holding the app's lock: the probes
+	// keep running (and failing) through it.
+	if err := sleepCtx(ctx, 3*time.Second); err != nil {
 		return err
 	}
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
 	b.w.records = maps(b.w.backups[id])
 	b.w.faultOn = false
 	return nil
@@ -216,7 +224,7 @@ func (b *fakeBackups) Latest(ctx context.Context, t *Target, tag string, before 
 	return best, nil
 }
 
-func sleepLocked(ctx context.Context, d time.Duration) error {
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -294,10 +302,17 @@ func newHarness(t *testing.T) *harness {
 		if !h.w.neverConfirm {
 			setInjected(obj)
 		} else {
+			// What Chaos Mesh writes when its daemon fails to inject:
+			// the target selected, its record not injected, the failure
+			// in the record's last event.
+			_ = unstructured.SetNestedSlice(obj.Object, []any{
+				map[string]any{"type": "Selected", "status": "True"},
+				map[string]any{"type": "AllInjected", "status": "False"},
+			}, "status", "conditions")
 			_ = unstructured.SetNestedSlice(obj.Object, []any{map[string]any{
-				"type": "AllInjected", "status": "False", "reason": "Failed",
-				"message": "no pod found by selector app=fake",
-			}}, "status", "conditions")
+				"id": fakeNS + "/app-0", "phase": "Not Injected",
+				"events": []any{map[string]any{"type": "Failed", "operation": "Apply", "message": "no such container: app"}},
+			}}, "status", "experiment", "containerRecords")
 		}
 		return false, nil, nil
 	})
@@ -453,8 +468,9 @@ func TestPhaseMachineFlappingAppReportsEveryOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		// Three short outages, each followed by more than the 2 s window
-		// of successes; the last one long after the fault is undone.
-		h.w.down = [][2]time.Duration{{1 * time.Second, 2 * time.Second}, {6 * time.Second, 7 * time.Second}, {14 * time.Second, 15 * time.Second}}
+		// of successes; the last one after the fault is undone (at 10 s),
+		// before a window of successes has passed since.
+		h.w.down = [][2]time.Duration{{1 * time.Second, 2 * time.Second}, {6 * time.Second, 7 * time.Second}, {11 * time.Second, 12 * time.Second}}
 		run, err := h.run(h.scenario(10 * time.Second))
 		if err != nil {
 			t.Fatal(err)
@@ -463,8 +479,8 @@ func TestPhaseMachineFlappingAppReportsEveryOutage(t *testing.T) {
 		if len(res.Outages) != 3 {
 			t.Fatalf("outages %+v, want 3\n%s", res.Outages, h.out)
 		}
-		if rto := ms(res.RTO); !near(rto, 15*time.Second, 700*time.Millisecond) {
-			t.Errorf("RTO %s, want the end of the last outage, about 15 s", rto)
+		if rto := ms(res.RTO); !near(rto, 12*time.Second, 700*time.Millisecond) {
+			t.Errorf("RTO %s, want the end of the last outage, about 12 s", rto)
 		}
 		if dt := res.Downtime.Duration(); !near(dt, 3*time.Second, 1500*time.Millisecond) {
 			t.Errorf("downtime %s, want the sum of the outages, about 3 s", dt)
@@ -481,7 +497,7 @@ func TestPhaseMachineUnconfirmedFaultIsAnErrorAndRolledBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		sc := run.Scenarios[0]
-		if sc.Status() != reports.StatusError || !strings.Contains(sc.Error, "fault never took effect") || !strings.Contains(sc.Error, "no pod found by selector") {
+		if sc.Status() != reports.StatusError || !strings.Contains(sc.Error, "fault never took effect") || !strings.Contains(sc.Error, "no such container: app") {
 			t.Fatalf("status %s, error %q; want ERROR naming the fault never took effect and the object's status", sc.Status(), sc.Error)
 		}
 		if n := h.chaosObjects(); n != 0 {
@@ -549,8 +565,8 @@ func TestPhaseMachineRestoreFromBackupBeforeTheFault(t *testing.T) {
 		if res.RestoredBackup != "backup-1" || res.LostBeforeBackupCount != 0 || res.ExpectedLossCount == 0 {
 			t.Errorf("restored %q, lost before the cut %d, expected loss %d; want backup-1, 0, some\n%s", res.RestoredBackup, res.LostBeforeBackupCount, res.ExpectedLossCount, h.out)
 		}
-		if age := ms(res.BackupAge); age <= 0 {
-			t.Errorf("backup age %s, want positive", age)
+		if age := ms(res.BackupAge); age < time.Second {
+			t.Errorf("backup age %s, want at least the second the backup took after its cut", age)
 		}
 	})
 }
@@ -582,14 +598,15 @@ func TestPhaseMachineRestoreFromSchedule(t *testing.T) {
 func TestPhaseMachineManualRecoveryWaitsForTheMark(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		// The person marks recovery 5 s after the fault; the app goes
-		// down 12 s after that mark, for 6 s.
-		h.w.down = [][2]time.Duration{{17 * time.Second, 23 * time.Second}}
+		// The app goes down 12 s after the fault, for 6 s, long after
+		// the probes first looked fine for a stability window; the
+		// person marks recovery 25 s after the fault.
+		h.w.down = [][2]time.Duration{{12 * time.Second, 18 * time.Second}}
 		s := h.scenario(0)
 		s.Fault = scenarios.Fault{Kind: scenarios.FaultPodKill, Via: scenarios.ViaChaosMesh, Pod: "app-0"}
 		s.Recovery.Path = scenarios.RecoveryManual
 		go func() {
-			time.Sleep(2*time.Second + 5*time.Second) // baseline, then 5 s after the fault
+			time.Sleep(2*time.Second + 25*time.Second) // baseline, then 25 s after the fault
 			h.marks <- "recovered"
 		}()
 		run, err := h.run(s)
@@ -597,8 +614,11 @@ func TestPhaseMachineManualRecoveryWaitsForTheMark(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := run.Scenarios[0].Result
-		if rto := ms(res.RTO); !near(rto, 23*time.Second, 700*time.Millisecond) {
-			t.Errorf("RTO %s, want about 23 s: the outage after the mark counts\n%s", rto, h.out)
+		if rto := ms(res.RTO); !near(rto, 18*time.Second, 700*time.Millisecond) {
+			t.Errorf("RTO %s, want about 18 s: observation waits for the person's mark\n%s", rto, h.out)
+		}
+		if obs := res.Observed.Duration(); obs < 27*time.Second {
+			t.Errorf("observed %s after T0, want at least the mark (25 s) and a 2 s window", obs)
 		}
 	})
 }
@@ -616,11 +636,9 @@ func TestPhaseMachineRollsBackOnEveryFailingPhase(t *testing.T) {
 			s.Backup.Before = true
 		}, nil, "repository unreachable"},
 		{"recover phase times out: aborted and rolled back", func(h *harness, s *scenarios.Scenario) {
-			h.w.down = [][2]time.Duration{{0, time.Hour}}
-			s.Fault.Duration = 0 // stays until the recovery ends
-			s.Recovery.Timeout = 20 * time.Second
+			h.w.down = [][2]time.Duration{{0, time.Hour}} // never comes back
+			s.Recovery.Timeout = time.Hour                // the phase's own timeout ends it first
 			s.PhaseTimeouts.Recover = 20 * time.Second
-			h.opts.PollEvery = time.Minute // the watch outlives the phase
 		}, []string{journal.StatePending, journal.StateApplied, journal.StateRecovered}, "phaseTimeouts.recover"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -651,4 +669,47 @@ func TestPhaseMachineRollsBackOnEveryFailingPhase(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A fault whose duration is exactly phaseTimeouts.observe (the default for
+// a 30 s fault) is valid and must not overrun the phase: the default game
+// day's node-loss aborted this way.
+func TestPhaseMachineFaultAsLongAsTheObservePhase(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.opts.PollEvery = 700 * time.Millisecond // polls that do not divide the duration
+		s := h.scenario(30 * time.Second)
+		s.PhaseTimeouts.Observe = 30 * time.Second
+		run, err := h.run(s)
+		if err != nil || run.Aborted {
+			t.Fatalf("err %v, aborted %v (%s)\n%s", err, run.Aborted, run.AbortReason, h.out)
+		}
+		if st := run.Scenarios[0].Status(); st != reports.StatusPass {
+			t.Errorf("status %s, want PASS\n%s", st, h.out)
+		}
+	})
+}
+
+// A member that never comes back keeps full redundancy away until the
+// recovery timeout, which equals phaseTimeouts.recover (the defaults): the
+// scenario is a measured breach with its final read, not an aborted run.
+func TestPhaseMachineRecoveryTimeoutAsLongAsTheRecoverPhase(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.w.unhealthyAfterFault = true
+		h.opts.PollEvery = 700 * time.Millisecond
+		s := h.scenario(5 * time.Second)
+		s.Recovery.Timeout, s.PhaseTimeouts.Recover = 30*time.Second, 30*time.Second
+		run, err := h.run(s)
+		if err != nil || run.Aborted {
+			t.Fatalf("err %v, aborted %v (%s)\n%s", err, run.Aborted, run.AbortReason, h.out)
+		}
+		res := run.Scenarios[0].Result
+		if res.RedundancyRestored || !res.DataChecked {
+			t.Errorf("redundancy restored %v, data checked %v: want not restored, with the final read made\n%s", res.RedundancyRestored, res.DataChecked, h.out)
+		}
+		if st := run.Scenarios[0].Status(); st != reports.StatusBreach {
+			t.Errorf("status %s, want BREACH", st)
+		}
+	})
 }

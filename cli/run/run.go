@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,10 +23,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/reboundhq/rebound/backup"
 	"github.com/reboundhq/rebound/cli/backupcmd"
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/kubeclient"
 	"github.com/reboundhq/rebound/cli/streams"
+	"github.com/reboundhq/rebound/journal"
 	rlab "github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/logging"
 	"github.com/reboundhq/rebound/reports"
@@ -249,17 +252,27 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 			fmt.Fprintf(s.Out, "would deploy the demo etcd app into namespace %s (if missing)\n", DemoNamespace)
 		} else {
 			fmt.Fprintf(s.Out, "deploying the demo etcd app into namespace %s\n", DemoNamespace)
-			if err := deployDemo(ctx, kube, DemoNamespace); err != nil {
+			if err := deployOrRepairDemo(ctx, kube, DemoNamespace, s.Out); err != nil {
 				return notRun(fmt.Errorf("deploy the demo app: %w", err))
 			}
 			opts.Redeploy = func(ctx context.Context, ns string) error { return redeployDemo(ctx, kube, ns) }
 		}
 	}
 
+	runID := runner.NewRunID()
 	if !f.dryRun {
+		// One journal for the run: the faults the runner applies and the
+		// data movers (and their key Secret) the backup engine creates, so
+		// `rebound cleanup` removes both after a kill -9.
+		j, err := journal.OpenJournal(opts.StateDir, runID)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		opts.Journal = j
 		// The backup engine scenarios back up with and restore from; the
 		// lab's own repository unless --backup-repo names another.
-		eng, err := f.backup.Engine(ctx, kube, s.Err)
+		eng, err := f.backup.Engine(ctx, kube, s.Err, backup.WithJournal(j, runID, runner.JournalCluster(opts)))
 		if err != nil {
 			return err
 		}
@@ -267,7 +280,6 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		opts.Backup = eng.ForRunner()
 	}
 
-	runID := runner.NewRunID()
 	opts.Live = reports.NewLive(runID)
 	if f.metricsAddr != "" {
 		srv, err := opts.Live.Listen(f.metricsAddr)
@@ -408,6 +420,22 @@ func deployDemo(ctx context.Context, kube kubernetes.Interface, ns string) error
 	return demoapps.WaitStatefulSetReady(ctx, kube, ns, "etcd", 3*time.Minute)
 }
 
+// deployOrRepairDemo deploys the demo app. One left broken by an earlier
+// run (a wiped member that never rejoins, after a run that was stopped
+// before it could redeploy) is deployed afresh: it is rebound's own demo,
+// holding nothing but probe records.
+func deployOrRepairDemo(ctx context.Context, kube kubernetes.Interface, ns string, out io.Writer) error {
+	if err := demoapps.Deploy(ctx, kube, "etcd", ns); err != nil {
+		return err
+	}
+	err := demoapps.WaitStatefulSetReady(ctx, kube, ns, "etcd", time.Minute)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	fmt.Fprintf(out, "the demo etcd app in %s is not ready (%v): deploying it afresh\n", ns, err)
+	return redeployDemo(ctx, kube, ns)
+}
+
 // redeployDemo deletes the demo namespace, waits until it is gone, and
 // deploys the app again.
 func redeployDemo(ctx context.Context, kube kubernetes.Interface, ns string) error {
@@ -416,7 +444,8 @@ func redeployDemo(ctx context.Context, kube kubernetes.Interface, ns string) err
 		return err
 	}
 	deadline := time.Now().Add(2 * time.Minute)
-	defer logging.Heartbeat(ctx, "namespace "+ns+" to be deleted", 2*time.Minute)()
+	stopHeartbeat := logging.Heartbeat(ctx, "namespace "+ns+" to be deleted", 2*time.Minute)
+	defer stopHeartbeat()
 	for {
 		if _, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
 			break
@@ -430,6 +459,7 @@ func redeployDemo(ctx context.Context, kube kubernetes.Interface, ns string) err
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	stopHeartbeat()
 	return deployDemo(ctx, kube, ns)
 }
 

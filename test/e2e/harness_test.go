@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -374,6 +375,43 @@ func TestHarnessSafety(t *testing.T) {
 			out, err = cli(ctx, "run", "-f", writeScenarioFile(t, strings.Replace(longStop, demoNamespace, "kube-system", 1)), "--no-deploy").CombinedOutput()
 			if code := exitCode(err); code != int(exitcode.InvalidInput) || !strings.Contains(string(out), "kube-system") {
 				t.Errorf("kube-system not refused (exit %d):\n%s", code, out)
+			}
+			return ctx
+		}).
+		Assess("an unreachable cluster exits 5 (could not run) within 15 s, naming the server", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// A server that accepts connections and never answers, as a
+			// cluster behind a dead VPN does.
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					defer c.Close()
+				}
+			}()
+			kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+			kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: silent\n  cluster: {server: \"https://" + ln.Addr().String() +
+				"\", insecure-skip-tls-verify: true}\ncontexts:\n- name: silent\n  context: {cluster: silent, user: u}\ncurrent-context: silent\nusers:\n- name: u\n  user: {token: x}\n"
+			if err := os.WriteFile(kubeconfig, []byte(kc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			out, err := cli(ctx, "run", "--kubeconfig", kubeconfig, "--yes", "--report-dir", t.TempDir()).CombinedOutput()
+			took := time.Since(start)
+			if code := exitCode(err); code != int(exitcode.NotRun) {
+				t.Errorf("exit code %d, want %d (could not run):\n%s", code, exitcode.NotRun, out)
+			}
+			if took > 15*time.Second {
+				t.Errorf("took %s to give up on a cluster that never answers, want under 15 s", took.Round(time.Second))
+			}
+			if !strings.Contains(string(out), ln.Addr().String()) {
+				t.Errorf("the error does not name the server that did not answer:\n%s", out)
 			}
 			return ctx
 		}).Feature()
