@@ -75,8 +75,10 @@ func (s *Spec) AllowNamespaces(ns ...string) *Spec {
 	return s
 }
 
-// OnLab says the test environment's cluster is this rebound lab, which
-// faults that power nodes off or damage disks need.
+// OnLab says the test environment's cluster is this rebound lab: its
+// pods are then reached at their own addresses (the lab serves no
+// port-forward), and faults that power nodes off, freeze pods or damage
+// disks act through it. A gate on the lab needs it.
 func (s *Spec) OnLab(l *lab.Lab) *Spec {
 	s.lab = l
 	return s

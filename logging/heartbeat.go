@@ -24,6 +24,9 @@ func Heartbeat(ctx context.Context, what string, timeout time.Duration) (stop fu
 func heartbeat(ctx context.Context, what string, timeout, every time.Duration) func() {
 	log := FromContext(ctx)
 	start := time.Now()
+	if timeout >= time.Second {
+		timeout = timeout.Round(time.Second) // a deadline's remainder, as people read it
+	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {

@@ -3,9 +3,11 @@
 // and fails unless the service is back within 30 s with no acknowledged
 // write lost. The scenario is in scenarios/; the test is the whole example.
 //
-// It runs against the cluster REBOUND_GATE_KUBECONFIG names and is skipped
-// without it. On the lab:
+// It runs against a rebound lab named by REBOUND_GATE_LAB, or any cluster
+// whose kubeconfig REBOUND_GATE_KUBECONFIG names (the demo app deployed
+// there with `rebound demo deploy etcd --kubeconfig …`), and is skipped
+// without either. On the default lab:
 //
 //	rebound lab up && rebound demo deploy etcd
-//	REBOUND_GATE_KUBECONFIG=$(rebound lab kubeconfig --path) go test ./examples/gate/
+//	REBOUND_GATE_LAB=rebound go test ./examples/gate/
 package gate

@@ -9,31 +9,49 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 
 	"github.com/reboundhq/rebound/gate"
+	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/scenarios"
 )
 
-// kubeconfigEnv names the cluster the example runs on.
-const kubeconfigEnv = "REBOUND_GATE_KUBECONFIG"
+// The cluster the example runs on: a rebound lab by name, or any cluster
+// by its kubeconfig.
+const (
+	labEnv        = "REBOUND_GATE_LAB"
+	kubeconfigEnv = "REBOUND_GATE_KUBECONFIG"
+)
 
-var testenv env.Environment
+var (
+	testenv env.Environment
+	onLab   *lab.Lab
+)
 
 func TestMain(m *testing.M) {
-	if kc := os.Getenv(kubeconfigEnv); kc != "" {
-		testenv = env.NewWithConfig(envconf.New().WithKubeconfigFile(kc))
-		os.Exit(testenv.Run(m))
+	switch {
+	case os.Getenv(labEnv) != "":
+		o := lab.DefaultOptions()
+		o.Name = os.Getenv(labEnv)
+		onLab = lab.New(o, os.Stderr)
+		testenv = env.NewWithConfig(envconf.New().WithKubeconfigFile(onLab.Kubeconfig()))
+	case os.Getenv(kubeconfigEnv) != "":
+		testenv = env.NewWithConfig(envconf.New().WithKubeconfigFile(os.Getenv(kubeconfigEnv)))
+	default:
+		os.Exit(m.Run())
 	}
-	os.Exit(m.Run())
+	os.Exit(testenv.Run(m))
 }
 
 // TestLeaderLossGate is what a user writes: the scenario, what it must
 // show, and e2e-framework runs it against the environment's cluster.
 func TestLeaderLossGate(t *testing.T) {
 	if testenv == nil {
-		t.Skipf("set %s to a cluster's kubeconfig (on the lab: $(rebound lab kubeconfig --path), after `rebound demo deploy etcd`)", kubeconfigEnv)
+		t.Skipf("set %s to a rebound lab's name (after `rebound lab up && rebound demo deploy etcd`: %s=rebound), or %s to a cluster's kubeconfig", labEnv, labEnv, kubeconfigEnv)
 	}
-	testenv.Test(t, gate.Scenario("scenarios/etcd-leader-kill.yaml").
-		Expect(gate.RTOBelow(30*time.Second), gate.NoLostWrites()).
-		Feature())
+	g := gate.Scenario("scenarios/etcd-leader-kill.yaml").
+		Expect(gate.RTOBelow(30*time.Second), gate.NoLostWrites())
+	if onLab != nil {
+		g = g.OnLab(onLab) // the lab's pods are reached at their own addresses
+	}
+	testenv.Test(t, g.Feature())
 }
 
 // TestScenariosLoad keeps the example's scenario valid as rebound's spec
