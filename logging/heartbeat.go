@@ -2,6 +2,7 @@ package logging
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -18,11 +19,10 @@ const HeartbeatEvery = 5 * time.Second
 //
 //	defer logging.Heartbeat(ctx, "the app to be healthy", timeout)()
 func Heartbeat(ctx context.Context, what string, timeout time.Duration) (stop func()) {
-	return heartbeat(ctx, what, timeout, HeartbeatEvery)
-}
-
-func heartbeat(ctx context.Context, what string, timeout, every time.Duration) func() {
 	log := FromContext(ctx)
+	if !log.Enabled(ctx, slog.LevelInfo) {
+		return func() {} // nobody would read it
+	}
 	start := time.Now()
 	if timeout >= time.Second {
 		timeout = timeout.Round(time.Second) // a deadline's remainder, as people read it
@@ -31,7 +31,7 @@ func heartbeat(ctx context.Context, what string, timeout, every time.Duration) f
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		tick := time.NewTicker(every)
+		tick := time.NewTicker(HeartbeatEvery)
 		defer tick.Stop()
 		for {
 			select {
