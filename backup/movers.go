@@ -20,6 +20,7 @@ import (
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/faults"
 	"github.com/reboundhq/rebound/journal"
+	"github.com/reboundhq/rebound/logging"
 )
 
 // Labels of the pods and Secrets the engine creates.
@@ -115,6 +116,7 @@ func (e *Engine) runMovers(ctx context.Context, ns, tok string, jobs []moverJob,
 		}
 	}
 	deadline := time.Now().Add(e.moverWait)
+	defer logging.Heartbeat(ctx, fmt.Sprintf("%d data mover pods in %s to finish", len(jobs), ns), e.moverWait)()
 	done := map[string]bool{}
 	for {
 		for _, j := range jobs {

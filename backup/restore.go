@@ -23,6 +23,7 @@ import (
 	"github.com/reboundhq/rebound/apps/elasticsearch"
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
+	"github.com/reboundhq/rebound/logging"
 )
 
 // item is one object of a backup on its way into the cluster.
@@ -295,7 +296,7 @@ func (e *Engine) stopWorkloads(ctx context.Context, ns string, items []item, tim
 			sels = append(sels, labels.SelectorFromSet(ms))
 		}
 		// Wait for the object itself, so it can be created again.
-		if err := waitUntil(ctx, timeout, func() (bool, string) {
+		if err := waitUntil(ctx, it.String()+" to be deleted", timeout, func() (bool, string) {
 			_, err := cl.get(ctx, it.u.GetName())
 			return apierrors.IsNotFound(err), it.String() + " still exists"
 		}); err != nil {
@@ -303,7 +304,7 @@ func (e *Engine) stopWorkloads(ctx context.Context, ns string, items []item, tim
 		}
 	}
 	for _, sel := range sels {
-		if err := waitUntil(ctx, timeout, func() (bool, string) {
+		if err := waitUntil(ctx, fmt.Sprintf("the pods of %s (%s) to stop", ns, sel), timeout, func() (bool, string) {
 			pods, err := e.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 			if err != nil {
 				return false, err.Error()
@@ -445,7 +446,7 @@ func (e *Engine) waitWorkloads(ctx context.Context, ns string, items []item, tim
 		default:
 			continue
 		}
-		if err := waitUntil(ctx, timeout, check); err != nil {
+		if err := waitUntil(ctx, fmt.Sprintf("%s %s/%s to be Ready", it.kind.Resource, ns, name), timeout, check); err != nil {
 			return fmt.Errorf("%w: %w", ErrNotHealthy, err)
 		}
 	}
@@ -456,7 +457,7 @@ func (e *Engine) waitWorkloads(ctx context.Context, ns string, items []item, tim
 // they come up.
 func (e *Engine) waitConnect(ctx context.Context, driver, ns string, sel labels.Selector, timeout time.Duration) (apps.Driver, error) {
 	var d apps.Driver
-	err := waitUntil(ctx, timeout, func() (bool, string) {
+	err := waitUntil(ctx, "the restored "+driver+" app to accept connections", timeout, func() (bool, string) {
 		c, err := e.connect(ctx, driver, ns, sel)
 		if err != nil {
 			return false, err.Error()
@@ -473,7 +474,7 @@ func (e *Engine) waitConnect(ctx context.Context, driver, ns string, sel labels.
 // waitHealthy waits until the app reports full health: every member
 // healthy, redundancy complete.
 func waitHealthy(ctx context.Context, d apps.Driver, timeout time.Duration) error {
-	err := waitUntil(ctx, timeout, func() (bool, string) {
+	err := waitUntil(ctx, "the restored app to report full health", timeout, func() (bool, string) {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
 		h, err := d.Health(hctx)
@@ -533,9 +534,11 @@ func (e *Engine) restoreES(ctx context.Context, d apps.Driver, de DataEntry, rr 
 }
 
 // waitUntil polls cond every 500ms until it holds or timeout passes; the
-// error carries cond's last word.
-func waitUntil(ctx context.Context, timeout time.Duration, cond func() (bool, string)) error {
+// error carries cond's last word. A wait of more than a few seconds logs
+// a heartbeat naming what.
+func waitUntil(ctx context.Context, what string, timeout time.Duration, cond func() (bool, string)) error {
 	deadline := time.Now().Add(timeout)
+	defer logging.Heartbeat(ctx, what, timeout)()
 	for {
 		ok, why := cond()
 		if ok {

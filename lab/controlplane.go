@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/reboundhq/rebound/logging"
 )
 
 // Control-plane timings of the lab. Kubernetes' defaults are tuned for
@@ -130,6 +132,7 @@ func (l *Lab) ensureControlPlane(ctx context.Context) error {
 		}
 	}
 	deadline := time.Now().Add(60 * time.Second)
+	defer logging.Heartbeat(ctx, "the lab's API server to be ready", 60*time.Second)()
 	for !l.apiHealthy(ctx) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the lab's API server is not ready after 60s; see the logs in %s", filepath.Join(l.KwokWorkdir(), "clusters", l.ClusterName(), "logs"))

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/reboundhq/rebound/lab/agent"
+	"github.com/reboundhq/rebound/logging"
 )
 
 // Lab is one local lab.
@@ -130,6 +131,7 @@ func (l *Lab) ensureAgent(ctx context.Context) error {
 	go func() { exited <- cmd.Wait() }()
 	l.say("started the lab node agent (pid %d, log %s)", cmd.Process.Pid, filepath.Join(l.Dir(), "agent.log"))
 	deadline := time.Now().Add(30 * time.Second)
+	defer logging.Heartbeat(ctx, "the lab node agent to answer", 30*time.Second)()
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
@@ -201,6 +203,7 @@ func (l *Lab) waitNodesReady(ctx context.Context, timeout time.Duration) error {
 		return err
 	}
 	deadline := time.Now().Add(timeout)
+	defer logging.Heartbeat(ctx, "every lab node to be Ready", timeout)()
 	for {
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: agent.LabelLab + "=" + l.Name})
 		ready := 0

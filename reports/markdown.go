@@ -16,9 +16,14 @@ func (markdownFormat) Name() string     { return "markdown" }
 func (markdownFormat) FileName() string { return "report.md" }
 
 // MarkdownLimit is the most bytes report.md holds. GitHub refuses a
-// pull-request comment over 65,536 characters; below that limit, breach
-// reasons that do not fit are left out, with a line saying how many.
+// pull-request comment over 65,536 characters; below that limit, scenario
+// rows and breach reasons that do not fit are left out, each with a line
+// saying how many.
 const MarkdownLimit = 60 << 10
+
+// markdownReserve is the part of MarkdownLimit the scenario table leaves
+// for the ladder and the first breach reasons, however many scenarios ran.
+const markdownReserve = 12 << 10
 
 func (markdownFormat) Write(w io.Writer, run *Run) error {
 	var b bytes.Buffer
@@ -48,18 +53,42 @@ func (markdownFormat) Write(w io.Writer, run *Run) error {
 	if len(run.Scenarios) > 0 {
 		p.line("| Scenario | Fault | Recovery | RTO | Full redundancy | Lost writes | RPO | Target | Verdict |")
 		p.line("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+		// The rows fit in what the limit leaves after the ladder and a
+		// share for the breach reasons; a run too large for that lists its
+		// first rows and says how many more there are, by status.
+		budget := MarkdownLimit - markdownReserve - b.Len()
+		left := map[Status]int{}
+		shown := 0
 		for i := range run.Scenarios {
 			s := &run.Scenarios[i]
+			st := s.Status()
 			cells := scenarioRow(s, TableOptions{})
 			for j := range cells {
 				cells[j] = mdCell(cells[j])
 			}
-			st := s.Status()
 			cells[8] = "**" + statusSymbol[st] + " " + string(st) + "**"
 			if st != StatusPass {
 				cells[8] += " " + mdCell(strings.Join(shortReasons(s), "; "))
 			}
-			p.line("| %s |", strings.Join(cells, " | "))
+			row := "| " + strings.Join(cells, " | ") + " |\n"
+			if len(left) > 0 || len(row) > budget {
+				left[st]++
+				continue
+			}
+			budget -= len(row)
+			b.WriteString(row)
+			shown++
+		}
+		if n := len(run.Scenarios) - shown; n > 0 {
+			var counts []string
+			for _, st := range []Status{StatusPass, StatusBreach, StatusBug, StatusError} {
+				if left[st] > 0 {
+					counts = append(counts, fmt.Sprintf("%d %s", left[st], strings.ToLower(string(st))))
+				}
+			}
+			p.line("")
+			p.line("_%d more %s left out to fit a comment (%s); report.html and report.json hold every one._",
+				n, plural(n, "scenario", "scenarios"), strings.Join(counts, ", "))
 		}
 		p.line("")
 	} else {

@@ -13,6 +13,7 @@ import (
 	"github.com/reboundhq/rebound/faults"
 	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
+	"github.com/reboundhq/rebound/logging"
 	"github.com/reboundhq/rebound/measure"
 	"github.com/reboundhq/rebound/reports"
 	"github.com/reboundhq/rebound/scenarios"
@@ -53,6 +54,9 @@ func (r *Runner) Run(ctx context.Context, runID string, list []*scenarios.Scenar
 		run.Ladder = r.opts.Ladder.Name
 	}
 	r.run = run
+	// Every log line of the run carries its id; each scenario's adds the
+	// scenario and the fault kind.
+	ctx = logging.NewContext(ctx, r.opts.Log.With(logging.KeyRun, runID))
 	if r.opts.DryRun {
 		return run, r.dryRun(ctx, list)
 	}
@@ -74,7 +78,9 @@ func (r *Runner) Run(ctx context.Context, runID string, list []*scenarios.Scenar
 			runErr = fmt.Errorf("%w: %w", ErrAborted, context.Cause(ctx))
 			break
 		}
-		rep, res, err := r.runScenario(ctx, s, runID)
+		sctx := logging.With(ctx, logging.KeyScenario, s.Name, logging.KeyFault, string(s.Fault.Kind))
+		rep, res, err := r.runScenario(sctx, s, runID)
+		logScenario(sctx, rep)
 		run.Scenarios = append(run.Scenarios, rep)
 		results = append(results, res)
 		r.printVerdict(rep)
@@ -106,6 +112,21 @@ func (r *Runner) Run(ctx context.Context, runID string, list []*scenarios.Scenar
 		run.Achieved = measure.AchievedRungs(r.rungs, results)
 	}
 	return run, runErr
+}
+
+// logScenario logs a scenario's outcome with its numbers, for a JSON log
+// that a CI job reads; the user's own view is printVerdict's line.
+func logScenario(ctx context.Context, rep reports.Scenario) {
+	args := []any{"status", string(rep.Status()), "duration", rep.Duration.Duration().Round(time.Millisecond).String()}
+	if r := rep.Result; rep.Error == "" {
+		if r.RTO != nil {
+			args = append(args, "rto", r.RTO.Duration().Round(time.Millisecond).String())
+		}
+		args = append(args, "lostWrites", r.LostCount, "breaches", len(r.Verdict.Breaches))
+	} else {
+		args = append(args, "error", rep.Error)
+	}
+	logging.FromContext(ctx).DebugContext(ctx, "scenario finished", args...)
 }
 
 // recovered tells whether a scenario ended with the app back at full

@@ -13,6 +13,7 @@ import (
 	"github.com/reboundhq/rebound/apps"
 	"github.com/reboundhq/rebound/faults"
 	"github.com/reboundhq/rebound/journal"
+	"github.com/reboundhq/rebound/logging"
 	"github.com/reboundhq/rebound/measure"
 	"github.com/reboundhq/rebound/probes"
 	"github.com/reboundhq/rebound/reports"
@@ -83,7 +84,7 @@ func (sr *scenarioRun) phase(name string) {
 // returned: the result is what the ladder is judged on, computed once here.
 func (r *Runner) runScenario(ctx context.Context, s *scenarios.Scenario, runID string) (reports.Scenario, measure.ScenarioResult, error) {
 	start := time.Now()
-	sr := &scenarioRun{r: r, s: s, runID: runID, log: r.opts.Log.With("scenario", s.Name)}
+	sr := &scenarioRun{r: r, s: s, runID: runID, log: logging.FromContext(ctx)}
 	sr.rep = reports.Scenario{
 		Name: s.Name, Disruption: string(s.Disruption), Fault: string(s.Fault.Kind), Recovery: string(s.Recovery.Path),
 		Target:    fmt.Sprintf("%s in %s (%s)", s.Target.Driver, s.Target.Namespace, metav1.FormatLabelSelector(&s.Target.LabelSelector)),
@@ -501,6 +502,7 @@ func (sr *scenarioRun) rollback() error {
 // watchFor observes for d, taking marks and enforcing abort conditions.
 func (sr *scenarioRun) watchFor(ctx context.Context, d time.Duration) error {
 	end := sr.tl.Now() + d
+	defer logging.Heartbeat(ctx, "the fault's planned time to pass, observing", d)()
 	return sr.observe(ctx, func(now time.Duration) bool { return now >= end }, end)
 }
 
@@ -519,6 +521,7 @@ func (sr *scenarioRun) watchFor(ctx context.Context, d time.Duration) error {
 func (sr *scenarioRun) watchUntilRecovered(ctx context.Context, deadline time.Time) (string, error) {
 	window := sr.s.Probes.Availability.StabilityWindow
 	end := sr.tl.Now() + time.Until(deadline) // the deadline on the timeline
+	defer logging.Heartbeat(ctx, "the app to recover (service and full redundancy back for the stability window "+window.String()+")", time.Until(deadline))()
 	var why string
 	err := sr.observe(ctx, func(now time.Duration) bool {
 		if now >= end {
@@ -672,6 +675,7 @@ func (sr *scenarioRun) restore(ctx context.Context, deadline time.Time) error {
 	sr.tl.Record(measure.RecoveryStarted, "restore "+sr.backupID)
 	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
+	defer logging.Heartbeat(ctx, "the restore of backup "+sr.backupID, time.Until(deadline))()
 	err := r.opts.Backup.Restore(rctx, sr.target, sr.backupID)
 	sr.tl.Record(measure.RecoveryFinished, "restore "+sr.backupID)
 	return err
@@ -680,6 +684,7 @@ func (sr *scenarioRun) restore(ctx context.Context, deadline time.Time) error {
 // waitHealthy waits until the app reports full health.
 func (sr *scenarioRun) waitHealthy(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	defer logging.Heartbeat(ctx, "the app to be healthy before the fault", timeout)()
 	var last string
 	for {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)

@@ -15,6 +15,7 @@ import (
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/cli/exitcode"
 	rlab "github.com/reboundhq/rebound/lab"
+	"github.com/reboundhq/rebound/logging"
 )
 
 // Environment variables the repository flags default from.
@@ -96,7 +97,7 @@ func (f *RepoFlags) Engine(ctx context.Context, kube kubernetes.Interface, log i
 	if err != nil {
 		return nil, err
 	}
-	opts := []backup.Option{backup.WithMoverImage(f.MoverImage)}
+	opts := []backup.Option{backup.WithMoverImage(f.MoverImage), backup.WithLogger(logging.FromContext(ctx))}
 	if isDefault {
 		opts = append(opts, backup.WithInit())
 	}

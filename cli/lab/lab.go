@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	rlab "github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/lab/agent"
 	"github.com/reboundhq/rebound/lab/agent/podexec"
+	"github.com/reboundhq/rebound/logging"
 )
 
 // NewCommand builds `rebound lab`.
@@ -242,7 +242,7 @@ func agentCommand(s streams.Streams) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("agent config: %w (the agent is started by `rebound lab up`)", err)
 			}
-			log := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			log := logging.FromContext(cmd.Context())
 			a, err := agent.New(cfg, log)
 			if err != nil {
 				return err

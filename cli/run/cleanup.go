@@ -17,6 +17,7 @@ import (
 	"github.com/reboundhq/rebound/faults"
 	"github.com/reboundhq/rebound/journal"
 	rlab "github.com/reboundhq/rebound/lab"
+	"github.com/reboundhq/rebound/logging"
 	"github.com/reboundhq/rebound/runner"
 )
 
@@ -33,7 +34,7 @@ undone, naming it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stateDir := rlab.DefaultOptions().StateDir
-			log := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			log := logging.FromContext(cmd.Context())
 			res, err := runner.Cleanup(cmd.Context(), stateDir, func(c journal.Cluster) (*faults.Env, error) {
 				return envFor(c, log)
 			})

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,6 +30,7 @@ import (
 	"github.com/reboundhq/rebound/cli/streams"
 	"github.com/reboundhq/rebound/journal"
 	rlab "github.com/reboundhq/rebound/lab"
+	"github.com/reboundhq/rebound/logging"
 	"github.com/reboundhq/rebound/reports"
 	"github.com/reboundhq/rebound/runner"
 	"github.com/reboundhq/rebound/scenarios"
@@ -194,7 +194,7 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := logging.FromContext(ctx)
 	labOpts := rlab.DefaultOptions()
 	l := rlab.New(labOpts, s.Out)
 	if err := clusterFromScenarios(f, list); err != nil {
@@ -444,6 +444,8 @@ func redeployDemo(ctx context.Context, kube kubernetes.Interface, ns string) err
 		return err
 	}
 	deadline := time.Now().Add(2 * time.Minute)
+	stopHeartbeat := logging.Heartbeat(ctx, "namespace "+ns+" to be deleted", 2*time.Minute)
+	defer stopHeartbeat()
 	for {
 		if _, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
 			break
@@ -457,6 +459,7 @@ func redeployDemo(ctx context.Context, kube kubernetes.Interface, ns string) err
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	stopHeartbeat()
 	return deployDemo(ctx, kube, ns)
 }
 

@@ -23,6 +23,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/reboundhq/rebound/logging"
 )
 
 //go:embed */*.yaml
@@ -114,6 +116,7 @@ func Deploy(ctx context.Context, cs kubernetes.Interface, app, namespace string)
 // WaitStatefulSetReady waits until a StatefulSet has all its replicas Ready.
 func WaitStatefulSetReady(ctx context.Context, cs kubernetes.Interface, namespace, name string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	defer logging.Heartbeat(ctx, fmt.Sprintf("statefulset %s/%s to be Ready", namespace, name), timeout)()
 	for {
 		sts, err := cs.AppsV1().StatefulSets(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err == nil && sts.Spec.Replicas != nil && sts.Status.ReadyReplicas == *sts.Spec.Replicas && sts.Status.ObservedGeneration >= sts.Generation {

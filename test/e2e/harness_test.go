@@ -16,7 +16,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -83,10 +82,6 @@ func runScenarios(t *testing.T, ctx context.Context, list []*scenarios.Scenario,
 	if err != nil {
 		t.Fatal(err)
 	}
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ladder, err := scenarios.DefaultLadder()
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +93,7 @@ func runScenarios(t *testing.T, ctx context.Context, list []*scenarios.Scenario,
 	for _, f := range tune {
 		f(&opts)
 	}
-	r, err := runner.New(opts, kube(t, ctx), dyn, list)
+	r, err := runner.NewForConfig(opts, list)
 	if err != nil {
 		t.Fatal(err)
 	}

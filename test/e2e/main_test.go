@@ -26,6 +26,10 @@ const labKey ctxKey = iota
 
 var testenv env.Environment
 
+// suiteLab is the lab TestMain brings up, for tests that describe a
+// feature before any context carries it (package gate's OnLab).
+var suiteLab *lab.Lab
+
 // labFrom returns the lab the suite runs on.
 func labFrom(ctx context.Context) *lab.Lab { return ctx.Value(labKey).(*lab.Lab) }
 
@@ -66,6 +70,7 @@ func TestMain(m *testing.M) {
 		name = "e2e"
 	}
 	l := newLab(name, binary)
+	suiteLab = l
 	if err := lab.Preflight(l.Options); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e tests need a lab:", err)
 		os.Exit(1)
