@@ -197,7 +197,9 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	if err := clusterFromScenarios(f, list); err != nil {
 		return invalid(err)
 	}
-	onLab := f.kubeconfig == ""
+	// No kubeconfig means the local lab, except in a pod (the Helm chart's
+	// CronJob), where it means the pod's own service account.
+	onLab := f.kubeconfig == "" && !(f.kubeContext == "" && kubeclient.InCluster())
 	opts := runner.Options{
 		Kubeconfig: f.kubeconfig, Context: f.kubeContext, Lab: l, OnLab: onLab, Yes: f.yes, DryRun: f.dryRun,
 		AllowNamespaces: f.allow, Ladder: ladder, Rung: f.rung, StateDir: labOpts.StateDir,
@@ -232,6 +234,9 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 			return printUnresolved(s, list)
 		}
 		return notRun(fmt.Errorf("kubeconfig %s: %w", kubeconfig, err))
+	}
+	if cluster.InCluster {
+		fmt.Fprintf(s.Out, "cluster: %s\n", cluster.Describe())
 	}
 	rc := cluster.Config
 	kube, dyn, err := clients(rc)
