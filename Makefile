@@ -26,7 +26,7 @@ IMAGE_REPO    ?= ghcr.io/reboundhq/rebound
 IMAGE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 IMAGE_ARCH    ?= $(shell $(GO) env GOARCH)
 image:
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -o $(CURDIR)/bin/rebound-linux-$(IMAGE_ARCH) ./cmd/rebound
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags="-s -w" -o $(CURDIR)/bin/rebound-linux-$(IMAGE_ARCH) ./cmd/rebound
 	cd hack/ociimage && $(GO) run . --binary $(CURDIR)/bin/rebound-linux-$(IMAGE_ARCH) --arch $(IMAGE_ARCH) \
 		--repository $(IMAGE_REPO) --version $(IMAGE_VERSION) --revision $$(git rev-parse HEAD 2>/dev/null) \
 		--layout $(CURDIR)/bin/rebound-oci --tarball $(CURDIR)/bin/rebound-image.tar

@@ -231,12 +231,13 @@ func tempBeside(path string, isDir bool) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("cannot write %s: %w: choose a writable place", path, err)
 		}
-		return d, nil
+		// MkdirTemp makes it 0700; the image is for others to read.
+		return d, os.Chmod(d, 0o755)
 	}
 	f, err := os.CreateTemp(parent, pattern)
 	if err != nil {
 		return "", fmt.Errorf("cannot write %s: %w: choose a writable place", path, err)
 	}
 	f.Close()
-	return f.Name(), nil
+	return f.Name(), os.Chmod(f.Name(), 0o644)
 }

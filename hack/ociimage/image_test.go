@@ -145,6 +145,17 @@ func TestBuildWritesALayoutAndATarballThatReadBack(t *testing.T) {
 	}
 	checkImage(t, timg, data)
 
+	// Readable by others, as any build output (not the temp files' 0700/0600).
+	for p, want := range map[string]os.FileMode{o.Layout: 0o755, o.Tarball: 0o644} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode().Perm(), want)
+		}
+	}
+
 	// Nothing temporary left beside the outputs.
 	entries, _ := os.ReadDir(out)
 	for _, e := range entries {
