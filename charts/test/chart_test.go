@@ -122,7 +122,7 @@ func objectsOf[T any](t *testing.T, r map[string]string, kind string) []T {
 func TestLint(t *testing.T) {
 	for _, tc := range []struct{ name, values string }{
 		{"defaults", ""},
-		{"everything on", "permissions: {humanError: true, diskFaults: true, nodeFaults: true, chaosMesh: true, secretNames: [etcd-client]}\ndrill: {enabled: true, args: [--namespace, rebound-demo]}\nmetrics: {pushgatewayURL: http://pushgateway:9091}\nreports: {persistence: {enabled: false}}"},
+		{"everything on", "permissions: {humanError: true, diskFaults: true, nodeFaults: true, chaosMesh: true, secretNames: [etcd-client]}\ndrill: {enabled: true, args: [--namespace, rebound-demo]}\nmetrics: {pushgatewayURL: http://pushgateway:9091}\nreports: {persistence: {enabled: false}, objectStorageURL: gs://reports}\nenvSecret: creds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vals := map[string]any{}
@@ -191,6 +191,8 @@ scenarios:
 drill: {enabled: true, args: [--namespace, app-a, --keep], namespaces: [app-a, app-b]}
 metrics: {pushgatewayURL: "http://pushgateway.monitoring:9091"}
 gameDay: {extraArgs: [--rung, zone-redundant]}
+reports: {objectStorageURL: "s3://reports?region=eu-west-1&prefix=rebound/"}
+envSecret: bucket-credentials
 `)
 	if err != nil {
 		t.Fatalf("render: %v", err)
@@ -204,13 +206,17 @@ gameDay: {extraArgs: [--rung, zone-redundant]}
 	}
 	args := map[string][]string{}
 	for _, j := range objectsOf[batchv1.CronJob](t, r, "CronJob") {
-		args[j.Name] = j.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+		c := j.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+		args[j.Name] = c.Args
+		if len(c.EnvFrom) != 1 || c.EnvFrom[0].SecretRef == nil || c.EnvFrom[0].SecretRef.Name != "bucket-credentials" {
+			t.Errorf("%s: envFrom %+v, want the bucket credentials Secret", j.Name, c.EnvFrom)
+		}
 	}
 	if got := args["rebound-drill"]; !slices.Equal(got, []string{"drill", "--namespace", "app-a", "--keep"}) {
 		t.Errorf("drill args = %q", got)
 	}
 	g := strings.Join(args["rebound-gameday"], " ")
-	for _, w := range []string{"--allow-namespace=app-a --allow-namespace=app-b", "--push-url=http://pushgateway.monitoring:9091", "--rung zone-redundant"} {
+	for _, w := range []string{"--allow-namespace=app-a --allow-namespace=app-b", "--report-url=s3://reports?region=eu-west-1&prefix=rebound/", "--push-url=http://pushgateway.monitoring:9091", "--rung zone-redundant"} {
 		if !strings.Contains(g, w) {
 			t.Errorf("game day args %q lack %q", g, w)
 		}

@@ -220,7 +220,7 @@ containers:
   - name: REBOUND_BACKUP_KEY
     valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.backup.keySecret.key }}}}
   {{- end }}
-  {{- with $.Values.backup.envSecret }}
+  {{- with $.Values.envSecret }}
   envFrom:
   - secretRef: {name: {{ . }}}
   {{- end }}
