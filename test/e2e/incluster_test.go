@@ -234,6 +234,9 @@ func TestInCluster(t *testing.T) {
 				run.Scenarios[0].Status() != reports.StatusPass {
 				t.Errorf("report.json on the reports PVC: %+v, want incluster-pod-kill (pod-kill) PASS", run.Scenarios)
 			}
+			if run.Cluster != "in-cluster" {
+				t.Errorf("report.json names cluster %q, want in-cluster", run.Cluster)
+			}
 			return ctx
 		}).
 		Assess("a node fault the chart grants no permission for fails with the API server's forbidden reason, not a crash", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
