@@ -11,12 +11,32 @@ export REBOUND_LAB_BINS := $(LAB_BINS)
 CHAOS_CRDS ?= $(HOME)/.cache/rebound/crds/chaos-mesh
 export REBOUND_CHAOS_CRDS := $(CHAOS_CRDS)
 
-.PHONY: all build deps lab-bins chaos-crds bench-backup test unit e2e gameday lab-up lab-down bench fmt vet clean
+.PHONY: all build image chart-test deps lab-bins chaos-crds bench-backup test unit e2e gameday lab-up lab-down bench fmt vet clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/rebound
+
+# rebound's container image, built without Docker by hack/ociimage (a Go
+# module of its own, on go-containerregistry) from a static binary: an OCI
+# layout in bin/rebound-oci (crane push bin/rebound-oci REF) and a tarball
+# bin/rebound-image.tar (docker load -i, or crane push FILE REF).
+IMAGE_REPO    ?= ghcr.io/reboundhq/rebound
+IMAGE_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE_ARCH    ?= $(shell $(GO) env GOARCH)
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags="-s -w" -o $(CURDIR)/bin/rebound-linux-$(IMAGE_ARCH) ./cmd/rebound
+	cd hack/ociimage && $(GO) run . --binary $(CURDIR)/bin/rebound-linux-$(IMAGE_ARCH) --arch $(IMAGE_ARCH) \
+		--repository $(IMAGE_REPO) --version $(IMAGE_VERSION) --revision $$(git rev-parse HEAD 2>/dev/null) \
+		--layout $(CURDIR)/bin/rebound-oci --tarball $(CURDIR)/bin/rebound-image.tar
+
+# The Helm chart (charts/rebound) linted and rendered with helm's Go library,
+# and the image builder's tests: each a Go module of its own (see their
+# doc comments), so `go test ./...` at the root does not reach them.
+chart-test:
+	cd charts/test && $(GO) test -count=1 ./...
+	cd hack/ociimage && $(GO) test -count=1 ./...
 
 # Debian packages the lab needs (nsenter for exec probes) and the tests need
 # (chromium, for the browser check of report.html); a no-op when present.
@@ -35,10 +55,10 @@ chaos-crds:
 # Every test: unit tests, the backup repository's Azure Blob round trip on
 # Azurite (installed from npm into a cache, listening on 127.0.0.1 only),
 # and the end-to-end tests on a real lab.
-test: deps lab-bins chaos-crds build
+test: deps lab-bins chaos-crds build chart-test
 	hack/azurite.sh run -- env REBOUND_BINARY=$(BIN) $(GO) test -count=1 -timeout 40m ./...
 
-unit:
+unit: chart-test
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/e2e)
 
 e2e: deps lab-bins chaos-crds build

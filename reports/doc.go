@@ -8,7 +8,8 @@
 // lost writes, verdicts and achieved rungs all come from package measure,
 // and a number measure could not make stays unknown here too ("not
 // restored", "not checked", null, an absent sample), never 0. It never
-// talks to a cluster or an app.
+// talks to a cluster or an app; it only writes (files, a bucket, a
+// Pushgateway).
 //
 // Formats are constructors in a name → constructor map behind the tiny
 // Format interface, as k6's outputs are: Formats lists the names, New picks
@@ -22,8 +23,9 @@
 //  1. Finalize: the runner fills the Run from measure (Analyse per scenario,
 //     AchievedRungs for the ladder) and calls Run.Finalize, which checks
 //     every verdict is in and closes the run; it must not change afterwards.
-//  2. Flush: WriteAll, Push and Live.Publish render the finalized run. Each
-//     refuses a run that is not finalized (ErrNotFinal), so a report never
+//  2. Flush: WriteAll (then Upload of its files to object storage), Push
+//     and Live.Publish render the finalized run. Each refuses a run that
+//     is not finalized (ErrNotFinal), so a report never
 //     shows a verdict that was still being decided. They are independent:
 //     one failing does not stop the others.
 //  3. Stop: cancel the context given to Live.Serve (or MetricsServer.Serve);

@@ -142,6 +142,11 @@ func (r *Runner) clusterName() string {
 	if r.opts.Context != "" {
 		return r.opts.Context
 	}
+	if r.opts.Kubeconfig == "" {
+		// Neither the lab nor a kubeconfig: rebound in a pod, with its
+		// service account (cli/kubeclient.InCluster).
+		return "in-cluster"
+	}
 	return r.opts.Kubeconfig
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,12 +34,52 @@ type Cluster struct {
 	// Context is the kubeconfig context used; empty when in-cluster or when
 	// the file names none.
 	Context string
+	// InCluster is true when the configuration is the pod's own service
+	// account (rest.InClusterConfig), not a kubeconfig.
+	InCluster bool
+}
+
+// ServiceAccountDir is where the kubelet mounts a pod's service account
+// token, ca.crt and namespace, and where rest.InClusterConfig reads them.
+const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// InCluster tells whether rebound runs in a pod and has no kubeconfig of its
+// own: $KUBERNETES_SERVICE_HOST and _PORT are set (the kubelet sets them in
+// every container), the service account token is mounted, and neither
+// $KUBECONFIG nor ~/.kube/config exists. Commands use it to pick the pod's
+// own credentials instead of the lab's kubeconfig.
+func InCluster() bool {
+	home, _ := os.UserHomeDir()
+	return inCluster(os.LookupEnv, fileExists, home, ServiceAccountDir)
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func inCluster(lookupEnv func(string) (string, bool), exists func(string) bool, home, saDir string) bool {
+	if v, ok := lookupEnv("KUBECONFIG"); ok && v != "" {
+		return false
+	}
+	if home != "" && exists(filepath.Join(home, ".kube", "config")) {
+		return false
+	}
+	host, _ := lookupEnv("KUBERNETES_SERVICE_HOST")
+	port, _ := lookupEnv("KUBERNETES_SERVICE_PORT")
+	return host != "" && port != "" && exists(filepath.Join(saDir, "token"))
 }
 
 // Load reads the kubeconfig at path (empty: $KUBECONFIG, ~/.kube/config,
 // then in-cluster) with context kubeContext (empty: the current one), and
-// sets the connect timeout on the configuration it returns.
+// sets the connect timeout on the configuration it returns. With neither a
+// path nor a context, in a pod with no kubeconfig (InCluster), it is the
+// pod's service account through rest.InClusterConfig.
 func Load(path, kubeContext string) (*Cluster, error) {
+	if path == "" && kubeContext == "" && InCluster() {
+		rc, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster configuration (service account in %s): %w", ServiceAccountDir, err)
+		}
+		return &Cluster{Config: WithConnectTimeout(rc), InCluster: true}, nil
+	}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: path},
 		&clientcmd.ConfigOverrides{CurrentContext: kubeContext})
@@ -97,6 +139,15 @@ func ping(ctx context.Context, rc *rest.Config, kubeContext string, timeout time
 		return fmt.Errorf("cluster %s%s answered its first call (GET /version) with an error: %w", rc.Host, contextNote(kubeContext), err)
 	}
 	return fmt.Errorf("cluster %s%s %w within %s: %w", rc.Host, contextNote(kubeContext), ErrNoAnswer, timeout, err)
+}
+
+// Describe names the cluster for messages: the server and the context, or
+// "in-cluster".
+func (c *Cluster) Describe() string {
+	if c.InCluster {
+		return c.Config.Host + " (in-cluster, the pod's service account)"
+	}
+	return c.Config.Host + contextNote(c.Context)
 }
 
 func contextNote(kubeContext string) string {

@@ -167,3 +167,43 @@ users:
 		t.Error("Load with a context the file does not have: no error")
 	}
 }
+
+func TestInClusterNeedsServiceEnvTokenAndNoKubeconfig(t *testing.T) {
+	t.Parallel()
+	home, saDir := t.TempDir(), t.TempDir()
+	token := filepath.Join(saDir, "token")
+	if err := os.WriteFile(token, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	podEnv := map[string]string{"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443"}
+	for _, tc := range []struct {
+		name       string
+		env        map[string]string
+		homeConfig bool
+		noToken    bool
+		want       bool
+	}{
+		{name: "pod with a mounted token", env: podEnv, want: true},
+		{name: "no service env (not in a pod)", env: map[string]string{}, want: false},
+		{name: "host without port", env: map[string]string{"KUBERNETES_SERVICE_HOST": "127.0.0.1"}, want: false},
+		{name: "automountServiceAccountToken false", env: podEnv, noToken: true, want: false},
+		{name: "KUBECONFIG set wins", env: map[string]string{"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "6443", "KUBECONFIG": "/k"}, want: false},
+		{name: "~/.kube/config wins", env: podEnv, homeConfig: true, want: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			exists := func(p string) bool {
+				switch p {
+				case filepath.Join(home, ".kube", "config"):
+					return tc.homeConfig
+				case token:
+					return !tc.noToken
+				}
+				return false
+			}
+			if got := inCluster(lookup, exists, home, saDir); got != tc.want {
+				t.Errorf("inCluster = %t, want %t", got, tc.want)
+			}
+		})
+	}
+}

@@ -56,6 +56,7 @@ type flags struct {
 	ladderFile    string
 	rung          string
 	reportDir     string
+	reportURL     string
 	formats       []string
 	metricsAddr   string
 	pushURL       string
@@ -111,6 +112,7 @@ in ERROR, such as a fault that never took effect). See docs/exit-codes.md.`,
 	fl.StringVar(&f.rung, "rung", "", "rung whose targets scenarios are judged against; default: the ladder's strictest")
 	fl.StringVar(&f.reportDir, "report-dir", reports.DefaultDir, "folder the reports are written into")
 	fl.StringSliceVar(&f.formats, "format", reports.Formats(), "report formats to write")
+	fl.StringVar(&f.reportURL, "report-url", "", "also upload the reports to this object storage bucket, under the run's ID (s3://bucket?region=…&prefix=reports/, azblob://…, gs://…; credentials from the environment)")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address during the run (e.g. 127.0.0.1:9464)")
 	fl.StringVar(&f.pushURL, "push-url", "", "push the final metrics to this Prometheus Pushgateway")
 	fl.StringVar(&f.cloudSecret, "cloud-secret", "cloud-key-secret", "Secret with cloud credentials for Chaos Mesh node power")
@@ -200,7 +202,9 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	if err := clusterFromScenarios(f, list); err != nil {
 		return invalid(err)
 	}
-	onLab := f.kubeconfig == ""
+	// No kubeconfig means the local lab, except in a pod (the Helm chart's
+	// CronJob), where it means the pod's own service account.
+	onLab := f.kubeconfig == "" && !(f.kubeContext == "" && kubeclient.InCluster())
 	opts := runner.Options{
 		Kubeconfig: f.kubeconfig, Context: f.kubeContext, Lab: l, OnLab: onLab, Yes: f.yes, DryRun: f.dryRun,
 		AllowNamespaces: f.allow, Ladder: ladder, Rung: f.rung, StateDir: labOpts.StateDir,
@@ -235,6 +239,9 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 			return printUnresolved(s, list)
 		}
 		return notRun(fmt.Errorf("kubeconfig %s: %w", kubeconfig, err))
+	}
+	if cluster.InCluster {
+		fmt.Fprintf(s.Out, "cluster: %s\n", cluster.Describe())
 	}
 	rc := cluster.Config
 	kube, dyn, err := clients(rc)
@@ -348,6 +355,13 @@ func finish(s streams.Streams, f *flags, run *reports.Run, runErr error) error {
 		return err
 	}
 	fmt.Fprintf(s.Out, "\nreports: %s\n", strings.Join(files, ", "))
+	if f.reportURL != "" {
+		if keys, err := reports.Upload(context.Background(), f.reportURL, run, files); err != nil {
+			fmt.Fprintf(s.Err, "upload reports: %v\n", err)
+		} else {
+			fmt.Fprintf(s.Out, "uploaded: %s\n", strings.Join(keys, ", "))
+		}
+	}
 	if f.pushURL != "" {
 		if err := reports.Push(context.Background(), f.pushURL, "rebound", run); err != nil {
 			fmt.Fprintf(s.Err, "push metrics: %v\n", err)

@@ -52,6 +52,12 @@ type Agent struct {
 	created []string // mount targets made on the host
 
 	hostsDirty chan struct{}
+
+	// server is the API server's URL in the agent's kubeconfig; apiHost
+	// and apiPort are what containers get as $KUBERNETES_SERVICE_HOST and
+	// _PORT (apiServerAddr), set before the first pod starts.
+	server           string
+	apiHost, apiPort string
 }
 
 type node struct {
@@ -93,6 +99,7 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 		workers:    map[types.UID]*podWorker{},
 		ips:        map[netip.Addr]types.UID{},
 		hostsDirty: make(chan struct{}, 1),
+		server:     rc.Host,
 	}
 	saved := a.loadPower()
 	for _, nc := range cfg.Nodes {
@@ -114,6 +121,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 	if err := a.ensureStorageClass(ctx); err != nil {
+		return err
+	}
+	if err := a.resolveAPIServer(ctx); err != nil {
 		return err
 	}
 	factory := informers.NewSharedInformerFactory(a.client, 0)

@@ -129,6 +129,7 @@ func (c *ctr) start() {
 	proc, err := podspec.Translate(podspec.Input{
 		Pod: pod, Container: &c.spec, Images: a.images, LabBins: a.cfg.LabBins, Self: a.self,
 		PodIP: w.ip, HostIP: a.nodes[w.nodeName].IP, Volumes: w.volumes, Objects: apiObjects{a},
+		APIServerHost: a.apiHost, APIServerPort: a.apiPort,
 	})
 	if errors.Is(err, podspec.ErrUnmapped) {
 		c.simulated, c.running, c.started, c.ready = true, true, true, true

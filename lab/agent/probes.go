@@ -191,6 +191,7 @@ func (w *podWorker) runProbe(ctx context.Context, c *ctr, pid int, p *corev1.Pro
 		proc, err := podspec.Translate(podspec.Input{
 			Pod: w.pod, Container: probeCtr, Images: w.a.images, LabBins: w.a.cfg.LabBins, Self: w.a.self,
 			PodIP: w.ip, HostIP: w.a.nodes[w.nodeName].IP, Volumes: w.volumes, Objects: apiObjects{w.a},
+			APIServerHost: w.a.apiHost, APIServerPort: w.a.apiPort,
 		})
 		if err != nil {
 			return fmt.Errorf("exec probe: %w", err)

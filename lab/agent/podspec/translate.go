@@ -3,6 +3,7 @@ package podspec
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -54,6 +55,11 @@ type Input struct {
 	HostIP    string            // the node's address
 	Volumes   map[string]string // pod volume name -> host folder holding its content
 	Objects   ObjectLookup
+	// APIServer is the address and port of the kube-apiserver, which every
+	// container gets as $KUBERNETES_SERVICE_HOST and _PORT, as the kubelet
+	// sets them from the default/kubernetes Service; empty: not set.
+	APIServerHost string
+	APIServerPort string
 }
 
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -159,6 +165,14 @@ func Environment(in Input) ([]string, error) {
 	}
 	set("PATH", defaultPath)
 	set("HOSTNAME", Hostname(pod))
+	// The kubelet's service env vars of the default/kubernetes Service,
+	// always set (enableServiceLinks or not); the container's own env wins.
+	if h, p := in.APIServerHost, in.APIServerPort; h != "" && p != "" {
+		set("KUBERNETES_SERVICE_HOST", h)
+		set("KUBERNETES_SERVICE_PORT", p)
+		set("KUBERNETES_SERVICE_PORT_HTTPS", p)
+		set("KUBERNETES_PORT", "tcp://"+net.JoinHostPort(h, p))
+	}
 
 	for _, from := range c.EnvFrom {
 		data, err := envFromData(in, from)

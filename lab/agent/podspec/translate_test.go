@@ -215,3 +215,47 @@ func TestImages(t *testing.T) {
 		t.Errorf("mapping with no binaries accepted: %v", err)
 	}
 }
+
+func TestEnvironmentHasTheAPIServerAsTheKubeletSetsIt(t *testing.T) {
+	t.Parallel()
+	pod := etcdPod()
+	c := &pod.Spec.Containers[0]
+	objs := fakeObjects{
+		cms:     map[string]*corev1.ConfigMap{"demo/cfg": {Data: map[string]string{"level": "debug"}}},
+		secrets: map[string]*corev1.Secret{"demo/sec": {Data: map[string][]byte{"token": []byte("t")}}},
+	}
+	for _, tc := range []struct {
+		name       string
+		host, port string
+		own        string // the container's own KUBERNETES_SERVICE_HOST
+		want       map[string]string
+	}{
+		{name: "set", host: "127.0.0.1", port: "32764", want: map[string]string{
+			"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": "32764",
+			"KUBERNETES_SERVICE_PORT_HTTPS": "32764", "KUBERNETES_PORT": "tcp://127.0.0.1:32764"}},
+		{name: "IPv6", host: "::1", port: "6443", want: map[string]string{"KUBERNETES_SERVICE_HOST": "::1", "KUBERNETES_PORT": "tcp://[::1]:6443"}},
+		{name: "the container's env wins", host: "127.0.0.1", port: "32764", own: "10.0.0.1", want: map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1"}},
+		{name: "unknown: not set", want: map[string]string{"KUBERNETES_SERVICE_HOST": "", "KUBERNETES_SERVICE_PORT": ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := c.DeepCopy()
+			if tc.own != "" {
+				cc.Env = append(cc.Env, corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: tc.own})
+			}
+			env, err := Environment(Input{Pod: pod, Container: cc, Objects: objs, PodIP: "127.9.1.1", APIServerHost: tc.host, APIServerPort: tc.port})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, kv := range env {
+				k, v, _ := strings.Cut(kv, "=")
+				got[k] = v
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s = %q, want %q", k, got[k], v)
+				}
+			}
+		})
+	}
+}
