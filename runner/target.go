@@ -32,10 +32,10 @@ type Target struct {
 	// when the instant cannot be placed), so a backup records what a
 	// restore of it must hold.
 	AckedBefore func(clock.Instant) []string
-	mode   scenarios.EndpointMode
-	urls   []string
-	fwd    *forwarder // for port-forward endpoints
-	scheme string     // http or https, for URLs made from pods
+	mode        scenarios.EndpointMode
+	urls        []string
+	fwd         *forwarder // for port-forward endpoints
+	scheme      string     // http or https, for URLs made from pods
 }
 
 // Close releases the driver and any port-forwards.
