@@ -106,7 +106,7 @@ type drillRun struct {
 	m      *backup.Manifest
 	notes  []string
 	t0     time.Duration
-	done   time.Duration // when the last check ended, from the timeline's start
+	done   time.Duration  // when the last check ended, from the timeline's start
 	serve  *time.Duration // when the copy's health was verified, from T0
 	miss   []string
 	nsUsed *journal.Entry

@@ -78,11 +78,11 @@ func TestVerifyCopy(t *testing.T) {
 		want:   map[string]reports.DrillStatus{CheckHealth: reports.DrillVerified, CheckProbeIDs: reports.DrillVerified, CheckChecksum: reports.DrillVerified},
 		detail: map[string]string{CheckProbeIDs: "all 3 write-probe ids", CheckChecksum: "every key: 120 records, sha256:aa at 57"}, servable: true,
 	}, {
-		name:   "an acknowledged id missing and the data differs",
-		driver: &copyStandIn{ids: []string{"a", "c"}, health: full, sum: apps.Checksum{Records: 119, Hash: "sha256:bb"}},
-		m:      manifest(probes, recorded),
-		want:   map[string]reports.DrillStatus{CheckHealth: reports.DrillVerified, CheckProbeIDs: reports.DrillFailed, CheckChecksum: reports.DrillFailed},
-		detail: map[string]string{CheckProbeIDs: "1 of the 3 write-probe ids acknowledged before the cut are missing under /rebound/drill/x: b", CheckChecksum: "recorded 120 records sha256:aa at 57, restored 119 records sha256:bb"},
+		name:    "an acknowledged id missing and the data differs",
+		driver:  &copyStandIn{ids: []string{"a", "c"}, health: full, sum: apps.Checksum{Records: 119, Hash: "sha256:bb"}},
+		m:       manifest(probes, recorded),
+		want:    map[string]reports.DrillStatus{CheckHealth: reports.DrillVerified, CheckProbeIDs: reports.DrillFailed, CheckChecksum: reports.DrillFailed},
+		detail:  map[string]string{CheckProbeIDs: "1 of the 3 write-probe ids acknowledged before the cut are missing under /rebound/drill/x: b", CheckChecksum: "recorded 120 records sha256:aa at 57, restored 119 records sha256:bb"},
 		missing: []string{"b"}, servable: true,
 	}, {
 		name:   "nothing recorded: both data checks not made, and say so",
@@ -203,7 +203,10 @@ func TestCheckSafety(t *testing.T) {
 	}{
 		{"a made-up scratch namespace on the lab", func(*Options) {}, "rebound-drill-abc123", ""},
 		{"a named scratch namespace outside the allowlist", func(o *Options) { o.Namespace = "prod" }, "prod", "add --allow-namespace prod"},
-		{"kube-system", func(o *Options) { o.Namespace = "kube-system"; o.AllowNamespaces = append(o.AllowNamespaces, "kube-system") }, "kube-system", "never acts there"},
+		{"kube-system", func(o *Options) {
+			o.Namespace = "kube-system"
+			o.AllowNamespaces = append(o.AllowNamespaces, "kube-system")
+		}, "kube-system", "never acts there"},
 		{"another cluster without --yes", func(o *Options) { o.OnLab = false }, "rebound-drill-abc123", "--yes"},
 		{"another cluster with --yes", func(o *Options) { o.OnLab, o.Yes = false, true }, "rebound-drill-abc123", ""},
 		{"taking a backup of an app outside the allowlist", func(o *Options) {
