@@ -259,3 +259,15 @@ func TestRunRefusesBeforeTouchingAnything(t *testing.T) {
 		t.Errorf("namespaces after refused drills: %d, want only the one there before", len(nss.Items))
 	}
 }
+
+// A drill that could not ask the app whether the copy serves is not a
+// verified drill, even when nothing failed.
+func TestJudgeUnverifiedServing(t *testing.T) {
+	t.Parallel()
+	checks := []reports.DrillCheck{verified(CheckIntegrity, "ok"), verified(CheckRestore, "ok"),
+		notMade(CheckHealth, "the backup names no app driver"), notMade(CheckProbeIDs, "x"), notMade(CheckChecksum, "y")}
+	r := judge(outcome{Backup: "b", Checks: checks, Done: time.Second})
+	if r.Verdict.Pass || r.RTO != nil || !strings.Contains(strings.Join(r.Verdict.Breaches, ";"), "names no app driver") {
+		t.Errorf("verdict %+v: want a breach saying the copy was not verified to serve, and why", r.Verdict)
+	}
+}

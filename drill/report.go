@@ -75,6 +75,17 @@ func judge(o outcome) measure.Result {
 	if o.Serving != nil && !failedAny {
 		r.RTO = millisPtr(o.Done)
 	}
+	if o.Serving == nil && !failedAny {
+		// Nothing failed, but nothing showed the copy serves either: not a
+		// verified copy.
+		why := "no check ran"
+		for _, c := range o.Checks {
+			if c.Name == CheckHealth {
+				why = c.Detail
+			}
+		}
+		v.Breaches = append(v.Breaches, "the copy was not verified to serve: the health check was not made: "+why)
+	}
 	if o.Probes != nil && r.DataChecked {
 		r.WritesInvoked, r.WritesAcked = len(o.Probes.Acked), len(o.Probes.Acked)
 		r.IDsRead = len(o.Probes.Acked) - len(o.Missing)
