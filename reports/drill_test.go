@@ -95,6 +95,13 @@ func TestDrillReport(t *testing.T) {
 	if !strings.Contains(html, "T0 restore started") || strings.Contains(html, "T0 fault applied") {
 		t.Error("HTML: a drill's T0 is the restore's start, not a fault")
 	}
+	for _, format := range []string{"table", "html"} {
+		out := render(format)
+		if !strings.Contains(out, "drill: backup 1a2b3c4d (from the repository") || !strings.Contains(out, "restored into rebound-drill-0a1b2c on lab") ||
+			!strings.Contains(out, "scratch namespace deleted") || strings.Contains(out, "outages: none") {
+			t.Errorf("%s: a drill's details are its restore and checks, not a fault's outages and writes:\n%s", format, out)
+		}
+	}
 	for _, format := range []string{"markdown", "table"} {
 		if out := render(format); !strings.Contains(out, "checksum FAILED") && !strings.Contains(out, "checksum check failed") {
 			t.Errorf("%s does not say the checksum check failed:\n%s", format, out)

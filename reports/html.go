@@ -205,6 +205,9 @@ func newHTMLScenario(anchor string, s *Scenario) htmlScenario {
 // in words.
 func scenarioDetails(s *Scenario) []string {
 	r := &s.Result
+	if s.Drill != nil {
+		return append([]string{drillText(s.Drill)}, s.Notes...)
+	}
 	out := []string{availabilityText(r)}
 	if r.TimeToFullRedundancy == nil && r.RedundancyDegraded != "" {
 		out = append(out, "redundancy not restored: last seen "+r.RedundancyDegraded)

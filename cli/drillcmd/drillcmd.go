@@ -285,7 +285,7 @@ func once(ctx context.Context, s streams.Streams, f *flags, o drill.Options) err
 	case err != nil:
 		return notRun(fmt.Errorf("the drill could not run: %w", err))
 	}
-	run := &reports.Run{ID: strings.TrimPrefix(sc.Name, "drill-") + "-" + started.Format("20060102-150405"), StartedAt: started,
+	run := &reports.Run{ID: sc.Name + "-" + started.Format("20060102-150405"), StartedAt: started,
 		Cluster: o.ClusterName, Scenarios: []reports.Scenario{*sc}}
 	if err := run.Finalize(time.Now().UTC()); err != nil {
 		return err
