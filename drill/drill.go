@@ -201,9 +201,6 @@ func Run(ctx context.Context, o Options) (*reports.Scenario, error) {
 	}
 	r.d.Backup, r.d.SourceNamespace = info.ID, r.m.Namespace
 	r.d.Cut, r.d.CutUnknown = r.m.Cut, r.m.CutUnknown
-	if o.Backup != "" {
-		r.placeCut(info.ID)
-	}
 
 	runErr := r.restoreAndVerify(ctx)
 	r.cleanup()
@@ -324,8 +321,9 @@ func probeScope(driver, prefix string) string {
 	return prefix
 }
 
-// placeCut puts the backup's cut on the drill's timeline when this host's
-// monotonic clock can place it.
+// placeCut puts the cut of the backup the drill just took on its timeline
+// when this host's monotonic clock can place it. (A backup picked from the
+// repository may be days old: its cut is in the report, off the timeline.)
 func (r *drillRun) placeCut(id string) {
 	if r.m.CutUnknown != "" {
 		r.tl.RecordBackupUnknownCut(id, r.m.CutUnknown)

@@ -92,7 +92,7 @@ func checkSums(ctx context.Context, d apps.Driver, data []backup.DataEntry) repo
 	if !ok {
 		return notMade(CheckChecksum, "the app's driver cannot sum the copy's data: data check not made")
 	}
-	var ok2 []string
+	var summed []string
 	for _, want := range recorded {
 		got, err := v.Checksum(ctx, want.Prefix, want.At)
 		switch {
@@ -104,9 +104,9 @@ func checkSums(ctx context.Context, d apps.Driver, data []backup.DataEntry) repo
 			return failed(CheckChecksum, "the copy's data differs from the backup's: %s, recorded %d records %s at %s, restored %d records %s",
 				scope(want.Prefix), want.Records, want.Hash, want.At, got.Records, got.Hash)
 		}
-		ok2 = append(ok2, fmt.Sprintf("%s: %d records, %s at %s", scope(want.Prefix), got.Records, got.Hash, got.At))
+		summed = append(summed, fmt.Sprintf("%s: %d records, %s at %s", scope(want.Prefix), got.Records, got.Hash, got.At))
 	}
-	return verified(CheckChecksum, "the copy's data equals what the backup recorded (%s)", strings.Join(ok2, "; "))
+	return verified(CheckChecksum, "the copy's data equals what the backup recorded (%s)", strings.Join(summed, "; "))
 }
 
 func scope(prefix string) string {

@@ -233,7 +233,13 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	if err != nil {
 		return fmt.Errorf("open the journal in %s (it records the scratch namespace for rebound cleanup): %w", stateDir, err)
 	}
-	defer j.Close()
+	defer func() {
+		// A journal a refused drill wrote nothing to is not kept.
+		j.Close()
+		if st, err := os.Stat(j.Path()); err == nil && st.Size() == 0 {
+			_ = os.Remove(j.Path())
+		}
+	}()
 	target, err := f.repo.Engine(ctx, kube, s.Err, backup.WithJournal(j, runID, jc))
 	if err != nil {
 		return err
