@@ -2,12 +2,12 @@
 # Restore drill time for the lab's demo etcd, side by side with the
 # backup engine's own `rebound backup restore` of the same backup.
 #
-#   [REBOUND_LAB=name] bench/drill.sh [RUNS]        (default 5 runs)
+#   [REBOUND_LAB=name] [PROBES=100] bench/drill.sh [RUNS]        (default 5 runs)
 #
 # Needs the lab up with the demo app in rebound-demo (`rebound lab up &&
 # rebound demo deploy etcd`). Each run, on a repository of its own in a
 # temporary folder:
-#   1. `rebound drill` writes its 100 probe ids into the demo etcd, takes a
+#   1. `rebound drill` writes PROBES probe ids into the demo etcd, takes a
 #      backup, restores it into a scratch namespace, verifies it (health,
 #      probe ids, checksum) and deletes the namespace. From its report.json:
 #      the time from the restore's start to a verified, serving copy, and
@@ -20,6 +20,7 @@
 # Prints medians (and each run's numbers).
 set -euo pipefail
 runs=${1:-5}
+probes=${PROBES:-100}
 here=$(cd "$(dirname "$0")/.." && pwd)
 rebound=${REBOUND_BINARY:-$here/bin/rebound}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -36,7 +37,7 @@ for i in $(seq "$runs"); do
   r=$work/run$i; mkdir -p "$r"
   "$rebound" backup init --repo "$r/repo" --new-key "$r/key" >/dev/null
   t=$(now)
-  "$rebound" drill --repo "$r/repo" --key-file "$r/key" -n rebound-demo -l "$sel" --driver etcd \
+  "$rebound" drill --repo "$r/repo" --key-file "$r/key" -n rebound-demo -l "$sel" --driver etcd --probes "$probes" \
     --report-dir "$r/report" --format json >"$r/drill.out" 2>&1 || { cat "$r/drill.out" >&2; exit 1; }
   drill_wall=$(echo "($(now) - $t) * 1000" | bc -l)
   verified=$(field timeToVerifiedMillis "$r/report/report.json")
@@ -59,7 +60,7 @@ print((int(m[1] or 0)*60000) + float(m[2])*(1 if m[3]=="ms" else 1000))' "$r/res
 done
 col() { awk -v c="$1" '{print $c}' "$work/raw" | median; }
 echo
-echo "demo etcd (3 members), $runs runs, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg):"
+echo "demo etcd (3 members), $probes probe ids in the backup, $runs runs, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg):"
 echo "| what | median ms |"
 echo "|---|---:|"
 echo "| rebound drill: restore start → verified, serving copy | $(col 1) |"

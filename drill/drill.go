@@ -173,7 +173,7 @@ func Run(ctx context.Context, o Options) (*reports.Scenario, error) {
 		return nil, err
 	}
 	if _, err := o.TargetKube.CoreV1().Namespaces().Get(ctx, r.ns, metav1.GetOptions{}); err == nil {
-		return nil, fmt.Errorf("%w: namespace %s exists: a drill restores only into a new namespace, which it deletes afterwards; name another with --namespace, or leave it out for a new one", ErrRefused, r.ns)
+		return nil, fmt.Errorf("%w: namespace %s exists: a drill restores only into a new namespace, which it deletes afterwards; name another with --scratch-namespace, or leave it out for a new one", ErrRefused, r.ns)
 	} else if !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("look up the scratch namespace %s: %w", r.ns, err)
 	}
@@ -193,7 +193,7 @@ func Run(ctx context.Context, o Options) (*reports.Scenario, error) {
 		if errors.Is(err, repo.ErrCorrupt) {
 			// The backup's own snapshot or manifest is damaged: a drill
 			// result, not an error to run it.
-			return r.damaged(ctx, start, o.Backup, err), nil
+			return r.damaged(start, o.Backup, err), nil
 		}
 	}
 	if err != nil {
@@ -211,7 +211,7 @@ func Run(ctx context.Context, o Options) (*reports.Scenario, error) {
 }
 
 // damaged is the report of a backup whose manifest cannot be read.
-func (r *drillRun) damaged(ctx context.Context, start time.Time, ref string, err error) *reports.Scenario {
+func (r *drillRun) damaged(start time.Time, ref string, err error) *reports.Scenario {
 	r.d.Backup = ref
 	r.tl.Record(measure.RecoveryStarted, "verify backup "+ref)
 	r.t0 = r.tl.Now()

@@ -92,7 +92,7 @@ func TestDrillReport(t *testing.T) {
 		}
 	}
 	html := render("html")
-	if !strings.Contains(html, "T0 restore started") || strings.Contains(html, "T0 fault applied") {
+	if !strings.Contains(html, "T0 restore started") || !strings.Contains(html, "T0, the start of the drill&#39;s restore") || strings.Contains(html, "T0 fault applied") {
 		t.Error("HTML: a drill's T0 is the restore's start, not a fault")
 	}
 	for _, format := range []string{"table", "html"} {

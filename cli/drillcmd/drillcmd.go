@@ -277,7 +277,6 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 // exit code contract.
 func once(ctx context.Context, s streams.Streams, f *flags, o drill.Options) error {
 	started := time.Now().UTC()
-	o.RunID = ""
 	sc, err := drill.Run(ctx, o)
 	switch {
 	case errors.Is(err, drill.ErrRefused):
