@@ -81,8 +81,9 @@ scratch namespace (journaled before it is created, so rebound cleanup
 deletes it after a crash). --keep leaves it for inspection.
 
 --kubeconfig/--context name the cluster the copy goes to (default: the
-lab); --from-kubeconfig/--from-context the app's, when the drill takes the
-backup (default: the same). A cluster that is not the lab needs --yes.
+lab; in a pod with no lab, the pod's in-cluster credentials);
+--from-kubeconfig/--from-context the app's, when the drill takes the backup
+(default: the same). A cluster that is not the lab needs --yes.
 
 One drill and exit, for cron or a Kubernetes CronJob; --every repeats it in
 the foreground until Ctrl-C (or --count drills).
@@ -155,40 +156,66 @@ func (f *flags) check() error {
 	return nil
 }
 
+// target is a cluster the drill acts on.
+type target struct {
+	kube    kubernetes.Interface
+	journal journal.Cluster // how rebound cleanup reaches it
+	name    string          // for reports: "lab", "in-cluster" or the context
+	onLab   bool
+}
+
 // connect loads a kubeconfig (the lab's by default), and makes its first
 // call, bounded, so that an unreachable cluster ends the drill at once.
-func connect(ctx context.Context, kubeconfig, kubeContext string) (kubernetes.Interface, journal.Cluster, string, error) {
+func connect(ctx context.Context, kubeconfig, kubeContext string) (target, error) {
 	onLab := kubeconfig == ""
 	path := kubeconfig
 	if onLab {
 		path = rlab.DefaultOptions().Kubeconfig()
 	}
+	if inCluster(kubeconfig, path) {
+		// In a pod (a CronJob) with no lab: the pod's own credentials.
+		onLab, path = false, ""
+	}
 	cl, err := kubeclient.Load(path, kubeContext)
 	if err != nil {
 		if onLab {
-			return nil, journal.Cluster{}, "", notRun(fmt.Errorf("kubeconfig %s: %w (is the lab up? rebound lab up; or give --kubeconfig)", path, err))
+			return target{}, notRun(fmt.Errorf("kubeconfig %s: %w (is the lab up? rebound lab up; or give --kubeconfig)", path, err))
 		}
-		return nil, journal.Cluster{}, "", notRun(fmt.Errorf("kubeconfig %s: %w", path, err))
+		return target{}, notRun(fmt.Errorf("kubeconfig %s: %w", path, err))
 	}
 	cl.Config.QPS, cl.Config.Burst = 50, 100
 	kube, err := kubernetes.NewForConfig(cl.Config)
 	if err != nil {
-		return nil, journal.Cluster{}, "", err
+		return target{}, err
 	}
 	if err := cl.Ping(ctx); err != nil {
-		return nil, journal.Cluster{}, "", notRun(err)
+		return target{}, notRun(err)
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, journal.Cluster{}, "", err
+	abs := ""
+	if path != "" {
+		if abs, err = filepath.Abs(path); err != nil {
+			return target{}, err
+		}
 	}
-	jc := journal.Cluster{Kubeconfig: abs, Context: kubeContext}
-	name := cl.Context
+	t := target{kube: kube, journal: journal.Cluster{Kubeconfig: abs, Context: kubeContext}, name: cl.Context, onLab: onLab}
+	if path == "" {
+		t.name = "in-cluster"
+	}
 	if onLab {
 		o := rlab.DefaultOptions()
-		jc.Lab, jc.StateDir, name = o.Name, o.StateDir, "lab"
+		t.journal.Lab, t.journal.StateDir, t.name = o.Name, o.StateDir, "lab"
 	}
-	return kube, jc, name, nil
+	return t, nil
+}
+
+// inCluster reports whether to use the pod's in-cluster credentials: no
+// --kubeconfig, no lab kubeconfig, and the pod's service environment set.
+func inCluster(kubeconfig, labKubeconfig string) bool {
+	if kubeconfig != "" || os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return false
+	}
+	_, err := os.Stat(labKubeconfig)
+	return errors.Is(err, os.ErrNotExist)
 }
 
 func runE(ctx context.Context, s streams.Streams, f *flags) error {
@@ -207,11 +234,11 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	kube, jc, clusterName, err := connect(ctx, f.kubeconfig, f.kubeContext)
+	dst, err := connect(ctx, f.kubeconfig, f.kubeContext)
 	if err != nil {
 		return err
 	}
-	srcKube, srcJC := kube, jc
+	src := dst
 	fromOther := f.backupRef == "" && (f.fromKubeconfig != "" || f.fromCtx != "")
 	if fromOther {
 		fk := f.fromKubeconfig
@@ -222,7 +249,7 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		if fc == "" {
 			fc = f.kubeContext
 		}
-		if srcKube, srcJC, _, err = connect(ctx, fk, fc); err != nil {
+		if src, err = connect(ctx, fk, fc); err != nil {
 			return err
 		}
 	}
@@ -240,14 +267,14 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 			_ = os.Remove(j.Path())
 		}
 	}()
-	target, err := f.repo.Engine(ctx, kube, s.Err, backup.WithJournal(j, runID, jc))
+	targetEngine, err := f.repo.Engine(ctx, dst.kube, s.Err, backup.WithJournal(j, runID, dst.journal))
 	if err != nil {
 		return err
 	}
-	defer target.Close()
-	source := target
+	defer targetEngine.Close()
+	source := targetEngine
 	if fromOther {
-		if source, err = f.repo.Engine(ctx, srcKube, s.Err, backup.WithJournal(j, runID, srcJC)); err != nil {
+		if source, err = f.repo.Engine(ctx, src.kube, s.Err, backup.WithJournal(j, runID, src.journal)); err != nil {
 			return err
 		}
 		defer source.Close()
@@ -255,9 +282,9 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 
 	o := drill.Options{
 		Backup: f.backupRef, Take: drill.Take{Namespace: f.namespace, Selector: sel, Driver: f.driver},
-		Source: source, Target: target, TargetKube: kube, Namespace: f.scratch, AllowNamespaces: f.allow,
-		OnLab: f.kubeconfig == "" && (!fromOther || f.fromKubeconfig == ""), Yes: f.yes, Keep: f.keep,
-		Timeout: f.timeout, Probes: f.probes, Journal: j, Cluster: jc, ClusterName: clusterName, Out: s.Out,
+		Source: source, Target: targetEngine, TargetKube: dst.kube, Namespace: f.scratch, AllowNamespaces: f.allow,
+		OnLab: dst.onLab && src.onLab, Yes: f.yes, Keep: f.keep,
+		Timeout: f.timeout, Probes: f.probes, Journal: j, Cluster: dst.journal, ClusterName: dst.name, Out: s.Out,
 		Progress: func(p backup.Progress) {
 			if p.Message != "" {
 				fmt.Fprintf(s.Err, "  %s: %s\n", p.Phase, p.Message)
