@@ -86,7 +86,8 @@ lab; in a pod with no lab, the pod's in-cluster credentials);
 (default: the same). A cluster that is not the lab needs --yes.
 
 One drill and exit, for cron or a Kubernetes CronJob; --every repeats it in
-the foreground until Ctrl-C (or --count drills).
+the foreground until Ctrl-C (or --count drills), each drill's reports
+replacing the last one's in --report-dir.
 
 Exit codes: 0 verified; 1 a check failed (a damaged backup, a missing id, a
 checksum that differs, a copy not healthy, slower than --rto); 2 bad
