@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,6 +128,9 @@ func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
 				return nil, err
 			}
 			cut = c
+			if warn := sumData(ctx, driver, &entry, "", strconv.FormatInt(entry.Revision, 10), progress); warn != "" {
+				m.Warnings = append(m.Warnings, warn)
+			}
 			m.Data = append(m.Data, entry)
 		case native == DataESSnapshot && mode != DataPVC:
 			entry, c, err := e.esSnapshot(ctx, driver, &req, progress)
@@ -153,6 +157,11 @@ func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
 	m.Cut, m.CutAt, m.CutUnknown = cut.wall.UTC(), cut.at, cut.unknown
 	if cut.unknown != "" {
 		m.CutAt = clock.Instant{} // no instant the data is consistent to
+	} else if req.Probes != nil && len(m.Data) > 0 {
+		if p := req.Probes(m.CutAt); p != nil {
+			p.Acked = slices.Sorted(slices.Values(p.Acked))
+			m.Probes = p
+		}
 	}
 	m.Layers.Data = weakest(m.Data)
 	m.Level = overallLevel(m.Layers, len(m.Data) > 0)
@@ -183,6 +192,25 @@ func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
 	res := &Result{ID: snap.ID.String(), Manifest: m, NewBytes: snap.Summary.NewBytes, StoredBytes: snap.Summary.StoredBytes, Bytes: snap.Summary.Bytes, Duration: e.now().Sub(start)}
 	progress(Progress{Phase: "commit", Done: true, Message: fmt.Sprintf("backup %s committed: level %s", snap.ID.Short(), m.Level)})
 	return res, nil
+}
+
+// sumData records the driver's checksum of the data under prefix at point
+// at (apps.Verifier) on the entry, for a drill to compare the restored
+// copy with; a driver without one records nothing. A sum that fails is a
+// warning, not a failed backup: the data itself is safe.
+func sumData(ctx context.Context, d apps.Driver, entry *DataEntry, prefix, at string, progress func(Progress)) (warning string) {
+	v, ok := d.(apps.Verifier)
+	if !ok {
+		return ""
+	}
+	progress(Progress{Phase: "checksum", Message: "summing the data for restore drills (key count and hash)"})
+	sum, err := v.Checksum(ctx, prefix, at)
+	if err != nil {
+		return fmt.Sprintf("no checksum recorded, so a drill cannot compare the data: %v", err)
+	}
+	entry.Checksum = &sum
+	progress(Progress{Phase: "checksum", Done: true, Message: fmt.Sprintf("%d records, %s", sum.Records, sum.Hash)})
+	return ""
 }
 
 // dropSnapshots deletes the volume snapshots of a backup that failed.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reboundhq/rebound/apps"
 	"github.com/reboundhq/rebound/clock"
 )
 
@@ -72,7 +73,22 @@ type Manifest struct {
 	NamespaceObject string          `json:"namespaceObject,omitempty"`
 	Resources       []ResourceEntry `json:"resources,omitempty"`
 	Data            []DataEntry     `json:"data,omitempty"`
-	Warnings        []string        `json:"warnings,omitempty"`
+	// Probes are the write-probe ids acknowledged before the cut, when the
+	// backup was taken while probes wrote (a game day's, a drill's own): a
+	// restore of it must hold every one. Nil when none were recorded.
+	Probes   *ProbeRecord `json:"probes,omitempty"`
+	Warnings []string     `json:"warnings,omitempty"`
+}
+
+// ProbeRecord is the write-probe ids a backup must hold, and where they
+// live in the app.
+type ProbeRecord struct {
+	// Driver and Prefix say how to read the ids back: the app driver and
+	// the prefix its records were written under (apps.Config.Prefix).
+	Driver string `json:"driver"`
+	Prefix string `json:"prefix"`
+	// Acked are the ids acknowledged before the cut, sorted.
+	Acked []string `json:"acked"`
 }
 
 // Layers is what each layer of the app holds in the backup.
@@ -120,6 +136,11 @@ type DataEntry struct {
 	ESRepositorySettings map[string]any `json:"esRepositorySettings,omitempty"`
 	ESSnapshot           string         `json:"esSnapshot,omitempty"`
 	Indices              []string       `json:"indices,omitempty"`
+	// Checksum is the driver's sum of this data as the backup holds it
+	// (etcd: every key, at the revision of the cut's read), for a drill to
+	// compare with the restored copy; nil when the driver has no
+	// apps.Verifier or the sum failed (a warning says why).
+	Checksum *apps.Checksum `json:"checksum,omitempty"`
 }
 
 // formatInstant writes an instant into snapshot metadata ("" when zero).

@@ -329,11 +329,18 @@ var clientPorts = map[string]int{"etcd": 2379, "elasticsearch": 9200}
 
 // connect connects the named driver to the app's pods by their IPs.
 func (e *Engine) connect(ctx context.Context, driver, ns string, sel labels.Selector) (apps.Driver, error) {
+	return e.Connect(ctx, driver, ns, sel, "")
+}
+
+// Connect connects the named app driver to the Running pods of ns that
+// sel chooses, by their pod IPs (which works on the lab and from inside a
+// cluster), with its records under prefix ("" is the driver's default).
+func (e *Engine) Connect(ctx context.Context, driver, ns string, sel labels.Selector, prefix string) (apps.Driver, error) {
 	eps, err := podEndpoints(ctx, e, driver, ns, sel)
 	if err != nil {
 		return nil, err
 	}
-	return apps.New(ctx, driver, apps.Config{Endpoints: eps})
+	return apps.New(ctx, driver, apps.Config{Endpoints: eps, Prefix: prefix})
 }
 
 func podEndpoints(ctx context.Context, e *Engine, driver, ns string, sel labels.Selector) (apps.Endpoints, error) {

@@ -28,12 +28,29 @@ func (r runnerEngine) Backup(ctx context.Context, t *runner.Target) (runner.Back
 		DriverName: t.DriverName, Driver: t.Driver, Tags: []string{"runner"},
 		ESRepository: t.Backup.ESRepository, ESRepositoryType: t.Backup.ESRepositoryType,
 		ESRepositorySettings: t.Backup.ESRepositorySettings, ESIndices: esIndices(t),
+		Probes: probesOf(t),
 	})
 	if err != nil {
 		return runner.BackupCut{}, err
 	}
 	m := res.Manifest
 	return runner.BackupCut{ID: res.ID, At: m.CutAt, Wall: m.Cut, Unknown: m.CutUnknown}, nil
+}
+
+// probesOf records, in the backup, the scenario's write-probe ids
+// acknowledged before the cut, so that a drill of the backup can check
+// each is there; nil before the probes run.
+func probesOf(t *runner.Target) func(clock.Instant) *ProbeRecord {
+	if t.AckedBefore == nil {
+		return nil
+	}
+	return func(cut clock.Instant) *ProbeRecord {
+		ids := t.AckedBefore(cut)
+		if ids == nil {
+			return nil
+		}
+		return &ProbeRecord{Driver: t.DriverName, Prefix: t.Prefix, Acked: ids}
+	}
 }
 
 // Restore rolls the target app back to backup id in its own namespace and

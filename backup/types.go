@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/reboundhq/rebound/apps"
+	"github.com/reboundhq/rebound/clock"
 )
 
 // Level is the consistency a backup achieved, from weakest to strongest.
@@ -109,6 +110,12 @@ type Request struct {
 	ESIndices            []string
 	// Tags are stored with the backup (list and retention filter on them).
 	Tags []string
+	// Probes, when set, is asked once the data's cut is known which
+	// write-probe ids were acknowledged before it; the manifest records
+	// them (Manifest.Probes) for a drill to check. It is not asked when
+	// the cut is unknown (a crash-level copy): no id can be said to be in
+	// such a backup.
+	Probes func(cut clock.Instant) *ProbeRecord
 	// Progress, when set, receives progress reports from the calling
 	// goroutine. It must return quickly.
 	Progress func(Progress)

@@ -80,6 +80,7 @@ type htmlScenario struct {
 	Error              string
 	Timeline           template.HTML // the SVG; "" when there is nothing to draw
 	TimelineDesc       string
+	T0                 string // what T0 is, for the caption
 	Moments            []htmlMoment
 	Targets            []htmlTarget
 	Breaches           []string
@@ -180,6 +181,10 @@ func newHTMLScenario(anchor string, s *Scenario) htmlScenario {
 	if tl.drawable() {
 		h.Timeline = template.HTML(tl.svg())
 		h.TimelineDesc = tl.desc()
+		h.T0 = "the instant the fault was confirmed"
+		if s.Drill != nil {
+			h.T0 = "the start of the drill's restore"
+		}
 	}
 	h.Moments = tl.moments()
 	if s.Error != "" {
@@ -205,6 +210,9 @@ func newHTMLScenario(anchor string, s *Scenario) htmlScenario {
 // in words.
 func scenarioDetails(s *Scenario) []string {
 	r := &s.Result
+	if s.Drill != nil {
+		return append([]string{drillText(s.Drill)}, s.Notes...)
+	}
 	out := []string{availabilityText(r)}
 	if r.TimeToFullRedundancy == nil && r.RedundancyDegraded != "" {
 		out = append(out, "redundancy not restored: last seen "+r.RedundancyDegraded)

@@ -56,7 +56,7 @@ type timeline struct {
 func newTimeline(s *Scenario) *timeline {
 	tl := &timeline{s: s}
 	for _, e := range s.Events {
-		if e.Kind == measure.FaultApplied {
+		if e.Kind == t0Kind(s) {
 			tl.t0, tl.hasT0 = e.At, true
 			break
 		}
@@ -89,11 +89,26 @@ func (tl *timeline) measured() bool { return tl.hasT0 && tl.s.Error == "" }
 
 func (tl *timeline) fromT0(d time.Duration) time.Duration { return tl.t0 + d }
 
+// t0Kind is the event whose first instance is T0: the fault applied, or
+// for a restore drill, which has no fault, the restore's start.
+func t0Kind(s *Scenario) measure.EventKind {
+	if s.Drill != nil {
+		return measure.RecoveryStarted
+	}
+	return measure.FaultApplied
+}
+
 func (tl *timeline) collectMarkers() {
 	s, r := tl.s, &tl.s.Result
 	t0Seen, endSeen := false, false
 	for _, e := range s.Events {
 		m := marker{at: e.At, title: eventTitle(e)}
+		if s.Drill != nil && e.Kind == measure.RecoveryStarted && !t0Seen {
+			m.class, m.label = "t0", "T0 restore started"
+			t0Seen = true
+			tl.markers = append(tl.markers, m)
+			continue
+		}
 		switch e.Kind {
 		case measure.FaultApplied:
 			m.class, m.label = "t0", "fault applied"

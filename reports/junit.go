@@ -210,6 +210,20 @@ func scenarioCases(s *Scenario) []junitCase {
 			}})
 		}
 	}
+	if d := s.Drill; d != nil {
+		for _, c := range d.Checks {
+			jc := junitCase{Name: "drill: " + c.Name}
+			switch c.Status {
+			case DrillVerified:
+				jc.SystemOut = c.Detail
+			case DrillFailed:
+				jc.Failure = &junitOutcome{Message: c.Detail, Type: "drillFailed"}
+			default:
+				jc.Skipped = &junitOutcome{Message: "not checked: " + c.Detail}
+			}
+			add(jc)
+		}
+	}
 	if r.DataChecked {
 		add(lostCase(s))
 		c := junitCase{Name: "no unexpected write"}

@@ -95,7 +95,66 @@ type Scenario struct {
 	// Probes are every availability probe of the scenario, run-length
 	// encoded by ProbeSpans, on the same timeline as Events.
 	Probes []ProbeSpan `json:"probes"`
+	// Drill is what a restore drill (`rebound drill`) restored and
+	// verified; nil for a fault scenario. A drill's timeline has no fault:
+	// its T0 is the restore's start (the first RecoveryStarted event), and
+	// Result.RTO is the time to a verified, serving copy.
+	Drill *Drill `json:"drill,omitempty"`
 }
+
+// Drill is a restore drill's own part of its scenario: which backup went
+// where, how long it took, and every check with its outcome.
+type Drill struct {
+	// Backup is the id of the backup restored; Taken is true when the
+	// drill took it itself. Cut is its consistent cut, wall clock (when
+	// CutUnknown is set, only when its copy began).
+	Backup     string    `json:"backup"`
+	Taken      bool      `json:"taken"`
+	Cut        time.Time `json:"cut"`
+	CutUnknown string    `json:"cutUnknown"`
+	// SourceNamespace is where the backup was taken; Namespace the scratch
+	// namespace it was restored into, on Cluster.
+	SourceNamespace string `json:"sourceNamespace"`
+	Namespace       string `json:"namespace"`
+	Cluster         string `json:"cluster"`
+	// Restore is how long the backup engine's restore took (objects, data,
+	// Ready and healthy); TimeToVerified is from the restore's start to the
+	// last check passed, null when the copy was not verified.
+	Restore        measure.Millis  `json:"restoreMillis"`
+	TimeToVerified *measure.Millis `json:"timeToVerifiedMillis"`
+	// Checks are every check, made or not, in the order they ran.
+	Checks []DrillCheck `json:"checks"`
+	// Created is true once the restore was asked to create the scratch
+	// namespace (false when the drill stopped before, e.g. at a damaged
+	// backup). Kept is true when --keep left it for inspection; Deleted
+	// when the drill deleted it and saw it gone. Cleanup says what went
+	// wrong deleting it, empty when nothing did.
+	Created bool   `json:"created"`
+	Kept    bool   `json:"kept"`
+	Deleted bool   `json:"deleted"`
+	Cleanup string `json:"cleanup"`
+}
+
+// DrillCheck is one thing a drill verified, failed to verify, or could not
+// check.
+type DrillCheck struct {
+	// Name is health, probe-ids or checksum.
+	Name string `json:"name"`
+	// Status is DrillVerified, DrillFailed or DrillNotMade.
+	Status DrillStatus `json:"status"`
+	// Detail says exactly what was compared, or why nothing was.
+	Detail string `json:"detail"`
+}
+
+// DrillStatus is a drill check's outcome.
+type DrillStatus string
+
+// Drill check outcomes.
+const (
+	DrillVerified DrillStatus = "verified" // checked, and it holds
+	DrillFailed   DrillStatus = "failed"   // checked, and it does not
+	DrillNotMade  DrillStatus = "not-made" // could not be checked; Detail says why
+)
 
 // Status is a scenario's outcome in one word, as the table and JUnit show it.
 type Status string
@@ -168,6 +227,13 @@ func (r *Run) Finalize(finishedAt time.Time) error {
 		} else {
 			seen[s.Name] = i
 		}
+		if d := s.Drill; d != nil {
+			for j, c := range d.Checks {
+				if c.Status != DrillVerified && c.Status != DrillFailed && c.Status != DrillNotMade {
+					bad("%s.drill.checks[%d].status: %q, want %s, %s or %s", path, j, c.Status, DrillVerified, DrillFailed, DrillNotMade)
+				}
+			}
+		}
 		// measure.Judge always sets Breaches; nil means nobody judged it.
 		if s.Error == "" && s.Result.Verdict.Breaches == nil {
 			bad("%s (%q): no verdict: set Result from measure.Analyse, or Error when it could not run", path, s.Name)
@@ -191,6 +257,9 @@ func (r *Run) Finalize(finishedAt time.Time) error {
 		s.Notes = orEmpty(s.Notes)
 		s.Events = orEmpty(s.Events)
 		s.Probes = orEmpty(s.Probes)
+		if s.Drill != nil {
+			s.Drill.Checks = orEmpty(s.Drill.Checks)
+		}
 		res := &s.Result
 		res.Lost, res.Unexpected, res.Recovered = orEmpty(res.Lost), orEmpty(res.Unexpected), orEmpty(res.Recovered)
 		res.Outages, res.LostWrites = orEmpty(res.Outages), orEmpty(res.LostWrites)

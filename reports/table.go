@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -224,6 +225,14 @@ func (p *printer) details(run *Run) {
 			for _, b := range r.Verdict.Breaches {
 				lines = append(lines, "breach: "+b)
 			}
+			if s.Drill != nil {
+				// A drill has no fault, probes or lost writes: its checks,
+				// in the notes, say what was verified.
+				lines = append(lines, drillText(s.Drill))
+				lines = append(lines, s.Notes...)
+				blocks = append(blocks, append([]string{s.Name + ":"}, lines...))
+				continue
+			}
 			lines = append(lines, availabilityText(r))
 			if r.TimeToFullRedundancy == nil && r.RedundancyDegraded != "" {
 				lines = append(lines, "redundancy not restored: last seen "+r.RedundancyDegraded)
@@ -272,6 +281,47 @@ func (p *printer) details(run *Run) {
 		}
 		p.line("")
 	}
+}
+
+// drillText is a restore drill in one line: what was restored where, how
+// long it took, and what became of the scratch namespace.
+func drillText(d *Drill) string {
+	id := d.Backup
+	if len(id) > 8 {
+		id = id[:8]
+	}
+	taken := "from the repository"
+	if d.Taken {
+		taken = "taken by the drill"
+	}
+	cut := "cut " + d.Cut.UTC().Format(time.RFC3339)
+	if d.CutUnknown != "" {
+		cut = "cut unknown (" + d.CutUnknown + ")"
+	}
+	verifiedIn := "not verified"
+	if d.TimeToVerified != nil {
+		verifiedIn = "a verified, serving copy after " + HumanDuration(d.TimeToVerified.Duration())
+	}
+	var ns string
+	switch {
+	case !d.Created:
+		ns = "not created"
+	case d.Kept:
+		ns = "kept for inspection"
+	case d.Deleted:
+		ns = "deleted"
+	default:
+		ns = "NOT deleted: " + d.Cleanup
+	}
+	return fmt.Sprintf("drill: backup %s (%s, %s) of %s restored into %s on %s: restore %s, %s; scratch namespace %s",
+		id, taken, cut, orNone(d.SourceNamespace), d.Namespace, orNone(d.Cluster), HumanDuration(d.Restore.Duration()), verifiedIn, ns)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // availabilityText is the detail line of the availability probe: every

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/reboundhq/rebound/apps"
+	"github.com/reboundhq/rebound/clock"
 	"github.com/reboundhq/rebound/faults"
 	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/logging"
@@ -222,6 +223,7 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 		}
 	}
 	set := probes.Start(pctx, t.Driver, sr.tl, cfg, obs)
+	t.AckedBefore = func(at clock.Instant) []string { return ackedBefore(sr.tl, at) }
 	stopped := false
 	stopProbes := func() {
 		if !stopped {
@@ -631,6 +633,22 @@ func faultTime(rec measure.Recording) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// ackedBefore lists the writes acknowledged on tl before a host instant;
+// nil when the instant cannot be placed on tl.
+func ackedBefore(tl *measure.Timeline, at clock.Instant) []string {
+	cut, err := tl.HostOffset(at)
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, w := range tl.Snapshot().Writes {
+		if w.Type == measure.OpOK && w.At < cut {
+			ids = append(ids, w.ID)
+		}
+	}
+	return ids
 }
 
 // describeMissing names missing writes with their acknowledgement times,

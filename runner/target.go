@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/reboundhq/rebound/apps"
+	"github.com/reboundhq/rebound/clock"
 	"github.com/reboundhq/rebound/scenarios"
 )
 
@@ -26,10 +27,15 @@ type Target struct {
 	Prefix     string // where this scenario's probe records live
 	// Backup is the scenario's backup settings, for the backup engine.
 	Backup scenarios.Backup
-	mode   scenarios.EndpointMode
-	urls   []string
-	fwd    *forwarder // for port-forward endpoints
-	scheme string     // http or https, for URLs made from pods
+	// AckedBefore, once the probes run, lists the ids of the write probe
+	// acknowledged before an instant of this host's monotonic clock (nil
+	// when the instant cannot be placed), so a backup records what a
+	// restore of it must hold.
+	AckedBefore func(clock.Instant) []string
+	mode        scenarios.EndpointMode
+	urls        []string
+	fwd         *forwarder // for port-forward endpoints
+	scheme      string     // http or https, for URLs made from pods
 }
 
 // Close releases the driver and any port-forwards.

@@ -448,6 +448,12 @@ func printManifest(s streams.Streams, info *backup.Info, m *backup.Manifest) {
 		default:
 			fmt.Fprintf(w, "  %s (%s)\n", d.Kind, d.Level)
 		}
+		if c := d.Checksum; c != nil {
+			fmt.Fprintf(w, "    checksum for drills: %d records, %s at %s\n", c.Records, c.Hash, c.At)
+		}
+	}
+	if p := m.Probes; p != nil {
+		fmt.Fprintf(w, "Probe ids:    %d acknowledged before the cut, under %s (%s)\n", len(p.Acked), p.Prefix, p.Driver)
 	}
 	fmt.Fprintln(w, "Resources:")
 	for _, r := range m.Resources {

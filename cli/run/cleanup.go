@@ -28,7 +28,8 @@ func NewCleanupCommand(s streams.Streams) *cobra.Command {
 		Short: "Roll back, from the journal, every fault a crashed or killed run left applied",
 		Long: `Read the journal of every run and undo each fault not recorded as
 recovered: start stopped lab nodes, thaw frozen pods, make volumes writable
-again, remove taints, uncordon nodes, delete Chaos Mesh objects. Idempotent:
+again, remove taints, uncordon nodes, delete Chaos Mesh objects, data movers
+and the scratch namespaces of restore drills. Idempotent:
 with nothing outstanding it does nothing. Exits 4 if anything could not be
 undone, naming it.`,
 		Args: cobra.NoArgs,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/reboundhq/rebound/cli/backupcmd"
 	"github.com/reboundhq/rebound/cli/demo"
+	"github.com/reboundhq/rebound/cli/drillcmd"
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/lab"
 	"github.com/reboundhq/rebound/cli/run"
@@ -107,6 +108,6 @@ are real processes, for game days and CI gates without a cloud.`,
 		return exitcode.With(exitcode.InvalidInput, err)
 	})
 	root.AddCommand(run.NewCommand(s), run.NewCleanupCommand(s), run.NewMarkCommand(s),
-		scenarioscmd.NewCommand(s), backupcmd.NewCommand(s), lab.NewCommand(s), demo.NewCommand(s))
+		scenarioscmd.NewCommand(s), backupcmd.NewCommand(s), drillcmd.NewCommand(s), lab.NewCommand(s), demo.NewCommand(s))
 	return root
 }
