@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -42,5 +43,29 @@ func TestCleanupRunsUndoAndRecordsIt(t *testing.T) {
 	res, _ = Cleanup(context.Background(), dir, func(journal.Cluster) (*faults.Env, error) { return nil, errors.New("unreachable") })
 	if len(res.Failed) != 1 || len(res.Recovered) != 0 {
 		t.Errorf("unreachable cluster: %+v", res)
+	}
+}
+
+// An entry of a lab that has been brought down since is closed, not failed
+// for ever: everything of the lab, its faults included, went down with it.
+func TestCleanupClosesEntriesOfAClusterThatIsGone(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, _ := journal.OpenJournal(dir, "run-3")
+	j.Write(journal.Entry{ID: "run-3/x", Run: "run-3", Scenario: "x", Description: "stop node n1", State: journal.StateApplied,
+		Cluster: journal.Cluster{Lab: "old"}, Undo: []journal.Undo{{Kind: "uncordon", Args: map[string]string{"node": "n1"}}}})
+	j.Close()
+	gone := func(c journal.Cluster) (*faults.Env, error) {
+		return nil, fmt.Errorf("%w: lab %q is down", ErrClusterGone, c.Lab)
+	}
+	res, err := Cleanup(context.Background(), dir, gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Gone) != 1 || len(res.Failed) != 0 || len(res.Recovered) != 0 || !strings.Contains(res.Gone[0], `lab "old" is down`) {
+		t.Errorf("result %+v, want the entry gone with its lab, saying so", res)
+	}
+	if left, _ := journal.Outstanding(dir); len(left) != 0 {
+		t.Errorf("outstanding after cleanup: %+v, want none", left)
 	}
 }

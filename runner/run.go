@@ -220,7 +220,15 @@ func indent(s, pre string) string {
 type CleanupResult struct {
 	Recovered []string
 	Failed    []string
+	// Gone are the entries whose cluster no longer exists (a lab brought
+	// down since): nothing of their faults is left to undo.
+	Gone []string
 }
+
+// ErrClusterGone is what Cleanup's envFor returns (wrapped, with the
+// reason) for a cluster that no longer exists, such as a lab that is down:
+// its faults went with it, so its entries are closed rather than failed.
+var ErrClusterGone = errors.New("the cluster no longer exists")
 
 // Cleanup rolls back, from the journals in stateDir, every fault that is
 // not recorded as recovered: after a crash, a kill -9, or a failed undo.
@@ -249,6 +257,14 @@ func Cleanup(ctx context.Context, stateDir string, envFor func(journal.Cluster) 
 			if j, _ = journal.OpenJournal(stateDir, e.Run); j != nil {
 				byRun[e.Run] = j
 			}
+		}
+		if errors.Is(err, ErrClusterGone) {
+			res.Gone = append(res.Gone, fmt.Sprintf("%s: %v", what, err))
+			if j != nil {
+				e.State, e.Error = journal.StateRecovered, "nothing to undo: "+err.Error()
+				_ = j.Write(e)
+			}
+			continue
 		}
 		if err != nil {
 			res.Failed = append(res.Failed, fmt.Sprintf("%s: %v", what, err))

@@ -45,7 +45,10 @@ undone, naming it.`,
 			for _, r := range res.Recovered {
 				fmt.Fprintf(s.Out, "rolled back: %s\n", r)
 			}
-			if len(res.Recovered) == 0 && len(res.Failed) == 0 {
+			for _, r := range res.Gone {
+				fmt.Fprintf(s.Out, "nothing left to undo: %s\n", r)
+			}
+			if len(res.Recovered) == 0 && len(res.Failed) == 0 && len(res.Gone) == 0 {
 				fmt.Fprintln(s.Out, "nothing to clean up")
 			}
 			if len(res.Failed) > 0 {
@@ -58,6 +61,19 @@ undone, naming it.`,
 
 // envFor reconnects to the cluster a journal entry names.
 func envFor(c journal.Cluster, log *slog.Logger) (*faults.Env, error) {
+	var l *rlab.Lab
+	if c.Lab != "" {
+		o := rlab.DefaultOptions()
+		o.Name = c.Lab
+		if c.StateDir != "" {
+			o.StateDir = c.StateDir
+		}
+		l = rlab.New(o, nil)
+		// `lab down` leaves nothing of a lab behind, its faults included.
+		if !l.IsUp() {
+			return nil, fmt.Errorf("%w: lab %q is down, and its faults went down with it", runner.ErrClusterGone, c.Lab)
+		}
+	}
 	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
 		&clientcmd.ClientConfigLoadingRules{ExplicitPath: c.Kubeconfig},
 		&clientcmd.ConfigOverrides{CurrentContext: c.Context}).ClientConfig()
@@ -69,13 +85,8 @@ func envFor(c journal.Cluster, log *slog.Logger) (*faults.Env, error) {
 		return nil, err
 	}
 	env := &faults.Env{Kube: kube, Dynamic: dyn, Namespace: c.Namespace, Selector: labels.Everything(), Log: log}
-	if c.Lab != "" {
-		o := rlab.DefaultOptions()
-		o.Name = c.Lab
-		if c.StateDir != "" {
-			o.StateDir = c.StateDir
-		}
-		env.Lab = rlab.New(o, nil)
+	if l != nil {
+		env.Lab = l
 	}
 	return env, nil
 }
