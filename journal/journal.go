@@ -10,6 +10,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Undo is one step that puts back what a fault (or any other temporary
@@ -68,7 +70,14 @@ type Journal struct {
 // JournalDir is where journals live under a state folder.
 func JournalDir(stateDir string) string { return filepath.Join(stateDir, "journal") }
 
-// OpenJournal opens (creating) the journal of a run.
+// ErrInUse is a journal that a live process holds open: the run is still
+// going, and its faults are its own to roll back.
+var ErrInUse = errors.New("journal is held by a running rebound")
+
+// OpenJournal opens (creating) the journal of a run and holds an exclusive
+// lock on it until Close, so that `rebound cleanup` leaves a live run's
+// faults alone. The kernel drops the lock when the process dies, kill -9
+// included. A journal another process holds fails with ErrInUse.
 func OpenJournal(stateDir, run string) (*Journal, error) {
 	dir := JournalDir(stateDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -78,6 +87,13 @@ func OpenJournal(stateDir, run string) (*Journal, error) {
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrInUse, path)
+		}
+		return nil, fmt.Errorf("lock journal %s: %w", path, err)
 	}
 	return &Journal{path: path, f: f}, nil
 }

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,4 +42,21 @@ func TestJournalOutstandingIsTheLastStateOfEachFault(t *testing.T) {
 	if len(left[0].Undo) != 1 || left[0].Undo[0].Args["node"] != "n1" {
 		t.Errorf("the undo written with the pending entry is lost: %+v", left[0].Undo)
 	}
+}
+
+func TestAJournalIsHeldByOneOpener(t *testing.T) {
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, "run-held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenJournal(dir, "run-held"); !errors.Is(err, ErrInUse) {
+		t.Errorf("a second open of a held journal: %v, want ErrInUse", err)
+	}
+	j.Close()
+	j2, err := OpenJournal(dir, "run-held")
+	if err != nil {
+		t.Fatalf("after Close the journal is free again: %v", err)
+	}
+	j2.Close()
 }

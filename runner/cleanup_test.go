@@ -69,3 +69,30 @@ func TestCleanupClosesEntriesOfAClusterThatIsGone(t *testing.T) {
 		t.Errorf("outstanding after cleanup: %+v, want none", left)
 	}
 }
+
+// A run still going holds its journal: cleanup leaves its faults alone,
+// and rolls them back once the run is gone.
+func TestCleanupLeavesALiveRunAlone(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	live, err := journal.OpenJournal(dir, "run-live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.Write(journal.Entry{ID: "run-live/x", Run: "run-live", Scenario: "x", Description: "cordon n1", State: journal.StateApplied,
+		Undo: []journal.Undo{{Kind: "uncordon", Args: map[string]string{"node": "n1"}}}})
+	env := &faults.Env{Kube: fake.NewClientset()}
+	envFor := func(journal.Cluster) (*faults.Env, error) { return env, nil }
+	res, err := Cleanup(context.Background(), dir, envFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Running) != 1 || res.Running[0] != "run-live" || len(res.Recovered) != 0 {
+		t.Errorf("result %+v, want run-live left alone", res)
+	}
+	live.Close() // the run ends (or is killed: the kernel drops its lock)
+	res, _ = Cleanup(context.Background(), dir, envFor)
+	if len(res.Recovered) != 1 || len(res.Running) != 0 {
+		t.Errorf("after the run ended: %+v, want its fault rolled back", res)
+	}
+}

@@ -223,6 +223,9 @@ type CleanupResult struct {
 	// Gone are the entries whose cluster no longer exists (a lab brought
 	// down since): nothing of their faults is left to undo.
 	Gone []string
+	// Running are the runs still going (a live process holds their
+	// journal): left alone.
+	Running []string
 }
 
 // ErrClusterGone is what Cleanup's envFor returns (wrapped, with the
@@ -246,17 +249,28 @@ func Cleanup(ctx context.Context, stateDir string, envFor func(journal.Cluster) 
 			j.Close()
 		}
 	}()
+	running := map[string]bool{}
 	for _, e := range left {
 		what := fmt.Sprintf("%s/%s: %s", e.Run, e.Scenario, e.Description)
+		j := byRun[e.Run]
+		if j == nil && !running[e.Run] {
+			var err error
+			j, err = journal.OpenJournal(stateDir, e.Run)
+			switch {
+			case errors.Is(err, journal.ErrInUse):
+				// A live run: its faults are its own to roll back.
+				running[e.Run] = true
+				res.Running = append(res.Running, e.Run)
+			case j != nil:
+				byRun[e.Run] = j
+			}
+		}
+		if running[e.Run] {
+			continue
+		}
 		env, err := envFor(e.Cluster)
 		if err == nil {
 			err = faults.Recover(ctx, env, e.Undo)
-		}
-		j := byRun[e.Run]
-		if j == nil {
-			if j, _ = journal.OpenJournal(stateDir, e.Run); j != nil {
-				byRun[e.Run] = j
-			}
 		}
 		if errors.Is(err, ErrClusterGone) {
 			res.Gone = append(res.Gone, fmt.Sprintf("%s: %v", what, err))

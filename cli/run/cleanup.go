@@ -30,8 +30,10 @@ func NewCleanupCommand(s streams.Streams) *cobra.Command {
 recovered: start stopped lab nodes, thaw frozen pods, make volumes writable
 again, remove taints, uncordon nodes, delete Chaos Mesh objects, data movers
 and the scratch namespaces of restore drills. Idempotent:
-with nothing outstanding it does nothing. Exits 4 if anything could not be
-undone, naming it.`,
+with nothing outstanding it does nothing. A run still going (its process
+holds its journal) is left alone, and entries of a lab brought down since
+are closed: nothing of it is left. Exits 4 if anything could not be undone,
+naming it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			stateDir := rlab.DefaultOptions().StateDir
@@ -48,7 +50,10 @@ undone, naming it.`,
 			for _, r := range res.Gone {
 				fmt.Fprintf(s.Out, "nothing left to undo: %s\n", r)
 			}
-			if len(res.Recovered) == 0 && len(res.Failed) == 0 && len(res.Gone) == 0 {
+			for _, r := range res.Running {
+				fmt.Fprintf(s.Out, "left alone: run %s is still running and rolls back its own faults (stop it with Ctrl-C, or kill it and run cleanup again)\n", r)
+			}
+			if len(res.Recovered) == 0 && len(res.Failed) == 0 && len(res.Gone) == 0 && len(res.Running) == 0 {
 				fmt.Fprintln(s.Out, "nothing to clean up")
 			}
 			if len(res.Failed) > 0 {
