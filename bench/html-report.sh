@@ -88,7 +88,7 @@ report() {
   base=$(awk -v c="$3" '{print $c}' "$work/$2.empty" | median)
   for p in $pages; do
     m=$(awk -v c="$3" '{print $c}' "$work/$2.$p" | median)
-    printf '%-8s %7.1f ms  +%6.1f ms over empty  (x%.2f)   runs: %s\n' "$p" "$m" "$(echo "$m - $base" | bc -l)" \
+    printf '%-8s %7.1f ms  %+7.1f ms over empty  (x%.2f)   runs: %s\n' "$p" "$m" "$(echo "$m - $base" | bc -l)" \
       "$(echo "$m / $base" | bc -l)" "$(awk -v c="$3" '{printf "%.0f ", $c}' "$work/$2.$p")"
   done
 }
