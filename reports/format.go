@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // DefaultDir is the folder the CLI writes reports into unless told otherwise.
@@ -100,17 +101,61 @@ func WriteAll(dir string, run *Run, names ...string) ([]string, error) {
 	}
 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create report folder: %w", err)
+		if cerr := CheckDir(dir); cerr != nil {
+			return nil, cerr // says what is in the way
+		}
+		return nil, fmt.Errorf("report folder %s cannot be created: %w: %w", dir, err, ErrUnwritableDir)
 	}
 	var paths []string
 	for i, f := range picked {
 		path := filepath.Join(dir, f.FileName())
 		if err := writeFileAtomic(path, rendered[i]); err != nil {
-			return paths, fmt.Errorf("write %s report: %w", f.Name(), err)
+			return paths, fmt.Errorf("write %s report %s: %w: %w", f.Name(), path, err, ErrUnwritableDir)
 		}
 		paths = append(paths, path)
 	}
 	return paths, nil
+}
+
+// CheckDir tells early whether WriteAll will be able to write into dir, so
+// that a command can refuse a bad report folder before it runs anything
+// rather than lose its results at the end. It changes nothing: when dir does
+// not exist yet, it checks that the nearest folder that does exist is a
+// folder in which a file can be created (with a file made and removed
+// again). Its error wraps ErrUnwritableDir and names dir and why.
+func CheckDir(dir string) error {
+	probe := filepath.Clean(dir)
+	for {
+		fi, err := os.Stat(probe)
+		if err == nil {
+			if !fi.IsDir() {
+				if probe == filepath.Clean(dir) {
+					return fmt.Errorf("report folder %s is a file, not a folder: %w", dir, ErrUnwritableDir)
+				}
+				return fmt.Errorf("report folder %s cannot be created: %s is a file, not a folder: %w", dir, probe, ErrUnwritableDir)
+			}
+			break
+		}
+		// Not there yet, or under a file (ENOTDIR): look one folder up.
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return fmt.Errorf("report folder %s: %w: %w", dir, err, ErrUnwritableDir)
+		}
+		parent := filepath.Dir(probe)
+		if parent == probe {
+			return fmt.Errorf("report folder %s: %w: %w", dir, err, ErrUnwritableDir)
+		}
+		probe = parent
+	}
+	f, err := os.CreateTemp(probe, ".rebound-write-check.*.tmp")
+	if err != nil {
+		return fmt.Errorf("report folder %s cannot be written: %w: %w", dir, err, ErrUnwritableDir)
+	}
+	name := f.Name()
+	if err := f.Close(); err != nil {
+		_ = os.Remove(name) // already failing; the close error is the one to report
+		return fmt.Errorf("report folder %s cannot be written: %w: %w", dir, err, ErrUnwritableDir)
+	}
+	return os.Remove(name)
 }
 
 // writeFileAtomic writes data to a temporary file beside path, syncs it and

@@ -140,15 +140,114 @@ func TestWriteAllWritesNothingOnBadInput(t *testing.T) {
 	}
 }
 
-func TestWriteAllUnwritableFolder(t *testing.T) {
+// A report folder that cannot be written is a clear error from both
+// CheckDir (before a run) and WriteAll (after it) that names the folder and
+// what is in the way, and no temporary file is left behind. (Tests run as
+// root, whom permission bits do not stop: the folders here are in the way
+// of files and of folders instead.)
+func TestUnwritableReportFolder(t *testing.T) {
 	t.Parallel()
-	file := filepath.Join(t.TempDir(), "a-file")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
+	tests := []struct {
+		name string
+		// setup makes the mess in root and returns the report folder.
+		setup func(t *testing.T, root string) string
+		// check is whether CheckDir sees it coming; say is what both
+		// errors say besides the folder.
+		check bool
+		say   string
+	}{
+		{"the folder is a file", func(t *testing.T, root string) string {
+			return writeFile(t, filepath.Join(root, "rebound-report"))
+		}, true, "is a file, not a folder"},
+		{"the folder would be under a file", func(t *testing.T, root string) string {
+			return filepath.Join(writeFile(t, filepath.Join(root, "a-file")), "out", "rebound-report")
+		}, true, "a-file"},
+		{"a folder in the way of report.json", func(t *testing.T, root string) string {
+			dir := filepath.Join(root, "rebound-report")
+			writeFile(t, filepath.Join(dir, "report.json", "keep"))
+			return dir
+		}, false, "report.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			dir := tt.setup(t, root)
+			before := tree(t, root)
+
+			err := reports.CheckDir(dir)
+			switch {
+			case !tt.check && err != nil:
+				t.Errorf("CheckDir(%s) = %v, want nil: the folder itself can be written", dir, err)
+			case tt.check && !errors.Is(err, reports.ErrUnwritableDir):
+				t.Errorf("CheckDir(%s) = %v, want ErrUnwritableDir", dir, err)
+			case tt.check && (!strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), tt.say)):
+				t.Errorf("CheckDir error %q does not name %s and say %q", err, dir, tt.say)
+			}
+
+			paths, err := reports.WriteAll(dir, fixtureRun(t), "json")
+			if !errors.Is(err, reports.ErrUnwritableDir) {
+				t.Fatalf("WriteAll(%s) = %v, want ErrUnwritableDir", dir, err)
+			}
+			if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), tt.say) {
+				t.Errorf("WriteAll error %q does not name %s and say %q", err, dir, tt.say)
+			}
+			if len(paths) != 0 {
+				t.Errorf("WriteAll says it wrote %v", paths)
+			}
+			if after := tree(t, root); !slices.Equal(after, before) {
+				t.Errorf("files before %v, after the failed write %v: want nothing added (no temporary file, no report)", before, after)
+			}
+		})
+	}
+}
+
+// TestCheckDirChangesNothing: a folder that can be written, made or not yet
+// made, passes, and the check leaves no trace (not even the folder).
+func TestCheckDirChangesNothing(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for _, dir := range []string{root, filepath.Join(root, "a", "b", "rebound-report")} {
+		if err := reports.CheckDir(dir); err != nil {
+			t.Errorf("CheckDir(%s) = %v", dir, err)
+		}
+	}
+	if left := tree(t, root); len(left) != 0 {
+		t.Errorf("CheckDir left %v behind", left)
+	}
+}
+
+// writeFile creates path (and its folders) as a small file and returns it.
+func writeFile(t *testing.T, path string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reports.WriteAll(file, fixtureRun(t), "json"); err == nil {
-		t.Error("WriteAll into a path that is a file succeeded")
+	if err := os.WriteFile(path, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	return path
+}
+
+// tree lists every file and folder under root, relative to it, sorted.
+func tree(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(path string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path != root {
+			rel, _ := filepath.Rel(root, path)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func formatOf(t *testing.T, fileName string) reports.Format {

@@ -18,7 +18,7 @@ import (
 	"github.com/reboundhq/rebound/reports"
 )
 
-var htmlDir = flag.String("html-dir", "", "also write the fixture's and the 50-scenario run's report.html into this folder (for BENCHMARKS.md)")
+var htmlDir = flag.String("html-dir", "", "also write the fixture's, the default game day's and the 50-scenario run's report.html into this folder (for bench/html-report.sh)")
 
 func renderHTML(t testing.TB, run *reports.Run) []byte {
 	t.Helper()
@@ -413,9 +413,15 @@ func TestHTMLStaysSmall(t *testing.T) {
 	// Drawing stays whole while it shrinks: every scenario's timeline.
 	checkTimelines(t, parseHTML(t, bytes.NewReader(page)), big)
 	fixture := renderHTML(t, fixtureRun(t))
-	t.Logf("report.html: fixture %d bytes, 50 scenarios %d bytes", len(fixture), len(page))
+	gd := gamedayRun(t)
+	gameday := renderHTML(t, gd)
+	checkTimelines(t, parseHTML(t, bytes.NewReader(gameday)), gd)
+	if len(gameday) > limit {
+		t.Errorf("report.html of the default game day is %d bytes, want at most %d", len(gameday), limit)
+	}
+	t.Logf("report.html: fixture %d bytes, default game day %d bytes, 50 scenarios %d bytes", len(fixture), len(gameday), len(page))
 	if *htmlDir != "" {
-		for name, b := range map[string][]byte{"fixture.html": fixture, "run50.html": page} {
+		for name, b := range map[string][]byte{"fixture.html": fixture, "gameday.html": gameday, "run50.html": page} {
 			if err := os.WriteFile(filepath.Join(*htmlDir, name), b, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -423,12 +429,44 @@ func TestHTMLStaysSmall(t *testing.T) {
 	}
 }
 
-func BenchmarkHTML50Scenarios(b *testing.B) {
-	run := bigRun(b)
-	f, _ := reports.New("html")
-	for b.Loop() {
-		if err := f.Write(io.Discard, run); err != nil {
-			b.Fatal(err)
-		}
+// gamedayRun is the report.json of a real default game day on the lab
+// (`make gameday`: four scenarios, the etcd demo app), read back.
+func gamedayRun(t testing.TB) *reports.Run {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "gameday-report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	run, err := reports.ReadJSON(f)
+	if err != nil {
+		t.Fatalf("testdata/gameday-report.json: %v", err)
+	}
+	return run
+}
+
+// BenchmarkHTML is the Go side of report.html: rendering the default game
+// day's and a 50-scenario run's page (bytes/page is the file's size).
+// bench/html-report.sh runs it beside the time Chromium takes to load them.
+func BenchmarkHTML(b *testing.B) {
+	for _, bb := range []struct {
+		name string
+		run  *reports.Run
+	}{
+		{"gameday", gamedayRun(b)},
+		{"50-scenarios", bigRun(b)},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			f, _ := reports.New("html")
+			var size int
+			for b.Loop() {
+				var buf bytes.Buffer
+				if err := f.Write(&buf, bb.run); err != nil {
+					b.Fatal(err)
+				}
+				size = buf.Len()
+			}
+			b.ReportMetric(float64(size), "bytes/page")
+		})
 	}
 }

@@ -25,6 +25,9 @@ var (
 	ErrNotFinal = errors.New("run report not finalized: call Run.Finalize first")
 	// ErrUnknownFormat is returned for a format name that is not in Formats.
 	ErrUnknownFormat = errors.New("unknown report format")
+	// ErrUnwritableDir is wrapped by WriteAll and CheckDir when the report
+	// folder cannot be created or a report cannot be written into it.
+	ErrUnwritableDir = errors.New("reports cannot be written there")
 )
 
 // Run is the report of one `rebound run`: every scenario it ran and what

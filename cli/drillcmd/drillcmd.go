@@ -151,6 +151,9 @@ func (f *flags) check() error {
 			errs = append(errs, err)
 		}
 	}
+	if err := reports.CheckDir(f.reportDir); err != nil {
+		errs = append(errs, fmt.Errorf("%w; give --report-dir a folder that can be written", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return invalid(err)
 	}

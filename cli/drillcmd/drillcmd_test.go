@@ -2,6 +2,8 @@ package drillcmd_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -37,6 +39,23 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("exit %d, stderr %q: want %d saying %q", code, errb.String(), exitcode.InvalidInput, tt.want)
 			}
 		})
+	}
+}
+
+// A report folder that cannot be written is refused before the drill
+// touches anything, naming the folder and the flag.
+func TestUnwritableReportDir(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	err := app.Run(streams.Streams{In: strings.NewReader(""), Out: &out, Err: &errb},
+		[]string{"drill", "--backup", "latest", "--kubeconfig", "/nonexistent/kubeconfig", "--report-dir", filepath.Join(file, "report")})
+	want := file + " is a file, not a folder"
+	if code := exitcode.Of(err); code != exitcode.InvalidInput || !strings.Contains(errb.String(), want) || !strings.Contains(errb.String(), "--report-dir") {
+		t.Errorf("exit %d, stderr %q: want %d saying %q and naming --report-dir", code, errb.String(), exitcode.InvalidInput, want)
 	}
 }
 

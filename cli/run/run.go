@@ -218,6 +218,10 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 			return invalid(err)
 		}
 	}
+	// Refused now rather than after the run, which would lose its results.
+	if err := reports.CheckDir(f.reportDir); err != nil {
+		return invalid(fmt.Errorf("%w; give --report-dir a folder that can be written", err))
+	}
 
 	// Ctrl-C and SIGTERM abort the run, which rolls back; a second one
 	// kills the process, and `rebound cleanup` finishes the job.
