@@ -57,6 +57,9 @@ type Entry struct {
 	Cluster     Cluster   `json:"cluster"`
 	Time        time.Time `json:"time"`
 	Error       string    `json:"error,omitempty"`
+	// Source is the journal file Outstanding read the entry's latest
+	// state from; not stored.
+	Source string `json:"-"`
 }
 
 // Journal is an append-only file of entries, synced after every line, so a
@@ -83,7 +86,13 @@ func OpenJournal(stateDir, run string) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, run+".jsonl")
+	return OpenPath(filepath.Join(dir, run+".jsonl"))
+}
+
+// OpenPath opens (creating) the journal file at path, locked as OpenJournal
+// does. Cleanup writes an entry's new state into the file it came from
+// (Entry.Source).
+func OpenPath(path string) (*Journal, error) {
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
@@ -126,16 +135,30 @@ func Outstanding(stateDir string) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Entry
+	// The latest state of each entry wins across files too: an entry's
+	// state may have been written into another run's file.
+	latest := map[string]Entry{}
 	for _, file := range files {
 		last, err := readJournal(file)
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range last {
-			if e.State != StateRecovered {
-				out = append(out, e)
+			e.Source = file
+			prev, seen := latest[e.ID]
+			if seen && e.Time.Before(prev.Time) {
+				e, prev = prev, e // keep the newer; it may lack the undo
 			}
+			if len(e.Undo) == 0 {
+				e.Undo = prev.Undo // state lines need not repeat the undo
+			}
+			latest[e.ID] = e
+		}
+	}
+	var out []Entry
+	for _, e := range latest {
+		if e.State != StateRecovered {
+			out = append(out, e)
 		}
 	}
 	sort.Slice(out, func(i, k int) bool { return out[i].Time.Before(out[k].Time) })

@@ -60,3 +60,26 @@ func TestAJournalIsHeldByOneOpener(t *testing.T) {
 	}
 	j2.Close()
 }
+
+// An entry whose later state was written into another run's file (a run
+// that journals under a name other than its file's) is read at its latest
+// state, wherever that is, with its undo from the first line.
+func TestOutstandingMergesAnEntryAcrossFiles(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := OpenJournal(dir, "a")
+	a.Write(Entry{ID: "x", Run: "other", State: StateApplied, Undo: []Undo{{Kind: "uncordon"}}})
+	a.Close()
+	b, _ := OpenJournal(dir, "b")
+	b.Write(Entry{ID: "x", Run: "other", State: StateFailed})
+	b.Close()
+	left, err := Outstanding(dir)
+	if err != nil || len(left) != 1 || left[0].State != StateFailed || len(left[0].Undo) != 1 || filepath.Base(left[0].Source) != "b.jsonl" {
+		t.Fatalf("outstanding %+v (%v), want x failed, its undo kept, from b.jsonl", left, err)
+	}
+	c, _ := OpenPath(left[0].Source)
+	c.Write(Entry{ID: "x", Run: "other", State: StateRecovered})
+	c.Close()
+	if left, _ := Outstanding(dir); len(left) != 0 {
+		t.Errorf("after x recovered: %+v, want nothing outstanding", left)
+	}
+}

@@ -243,29 +243,29 @@ func Cleanup(ctx context.Context, stateDir string, envFor func(journal.Cluster) 
 		return res, err
 	}
 	sort.SliceStable(left, func(i, j int) bool { return left[i].Time.After(left[j].Time) }) // newest first, like a stack
-	byRun := map[string]*journal.Journal{}
+	byFile := map[string]*journal.Journal{} // an entry's state goes back into its own file
 	defer func() {
-		for _, j := range byRun {
+		for _, j := range byFile {
 			j.Close()
 		}
 	}()
-	running := map[string]bool{}
+	running := map[string]bool{} // by journal file
 	for _, e := range left {
 		what := fmt.Sprintf("%s/%s: %s", e.Run, e.Scenario, e.Description)
-		j := byRun[e.Run]
-		if j == nil && !running[e.Run] {
+		j := byFile[e.Source]
+		if j == nil && !running[e.Source] {
 			var err error
-			j, err = journal.OpenJournal(stateDir, e.Run)
+			j, err = journal.OpenPath(e.Source)
 			switch {
 			case errors.Is(err, journal.ErrInUse):
 				// A live run: its faults are its own to roll back.
-				running[e.Run] = true
+				running[e.Source] = true
 				res.Running = append(res.Running, e.Run)
 			case j != nil:
-				byRun[e.Run] = j
+				byFile[e.Source] = j
 			}
 		}
-		if running[e.Run] {
+		if running[e.Source] {
 			continue
 		}
 		env, err := envFor(e.Cluster)
