@@ -243,7 +243,8 @@ func Cleanup(ctx context.Context, stateDir string, envFor func(journal.Cluster) 
 		return res, err
 	}
 	sort.SliceStable(left, func(i, j int) bool { return left[i].Time.After(left[j].Time) }) // newest first, like a stack
-	byFile := map[string]*journal.Journal{}                                                 // an entry's state goes back into its own file
+	// An entry's new state goes back into the file it came from.
+	byFile := map[string]*journal.Journal{}
 	defer func() {
 		for _, j := range byFile {
 			j.Close()
