@@ -165,6 +165,9 @@ func TestChartDrill(t *testing.T) {
 				}
 				// The namespace stays, with the chart's Role, and nothing of the
 				// restore: the next drill (run 2) is not refused.
+				if !strings.Contains(string(out), "restored objects (the namespace, made for drills, stays) deleted") {
+					t.Errorf("drill %d: the report does not say the restored objects were deleted and the namespace stays", run)
+				}
 				cs := kube(t, ctx)
 				if _, err := cs.RbacV1().Roles(drillScratch).Get(ctx, "rebound-drill", metav1.GetOptions{}); err != nil {
 					t.Errorf("drill %d: the chart's Role in %s: %v", run, drillScratch, err)
@@ -178,6 +181,26 @@ func TestChartDrill(t *testing.T) {
 				secrets, _ := cs.CoreV1().Secrets(drillScratch).List(ctx, metav1.ListOptions{})
 				if len(sts.Items)+len(pvcs.Items)+len(secrets.Items) != 0 {
 					t.Errorf("drill %d left %d StatefulSets, %d claims, %d Secrets in %s", run, len(sts.Items), len(pvcs.Items), len(secrets.Items), drillScratch)
+				}
+			}
+			return ctx
+		}).
+		Assess("a drill into a new namespace of its own is forbidden to the chart's ServiceAccount: the reason for --reuse-namespace", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// Also shows the impersonation is in force: the lab's own
+			// credentials may create namespaces.
+			cd := ctx.Value(chartDrillKey{}).(*chartDrill)
+			out, err := cli(ctx, "drill", "--backup", "latest", "--yes", "--kubeconfig", cd.asChart, "--repo", cd.repoDir, "--key-file", cd.keyFile, "--report-dir", t.TempDir()).CombinedOutput()
+			want := fmt.Sprintf(`is forbidden: User "system:serviceaccount:%s:%s"`, chartNamespace, chartAccount)
+			if err == nil || !strings.Contains(string(out), want) {
+				t.Errorf("drill into a new namespace as the chart's ServiceAccount: %v, want a failure saying %q:\n%s", err, want, out)
+			}
+			nss, err := kube(t, ctx).CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ns := range nss.Items {
+				if strings.HasPrefix(ns.Name, "rebound-drill-") {
+					t.Errorf("namespace %s was made by a refused drill", ns.Name)
 				}
 			}
 			return ctx
