@@ -326,7 +326,7 @@ func once(ctx context.Context, s streams.Streams, f *flags, o drill.Options) err
 	case errors.Is(err, drill.ErrNoBackup):
 		return notRun(err)
 	case err != nil && ctx.Err() != nil:
-		return exitcode.With(exitcode.Aborted, fmt.Errorf("drill interrupted (its scratch namespace was deleted unless said otherwise above): %w", err))
+		return exitcode.With(exitcode.Aborted, fmt.Errorf("drill interrupted (its scratch namespace, with --reuse-namespace the restored objects, deleted unless said otherwise above): %w", err))
 	case err != nil:
 		return notRun(fmt.Errorf("the drill could not run: %w", err))
 	}
