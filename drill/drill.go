@@ -62,8 +62,15 @@ type Options struct {
 	Target     *backup.Engine
 	TargetKube kubernetes.Interface
 	// Namespace is the scratch namespace; empty makes one up
-	// (NamespacePrefix + the drill's id). It must not exist.
+	// (NamespacePrefix + the drill's id). It must not exist, unless
+	// ReuseNamespace.
 	Namespace string
+	// ReuseNamespace restores into Namespace, which must exist and hold
+	// no workloads, no claims and no object of the backup; afterwards the
+	// drill deletes the backup's objects and the claims from it, not the
+	// namespace (see reuse.go). For a drill whose credentials may not
+	// create namespaces, such as the Helm chart's CronJob.
+	ReuseNamespace bool
 	// AllowNamespaces are the namespaces a drill may act in besides made-up
 	// scratch namespaces: the source app's (it writes probe ids there) and
 	// a scratch namespace given by name. kube-system never.
@@ -172,14 +179,18 @@ func Run(ctx context.Context, o Options) (*reports.Scenario, error) {
 	if err := CheckSafety(o, r.ns); err != nil {
 		return nil, err
 	}
-	if _, err := o.TargetKube.CoreV1().Namespaces().Get(ctx, r.ns, metav1.GetOptions{}); err == nil {
-		return nil, fmt.Errorf("%w: namespace %s exists: a drill restores only into a new namespace, which it deletes afterwards; name another with --scratch-namespace, or leave it out for a new one", ErrRefused, r.ns)
+	if o.ReuseNamespace {
+		if err := checkReusable(ctx, o.TargetKube, r.ns); err != nil {
+			return nil, err
+		}
+	} else if _, err := o.TargetKube.CoreV1().Namespaces().Get(ctx, r.ns, metav1.GetOptions{}); err == nil {
+		return nil, fmt.Errorf("%w: namespace %s exists: a drill restores only into a new namespace, which it deletes afterwards; name another with --scratch-namespace, leave it out for a new one, or add --reuse-namespace to restore into it (it must hold no workloads or claims)", ErrRefused, r.ns)
 	} else if !apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("look up the scratch namespace %s: %w", r.ns, err)
 	}
 	start := time.Now()
 	r.tl = measure.NewTimeline(o.Clock)
-	r.d = reports.Drill{Namespace: r.ns, Cluster: o.ClusterName}
+	r.d = reports.Drill{Namespace: r.ns, Cluster: o.ClusterName, Reused: o.ReuseNamespace}
 
 	var info *backup.Info
 	var err error
@@ -201,6 +212,11 @@ func Run(ctx context.Context, o Options) (*reports.Scenario, error) {
 	}
 	r.d.Backup, r.d.SourceNamespace = info.ID, r.m.Namespace
 	r.d.Cut, r.d.CutUnknown = r.m.Cut, r.m.CutUnknown
+	if o.ReuseNamespace {
+		if err := checkNoneOf(ctx, o.TargetKube, r.ns, r.m); err != nil {
+			return nil, err
+		}
+	}
 
 	runErr := r.restoreAndVerify(ctx)
 	r.cleanup()
@@ -236,6 +252,9 @@ func CheckSafety(o Options, scratch string) error {
 	}
 	if o.Namespace != "" {
 		allowed("scratch namespace", scratch)
+	}
+	if o.ReuseNamespace && o.Namespace == "" {
+		errs = append(errs, fmt.Errorf("%w: --reuse-namespace restores into a namespace that exists: name it with --scratch-namespace", ErrRefused))
 	}
 	if o.Backup == "" {
 		if o.Take.Namespace == "" || o.Take.Driver == "" {
@@ -453,6 +472,18 @@ func (r *drillRun) journalNamespace() error {
 	}
 	c := r.o.Cluster
 	c.Namespace = r.ns
+	if r.o.ReuseNamespace {
+		e := journal.Entry{
+			ID: r.o.RunID + "/objects", Run: r.o.RunID, Scenario: "drill", Fault: "drill-objects",
+			Description: "the objects a restore drill restores into the scratch namespace " + r.ns, State: journal.StatePending,
+			Undo: objectUndo(r.ns, r.m), Cluster: c,
+		}
+		if err := r.o.Journal.Write(e); err != nil {
+			return fmt.Errorf("journal the objects of the restore before creating them (nothing was created): %w", err)
+		}
+		r.nsUsed = &e
+		return nil
+	}
 	e := journal.Entry{
 		ID: r.o.RunID + "/namespace", Run: r.o.RunID, Scenario: "drill", Fault: "drill-namespace",
 		Description: "the scratch namespace " + r.ns + " of a restore drill", State: journal.StatePending,
@@ -485,9 +516,28 @@ func (r *drillRun) cleanup() {
 			r.note("journal: %v", err)
 		}
 	}
+	if r.o.Keep && r.o.ReuseNamespace {
+		r.d.Kept = true
+		r.note("the restored objects are kept in %s for inspection (--keep): the next drill into it is refused until they are deleted (kubectl -n %s delete statefulsets,deployments,pvc --all)", r.ns, r.ns)
+		done("")
+		return
+	}
 	if r.o.Keep {
 		r.d.Kept = true
 		r.note("the scratch namespace %s is kept for inspection (--keep): delete it with kubectl delete namespace %s", r.ns, r.ns)
+		done("")
+		return
+	}
+	if r.o.ReuseNamespace {
+		r.say("deleting the restored objects from %s (the namespace stays)", r.ns)
+		if err := deleteRestored(context.Background(), r.o.TargetKube, r.ns, r.m, r.o.Timeout); err != nil {
+			r.d.Cleanup = fmt.Sprintf("the restored objects in %s were not all deleted: %v; run rebound cleanup", r.ns, err)
+			r.note("%s", r.d.Cleanup)
+			done(err.Error())
+			return
+		}
+		r.d.Deleted = true
+		r.say("the restored objects are gone from %s", r.ns)
 		done("")
 		return
 	}

@@ -213,6 +213,12 @@ func TestCheckSafety(t *testing.T) {
 			o.Backup, o.Take = "", Take{Namespace: "shop", Driver: "etcd"}
 		}, "rebound-drill-abc123", "add --allow-namespace shop"},
 		{"taking a backup without a driver", func(o *Options) { o.Backup, o.Take = "", Take{Namespace: "rebound-demo"} }, "rebound-drill-abc123", "--driver"},
+		{"reusing a namespace not named", func(o *Options) { o.ReuseNamespace = true }, "rebound-drill-abc123", "name it with --scratch-namespace"},
+		{"reusing an allowed namespace", func(o *Options) {
+			o.Namespace, o.ReuseNamespace = "drills", true
+			o.AllowNamespaces = append(o.AllowNamespaces, "drills")
+		}, "drills", ""},
+		{"reusing a namespace outside the allowlist", func(o *Options) { o.Namespace, o.ReuseNamespace = "prod", true }, "prod", "add --allow-namespace prod"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -131,11 +131,15 @@ type Drill struct {
 	// namespace (false when the drill stopped before, e.g. at a damaged
 	// backup). Kept is true when --keep left it for inspection; Deleted
 	// when the drill deleted it and saw it gone. Cleanup says what went
-	// wrong deleting it, empty when nothing did.
+	// wrong deleting it, empty when nothing did. Reused is true when the
+	// drill restored into a namespace that existed (rebound drill
+	// --reuse-namespace): then Created, Kept and Deleted are about the
+	// objects the restore created in it, and the namespace stays.
 	Created bool   `json:"created"`
 	Kept    bool   `json:"kept"`
 	Deleted bool   `json:"deleted"`
 	Cleanup string `json:"cleanup"`
+	Reused  bool   `json:"reused"`
 }
 
 // DrillCheck is one thing a drill verified, failed to verify, or could not

@@ -313,8 +313,15 @@ func drillText(d *Drill) string {
 	default:
 		ns = "NOT deleted: " + d.Cleanup
 	}
-	return fmt.Sprintf("drill: backup %s (%s, %s) of %s restored into %s on %s: restore %s, %s; scratch namespace %s",
-		id, taken, cut, orNone(d.SourceNamespace), d.Namespace, orNone(d.Cluster), HumanDuration(d.Restore.Duration()), verifiedIn, ns)
+	what := "scratch namespace"
+	if d.Reused {
+		what = "restored objects (the namespace, made for drills, stays)"
+		if !d.Created {
+			ns = "not restored"
+		}
+	}
+	return fmt.Sprintf("drill: backup %s (%s, %s) of %s restored into %s on %s: restore %s, %s; %s %s",
+		id, taken, cut, orNone(d.SourceNamespace), d.Namespace, orNone(d.Cluster), HumanDuration(d.Restore.Duration()), verifiedIn, what, ns)
 }
 
 func orNone(s string) string {

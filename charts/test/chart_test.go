@@ -19,6 +19,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/engine"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -122,7 +123,7 @@ func objectsOf[T any](t *testing.T, r map[string]string, kind string) []T {
 func TestLint(t *testing.T) {
 	for _, tc := range []struct{ name, values string }{
 		{"defaults", ""},
-		{"everything on", "permissions: {humanError: true, diskFaults: true, nodeFaults: true, chaosMesh: true, secretNames: [etcd-client]}\ndrill: {enabled: true, args: [--namespace, rebound-demo]}\nmetrics: {pushgatewayURL: http://pushgateway:9091}\nreports: {persistence: {enabled: false}, objectStorageURL: gs://reports}\nenvSecret: creds"},
+		{"everything on", "permissions: {humanError: true, diskFaults: true, nodeFaults: true, chaosMesh: true, secretNames: [etcd-client]}\nallowedNamespaces: [rebound-demo, rebound-drill]\ndrill: {enabled: true, extraArgs: [--rto, 5m]}\nmetrics: {pushgatewayURL: http://pushgateway:9091}\nreports: {persistence: {enabled: false}, objectStorageURL: gs://reports}\nenvSecret: creds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vals := map[string]any{}
@@ -175,7 +176,7 @@ func TestRenderDefaults(t *testing.T) {
 
 func TestRenderOptions(t *testing.T) {
 	r, err := render(t, `
-allowedNamespaces: [app-a, app-b]
+allowedNamespaces: [app-a, app-b, drills]
 scenarios:
   pod-kill.yaml: null # the chart's example, in rebound-demo
   two.yaml: |
@@ -188,7 +189,7 @@ scenarios:
     kind: Scenario
     metadata: {name: b}
     spec: {target: {namespace: app-b}}
-drill: {enabled: true, args: [--namespace, app-a, --keep], namespaces: [app-a, app-b]}
+drill: {enabled: true, scratchNamespace: drills, backup: 1a2b3c4d, formats: [json], extraArgs: [--rto, 5m]}
 metrics: {pushgatewayURL: "http://pushgateway.monitoring:9091"}
 gameDay: {extraArgs: [--rung, zone-redundant]}
 reports: {objectStorageURL: "s3://reports?region=eu-west-1&prefix=rebound/"}
@@ -201,8 +202,15 @@ envSecret: bucket-credentials
 	for _, ro := range objectsOf[rbacv1.Role](t, r, "Role") {
 		ns = append(ns, ro.Namespace)
 	}
-	if !slices.Equal(ns, []string{"app-a", "app-b"}) {
+	if !slices.Equal(ns, []string{"app-a", "app-b", "drills"}) {
 		t.Errorf("roles in %v, want one per allowed namespace", ns)
+	}
+	var made []string
+	for _, n := range objectsOf[corev1.Namespace](t, r, "Namespace") {
+		made = append(made, n.Name)
+	}
+	if !slices.Equal(made, []string{"drills"}) {
+		t.Errorf("namespaces made: %v, want the drill's scratch namespace only", made)
 	}
 	args := map[string][]string{}
 	for _, j := range objectsOf[batchv1.CronJob](t, r, "CronJob") {
@@ -212,8 +220,12 @@ envSecret: bucket-credentials
 			t.Errorf("%s: envFrom %+v, want the bucket credentials Secret", j.Name, c.EnvFrom)
 		}
 	}
-	if got := args["rebound-drill"]; !slices.Equal(got, []string{"drill", "--namespace", "app-a", "--keep"}) {
-		t.Errorf("drill args = %q", got)
+	wantDrill := []string{"drill", "--backup", "1a2b3c4d", "--scratch-namespace", "drills", "--reuse-namespace", "--allow-namespace=drills", "--yes", "--report-dir", "/reports/$(POD_NAME)", "--format", "json", "--rto", "5m"}
+	if got := args["rebound-drill"]; !slices.Equal(got, wantDrill) {
+		t.Errorf("drill args = %q, want %q", got, wantDrill)
+	}
+	if g := strings.Join(args["rebound-gameday"], " "); strings.Contains(g, "drills") {
+		t.Errorf("game day args %q allow the drill's scratch namespace", g)
 	}
 	g := strings.Join(args["rebound-gameday"], " ")
 	for _, w := range []string{"--allow-namespace=app-a --allow-namespace=app-b", "--report-url=s3://reports?region=eu-west-1&prefix=rebound/", "--push-url=http://pushgateway.monitoring:9091", "--rung zone-redundant"} {
@@ -233,7 +245,11 @@ func TestRenderRefusesNamespacesOutsideTheAllowlist(t *testing.T) {
 		{"scenario without namespace", "scenarios:\n  s.yaml: 'kind: Scenario'\n", "scenarios[s.yaml]: scenario ? has no spec.target.namespace"},
 		{"kube-system allowed", "allowedNamespaces: [rebound-demo, kube-system]", "allowedNamespaces[1]: namespace kube-system is never allowed"},
 		{"empty allowlist", "allowedNamespaces: []", "allowedNamespaces: empty"},
-		{"drill outside", "drill: {enabled: true, namespaces: [rebound-demo, scratch]}", `drill.namespaces[1]: namespace "scratch" is not in allowedNamespaces`},
+		{"drill outside", "drill: {enabled: true, scratchNamespace: scratch}", `drill.scratchNamespace: namespace "scratch" is not in allowedNamespaces [rebound-demo]`},
+		{"drill in kube-system", "allowedNamespaces: [rebound-demo, kube-system]\ndrill: {enabled: true, scratchNamespace: kube-system}", "namespace kube-system is never allowed"},
+		{"drill without a namespace", "drill: {enabled: true, scratchNamespace: ''}", "drill.scratchNamespace: name the namespace the drill restores into"},
+		{"scenario in the drill's namespace", "allowedNamespaces: [rebound-demo, rebound-drill]\ndrill: {enabled: true}\n" + scenario("rebound-drill"), "rebound-drill is the drill's scratch namespace"},
+		{"only the drill's namespace allowed, with a game day", "allowedNamespaces: [rebound-drill]\nscenarios: {pod-kill.yaml: null}\ndrill: {enabled: true}", "allowedNamespaces: only the drill's scratch namespace rebound-drill"},
 		{"not YAML", "scenarios:\n  s.yaml: 'kind: [Scenario'\n", "scenarios[s.yaml]: document 0 is not YAML"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -336,6 +352,68 @@ func TestRBACRules(t *testing.T) {
 			want = slices.Sorted(slices.Values(tc.cluster))
 			if got := grants(crs[0].Rules); !slices.Equal(got, want) {
 				t.Errorf("ClusterRole grants\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
+		})
+	}
+}
+
+// The drill's scratch namespace gets one Role: the restore's verbs, no
+// update, nothing of the permissions groups, whatever they are; the
+// cluster-scoped reads it needs come even with the backup group off.
+func TestDrillRBACRules(t *testing.T) {
+	drill := []string{
+		"get apps/statefulsets", "list apps/statefulsets", "create apps/statefulsets", "delete apps/statefulsets",
+		"get apps/deployments", "list apps/deployments", "create apps/deployments", "delete apps/deployments",
+		"get /persistentvolumeclaims", "list /persistentvolumeclaims", "create /persistentvolumeclaims", "delete /persistentvolumeclaims",
+		"get /pods", "list /pods", "create /pods", "delete /pods",
+	}
+	for _, res := range []string{"/serviceaccounts", "/configmaps", "/secrets", "/services", "policy/poddisruptionbudgets", "rbac.authorization.k8s.io/roles", "rbac.authorization.k8s.io/rolebindings"} {
+		drill = append(drill, "get "+res, "create "+res, "delete "+res)
+	}
+	want := slices.Sorted(slices.Values(drill))
+	for _, tc := range []struct {
+		name, permissions string
+		cluster           []string
+	}{
+		{"backup group off", "backup: false, podFaults: false", []string{"get /namespaces[app drills]", "get storage.k8s.io/storageclasses"}},
+		{"everything on", "humanError: true, diskFaults: true, nodeFaults: true, chaosMesh: true, secretNames: [s]", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := render(t, "allowedNamespaces: [app, drills]\nscenarios: {pod-kill.yaml: null}\ndrill: {enabled: true, scratchNamespace: drills}\npermissions: {"+tc.permissions+"}")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var in []rbacv1.Role
+			for _, ro := range objectsOf[rbacv1.Role](t, r, "Role") {
+				if ro.Namespace == "drills" {
+					in = append(in, ro)
+				}
+			}
+			if len(in) != 1 || in[0].Name != "rebound-drill" {
+				t.Fatalf("roles in the scratch namespace: %+v, want the drill's only", in)
+			}
+			if got := grants(in[0].Rules); !slices.Equal(got, want) {
+				t.Errorf("the drill's Role grants\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
+			bound := false
+			for _, b := range objectsOf[rbacv1.RoleBinding](t, r, "RoleBinding") {
+				if b.Namespace == "drills" {
+					bound = b.RoleRef.Name == "rebound-drill" && len(b.Subjects) == 1 && b.Subjects[0].Name == "rebound" && b.Subjects[0].Namespace == releaseNS
+				}
+			}
+			if !bound {
+				t.Errorf("the drill's Role is not bound to ServiceAccount %s/rebound", releaseNS)
+			}
+			for _, cr := range objectsOf[rbacv1.ClusterRole](t, r, "ClusterRole") {
+				got := grants(cr.Rules)
+				for _, g := range got {
+					if strings.HasSuffix(g, "/namespaces") || (strings.Contains(g, "/namespaces[") && !strings.HasPrefix(g, "get ") && g != "delete /namespaces[app]") {
+						t.Errorf("ClusterRole grants %q: the drill needs no namespace create or delete, and no verb on every namespace", g)
+					}
+				}
+				if tc.cluster != nil && !slices.Equal(got, tc.cluster) {
+					t.Errorf("ClusterRole grants\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.cluster, "\n  "))
+				}
 			}
 		})
 	}

@@ -39,7 +39,7 @@ type flags struct {
 	driver                  string
 	scratch                 string
 	allow                   []string
-	keep, yes               bool
+	keep, yes, reuse        bool
 	timeout, every, rto     time.Duration
 	count, probes           int
 	kubeconfig, kubeContext string
@@ -80,6 +80,13 @@ like any scenario (table; report.json, junit.xml, report.html, report.md in
 scratch namespace (journaled before it is created, so rebound cleanup
 deletes it after a crash). --keep leaves it for inspection.
 
+--reuse-namespace restores into the --scratch-namespace that exists
+instead, for credentials that may not create namespaces (the Helm chart's
+drill CronJob, whose Role there grants just the restore's verbs). It must
+hold no StatefulSets, Deployments or claims, nor any object of the backup;
+afterwards the drill deletes the backup's objects and every claim from it
+(journaled before the restore) and leaves the namespace.
+
 --kubeconfig/--context name the cluster the copy goes to (default: the
 lab; in a pod with no lab, the pod's in-cluster credentials);
 --from-kubeconfig/--from-context the app's, when the drill takes the backup
@@ -99,6 +106,7 @@ app unreachable). See docs/exit-codes.md.`,
   rebound drill --backup latest
   rebound drill --backup 1a2b3c4d --keep
   rebound drill --backup latest --kubeconfig ~/.kube/dr-cluster --yes
+  rebound drill --backup latest --scratch-namespace rebound-drill --reuse-namespace --allow-namespace rebound-drill --yes
   rebound drill -n rebound-demo -l app.kubernetes.io/name=etcd --driver etcd --every 1h --rto 5m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runE(cmd.Context(), s, f) },
@@ -110,7 +118,8 @@ app unreachable). See docs/exit-codes.md.`,
 	fl.StringVar(&f.driver, "driver", "", "app driver of the app to back up: etcd or elasticsearch")
 	fl.StringVar(&f.scratch, "scratch-namespace", "", "restore into this namespace (must not exist; needs --allow-namespace); default rebound-drill-<id>")
 	fl.StringArrayVar(&f.allow, "allow-namespace", []string{DemoNamespace}, "namespaces the drill may act in besides its own rebound-drill-<id> (kube-system never)")
-	fl.BoolVar(&f.keep, "keep", false, "leave the scratch namespace for inspection")
+	fl.BoolVar(&f.keep, "keep", false, "leave the scratch namespace (with --reuse-namespace: the restored objects) for inspection")
+	fl.BoolVar(&f.reuse, "reuse-namespace", false, "restore into the --scratch-namespace that exists (no workloads or claims in it) and delete only the restored objects afterwards, not the namespace")
 	fl.BoolVar(&f.yes, "yes", false, "confirm acting on a cluster that is not the lab")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "how long to wait for each step (restore steps, the namespace gone)")
 	fl.DurationVar(&f.rto, "rto", 0, "target for the time to a verified, serving copy (default: none)")
@@ -139,6 +148,9 @@ func (f *flags) check() error {
 		errs = append(errs, errors.New("give --backup (drill a backup in the repository) or -n/--namespace with --driver (take one), not both"))
 	case f.backupRef == "" && (f.namespace == "" || f.driver == ""):
 		errs = append(errs, errors.New("nothing to drill: give --backup latest|ID, or -n/--namespace and --driver for the drill to take a backup of the app"))
+	}
+	if f.reuse && f.scratch == "" {
+		errs = append(errs, errors.New("--reuse-namespace restores into a namespace that exists: name it with --scratch-namespace"))
 	}
 	if f.count > 0 && f.every <= 0 {
 		errs = append(errs, errors.New("--count goes with --every"))
@@ -286,7 +298,7 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 
 	o := drill.Options{
 		Backup: f.backupRef, Take: drill.Take{Namespace: f.namespace, Selector: sel, Driver: f.driver},
-		Source: source, Target: targetEngine, TargetKube: dst.kube, Namespace: f.scratch, AllowNamespaces: f.allow,
+		Source: source, Target: targetEngine, TargetKube: dst.kube, Namespace: f.scratch, ReuseNamespace: f.reuse, AllowNamespaces: f.allow,
 		OnLab: dst.onLab && src.onLab, Yes: f.yes, Keep: f.keep,
 		Timeout: f.timeout, Probes: f.probes, Journal: j, Cluster: dst.journal, ClusterName: dst.name, Out: s.Out,
 		Progress: func(p backup.Progress) {
@@ -317,7 +329,7 @@ func once(ctx context.Context, s streams.Streams, f *flags, o drill.Options) err
 	case errors.Is(err, drill.ErrNoBackup):
 		return notRun(err)
 	case err != nil && ctx.Err() != nil:
-		return exitcode.With(exitcode.Aborted, fmt.Errorf("drill interrupted (its scratch namespace was deleted unless said otherwise above): %w", err))
+		return exitcode.With(exitcode.Aborted, fmt.Errorf("drill interrupted (its scratch namespace, with --reuse-namespace the restored objects, deleted unless said otherwise above): %w", err))
 	case err != nil:
 		return notRun(fmt.Errorf("the drill could not run: %w", err))
 	}

@@ -29,6 +29,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"drill", "--backup", "latest", "--format", "pdf"}, "pdf"},
 		{[]string{"drill", "-n", "rebound-demo", "--driver", "etcd", "--selector", "a in (b"}, "--selector"},
 		{[]string{"drill", "--backup", "latest", "--every", "nonsense"}, "--every"},
+		{[]string{"drill", "--backup", "latest", "--reuse-namespace"}, "--reuse-namespace restores into a namespace that exists: name it with --scratch-namespace"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

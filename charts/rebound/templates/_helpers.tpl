@@ -27,6 +27,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
+{{/* The drill's scratch namespace; empty when the drill is off. */}}
+{{- define "rebound.drillNamespace" -}}
+{{- if .Values.drill.enabled -}}
+{{- .Values.drill.scratchNamespace -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "rebound.reportsClaim" -}}
 {{- default (printf "%s-reports" (include "rebound.fullname" .)) .Values.reports.persistence.existingClaim -}}
 {{- end -}}
@@ -69,11 +76,20 @@ namespace outside allowedNamespaces. Call with (list $ "value.path" "ns").
 {{- fail (printf "scenarios[%s]: scenario %s has no spec.target.namespace: name one of allowedNamespaces %v" $file (dig "metadata" "name" "?" $obj) $.Values.allowedNamespaces) -}}
 {{- end -}}
 {{- include "rebound.checkNamespace" (list $ (printf "scenarios[%s]: scenario %s: spec.target.namespace" $file (dig "metadata" "name" "?" $obj)) $ns) -}}
+{{- if eq $ns (include "rebound.drillNamespace" $) -}}
+{{- fail (printf "scenarios[%s]: scenario %s: spec.target.namespace: %s is the drill's scratch namespace (drill.scratchNamespace), where rebound holds only the restore's Role: target the app's namespace" $file (dig "metadata" "name" "?" $obj) $ns) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- range $i, $ns := .Values.drill.namespaces -}}
-{{- include "rebound.checkNamespace" (list $ (printf "drill.namespaces[%d]" $i) $ns) -}}
+{{- end -}}
+{{- if .Values.drill.enabled -}}
+{{- $ns := required "drill.scratchNamespace: name the namespace the drill restores into, and list it in allowedNamespaces" .Values.drill.scratchNamespace -}}
+{{- include "rebound.checkNamespace" (list $ "drill.scratchNamespace" $ns) -}}
+{{- if eq (len .Values.allowedNamespaces) 1 -}}
+{{- if .Values.gameDay.enabled -}}
+{{- fail (printf "allowedNamespaces: only the drill's scratch namespace %s, which gets the drill's Role only: add the app's namespace for the game day, or turn gameDay.enabled off" $ns) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -147,19 +163,66 @@ exactly the calls rebound makes there (see the comments for where).
 {{- end -}}
 
 {{/*
+rebound.drillRules: the rules of the Role in the drill's scratch namespace,
+exactly what `rebound drill --reuse-namespace` calls there: no update (the
+namespace holds none of the backup's objects, so the restore only creates),
+no namespace create or delete (the namespace stays).
+*/}}
+{{- define "rebound.drillRules" -}}
+# the namespace holds no workloads or claims, before; the claims, after
+# (drill/reuse.go). The restore waits for its workloads (backup/restore.go).
+- apiGroups: [apps]
+  resources: [statefulsets, deployments]
+  verbs: [get, list, create, delete]
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, list, create, delete]
+# none of the backup's objects there, before; create them; delete them,
+# after (drill/reuse.go, backup/restore.go, backup/objects.go). Restoring a
+# Role or RoleBinding that grants more than this Role is refused by the API
+# server (no escalate/bind).
+- apiGroups: [""]
+  resources: [serviceaccounts, configmaps, secrets, services]
+  verbs: [get, create, delete]
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, create, delete]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [get, create, delete]
+# data movers and their key Secrets (backup/movers.go, covered above for
+# Secrets); the copy's pods, for its health and data (backup/movers.go
+# Connect).
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, create, delete]
+{{- end -}}
+
+{{/*
 rebound.clusterRules: cluster-scoped rules; empty when nothing needs one.
 */}}
 {{- define "rebound.clusterRules" -}}
 {{- $p := .Values.permissions -}}
-{{- if or $p.backup $p.humanError }}
-# the allowed namespaces, by name: read (backup/backup.go, restore.go),
-# delete (namespace-delete, faults/human.go).
+{{- if or $p.backup $p.humanError .Values.drill.enabled }}
+# the allowed namespaces, by name: read (backup/backup.go, restore.go,
+# the drill's scratch namespace: drill/reuse.go).
 - apiGroups: [""]
   resources: [namespaces]
   resourceNames: {{ toJson .Values.allowedNamespaces }}
-  verbs: {{ if $p.humanError }}[get, delete]{{ else }}[get]{{ end }}
+  verbs: [get]
 {{- end }}
-{{- if $p.backup }}
+{{- if $p.humanError }}
+{{- $deletable := without .Values.allowedNamespaces (include "rebound.drillNamespace" .) }}
+{{- with $deletable }}
+# namespace-delete (faults/human.go): not the drill's scratch namespace,
+# which no scenario targets.
+- apiGroups: [""]
+  resources: [namespaces]
+  resourceNames: {{ toJson . }}
+  verbs: [delete]
+{{- end }}
+{{- end }}
+{{- if or $p.backup .Values.drill.enabled }}
 # restore: the claims' StorageClass (backup/actions.go).
 - apiGroups: [storage.k8s.io]
   resources: [storageclasses]
