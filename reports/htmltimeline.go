@@ -388,7 +388,12 @@ func (tl *timeline) drawService(b *svgBuilder, l lane) {
 		x := tl.x(tl.fromT0(*t))
 		b.f(`<path class="target" d="M%s %sv%s"><title>%s</title></path>`, num(x), num(l.y), num(l.height),
 			esc("RTO target: "+targetDuration(*t)+" after T0"))
-		b.f(`<text class="target-label" x="%s" y="%s">≤%s</text>`, num(x+3), num(l.y+9), esc(targetDuration(*t)))
+		// Near the right edge the label goes left of its line, inside the plot.
+		if x+40 > plotRight {
+			b.f(`<text class="target-label" x="%s" y="%s" text-anchor="end">≤%s</text>`, num(x-3), num(l.y+9), esc(targetDuration(*t)))
+		} else {
+			b.f(`<text class="target-label" x="%s" y="%s">≤%s</text>`, num(x+3), num(l.y+9), esc(targetDuration(*t)))
+		}
 	}
 }
 
