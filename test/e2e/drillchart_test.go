@@ -145,7 +145,11 @@ func TestChartDrill(t *testing.T) {
 				// wins).
 				dir := t.TempDir()
 				full := append(append([]string{}, args...), "--kubeconfig", cd.asChart, "--repo", cd.repoDir, "--key-file", cd.keyFile, "--report-dir", dir)
-				out, err := cli(ctx, full...).CombinedOutput()
+				// Bounded: a drill whose data movers hang fails here, naming
+				// it, rather than holding the suite until its own timeout.
+				dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+				out, err := cli(dctx, full...).CombinedOutput()
+				cancel()
 				t.Logf("drill %d: rebound %s\n%s", run, strings.Join(full, " "), out)
 				if err != nil {
 					t.Fatalf("drill %d as the chart's ServiceAccount: %v", run, err)
