@@ -13,38 +13,14 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/reboundhq/rebound/internal/silentapi"
 )
 
 // silentServer stands in for an API server that accepts connections and
 // never answers (a hung apiserver, a black-holing load balancer). It returns
 // its URL.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c) // held open, never written to
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
+func silentServer(t *testing.T) string { return "http://" + silentapi.Listen(t) }
 
 func TestPingSilentServerNamesIt(t *testing.T) {
 	t.Parallel()

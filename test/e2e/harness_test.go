@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 
 	_ "github.com/reboundhq/rebound/apps/etcd"
 	"github.com/reboundhq/rebound/cli/exitcode"
+	"github.com/reboundhq/rebound/internal/silentapi"
 	"github.com/reboundhq/rebound/lab/agent"
 	"github.com/reboundhq/rebound/reports"
 	"github.com/reboundhq/rebound/runner"
@@ -381,22 +381,9 @@ func TestHarnessSafety(t *testing.T) {
 		Assess("an unreachable cluster exits 5 (could not run) within 15 s, naming the server", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			// A server that accepts connections and never answers, as a
 			// cluster behind a dead VPN does.
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					defer c.Close()
-				}
-			}()
+			addr := silentapi.Listen(t)
 			kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-			kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: silent\n  cluster: {server: \"https://" + ln.Addr().String() +
+			kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: silent\n  cluster: {server: \"https://" + addr +
 				"\", insecure-skip-tls-verify: true}\ncontexts:\n- name: silent\n  context: {cluster: silent, user: u}\ncurrent-context: silent\nusers:\n- name: u\n  user: {token: x}\n"
 			if err := os.WriteFile(kubeconfig, []byte(kc), 0o600); err != nil {
 				t.Fatal(err)
@@ -410,7 +397,7 @@ func TestHarnessSafety(t *testing.T) {
 			if took > 15*time.Second {
 				t.Errorf("took %s to give up on a cluster that never answers, want under 15 s", took.Round(time.Second))
 			}
-			if !strings.Contains(string(out), ln.Addr().String()) {
+			if !strings.Contains(string(out), addr) {
 				t.Errorf("the error does not name the server that did not answer:\n%s", out)
 			}
 			return ctx

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,38 +11,12 @@ import (
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/streams"
 	"github.com/reboundhq/rebound/cmd/rebound/app"
+	"github.com/reboundhq/rebound/internal/silentapi"
 )
 
 // silentAPIServer stands in for a cluster whose API server accepts
-// connections and never answers (a hung apiserver, a load balancer with no
-// backend); it returns its address.
-func silentAPIServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c) // held open, never answered
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
+// connections and never answers; it returns its address.
+func silentAPIServer(t *testing.T) string { return silentapi.Listen(t) }
 
 // TestRunUnreachableClusterIsNotRun is the user's view of an unreachable
 // cluster: `rebound run` against it ends quickly with the documented "could
