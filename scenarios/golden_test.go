@@ -70,6 +70,9 @@ func render(t *testing.T, name string, data []byte) []byte {
 	for _, l := range objs.Ladders {
 		docs = append(docs, mustYAML(t, scenarios.LadderToV1Alpha1(l)))
 	}
+	for _, d := range objs.Drills {
+		docs = append(docs, mustYAML(t, scenarios.DrillToV1Alpha1(d)))
+	}
 	return bytes.Join(docs, []byte("---\n"))
 }
 

@@ -27,6 +27,7 @@ import (
 type Objects struct {
 	Scenarios []*Scenario
 	Ladders   []*Ladder
+	Drills    []*Drill
 }
 
 // Scenario returns the scenario named name, or nil.
@@ -111,6 +112,7 @@ func loadFS(fsys fs.FS, root string, display func(string) string) (*Objects, err
 		problems = append(problems, ps...)
 		all.Scenarios = append(all.Scenarios, objs.Scenarios...)
 		all.Ladders = append(all.Ladders, objs.Ladders...)
+		all.Drills = append(all.Drills, objs.Drills...)
 	}
 	problems = append(problems, duplicates(all)...)
 	if err := newError(problems); err != nil {
@@ -147,6 +149,9 @@ func duplicates(o *Objects) []Problem {
 	}
 	for _, l := range o.Ladders {
 		check(v1alpha1.LadderKind, l.Name, l.Source)
+	}
+	for _, d := range o.Drills {
+		check(v1alpha1.DrillKind, d.Name, d.Source)
 	}
 	return problems
 }
@@ -191,8 +196,8 @@ func parse(file string, data []byte) (*Objects, []Problem) {
 	}
 	if docs == 0 && len(problems) == 0 {
 		problems = append(problems, Problem{File: file, Message: fmt.Sprintf(
-			"no rebound objects found: a document needs apiVersion: %s and kind: %s or %s",
-			v1alpha1.SchemeGroupVersion, v1alpha1.ScenarioKind, v1alpha1.LadderKind)})
+			"no rebound objects found: a document needs apiVersion: %s and kind: %s, %s or %s",
+			v1alpha1.SchemeGroupVersion, v1alpha1.ScenarioKind, v1alpha1.LadderKind, v1alpha1.DrillKind)})
 	}
 	return objs, problems
 }
@@ -201,6 +206,7 @@ func parse(file string, data []byte) (*Objects, []Problem) {
 var kinds = map[schema.GroupVersionKind]func() any{
 	v1alpha1.SchemeGroupVersion.WithKind(v1alpha1.ScenarioKind): func() any { return &v1alpha1.Scenario{} },
 	v1alpha1.SchemeGroupVersion.WithKind(v1alpha1.LadderKind):   func() any { return &v1alpha1.Ladder{} },
+	v1alpha1.SchemeGroupVersion.WithKind(v1alpha1.DrillKind):    func() any { return &v1alpha1.Drill{} },
 }
 
 func decodeDocument(file string, t *tree, objs *Objects) []Problem {
@@ -249,6 +255,14 @@ func decodeDocument(file string, t *tree, objs *Objects) []Problem {
 		l := LadderFromV1Alpha1(o)
 		l.Source = src
 		objs.Ladders = append(objs.Ladders, l)
+	case *v1alpha1.Drill:
+		v1alpha1.SetDefaultsDrill(o)
+		if errs := ValidateDrill(o); len(errs) > 0 {
+			return problemsOf(file, idx, errs)
+		}
+		d := DrillFromV1Alpha1(o)
+		d.Source = src
+		objs.Drills = append(objs.Drills, d)
 	}
 	return nil
 }

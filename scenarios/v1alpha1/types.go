@@ -19,6 +19,8 @@ const (
 	ScenarioKind = "Scenario"
 	// LadderKind is the kind of a Ladder object.
 	LadderKind = "Ladder"
+	// DrillKind is the kind of a Drill object.
+	DrillKind = "Drill"
 )
 
 // Scenario is one resilience experiment: a fault injected into a stateful
