@@ -301,11 +301,7 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		Source: source, Target: targetEngine, TargetKube: dst.kube, Namespace: f.scratch, ReuseNamespace: f.reuse, AllowNamespaces: f.allow,
 		OnLab: dst.onLab && src.onLab, Yes: f.yes, Keep: f.keep,
 		Timeout: f.timeout, Probes: f.probes, Journal: j, Cluster: dst.journal, ClusterName: dst.name, Out: s.Out,
-		Progress: func(p backup.Progress) {
-			if p.Message != "" {
-				fmt.Fprintf(s.Err, "  %s: %s\n", p.Phase, p.Message)
-			}
-		},
+		Progress: drill.ProgressTo(s.Err),
 	}
 	if f.rto > 0 {
 		o.RTO = &f.rto

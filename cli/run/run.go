@@ -28,6 +28,7 @@ import (
 	"github.com/reboundhq/rebound/cli/exitcode"
 	"github.com/reboundhq/rebound/cli/kubeclient"
 	"github.com/reboundhq/rebound/cli/streams"
+	"github.com/reboundhq/rebound/drill"
 	"github.com/reboundhq/rebound/journal"
 	rlab "github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/logging"
@@ -125,23 +126,36 @@ func invalid(err error) error { return exitcode.With(exitcode.InvalidInput, err)
 
 func notRun(err error) error { return exitcode.With(exitcode.NotRun, err) }
 
-// selectScenarios loads the scenarios and the ladder the flags ask for.
-func selectScenarios(f *flags) ([]*scenarios.Scenario, *scenarios.Ladder, error) {
+// selection is what a run runs: scenarios, judged against a ladder, and
+// restore drills (the Drill documents of the -f files), reported beside
+// them and not ranked.
+type selection struct {
+	list   []*scenarios.Scenario
+	drills []*scenarios.Drill
+	ladder *scenarios.Ladder
+}
+
+// selectScenarios loads the scenarios, the drills and the ladder the flags
+// ask for. --scenario picks drills by name too; a game day picks scenarios
+// only, and the drills of the -f files run with it.
+func selectScenarios(f *flags) (*selection, error) {
 	var list []*scenarios.Scenario
+	var drills []*scenarios.Drill
 	var ladder *scenarios.Ladder
 	if len(f.files) == 0 {
 		all, err := scenarios.Catalog()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		list = all
 	}
 	for _, file := range f.files {
 		objs, err := scenarios.Load(file)
 		if err != nil {
-			return nil, nil, invalid(err)
+			return nil, invalid(err)
 		}
 		list = append(list, objs.Scenarios...)
+		drills = append(drills, objs.Drills...)
 		if len(objs.Ladders) > 0 {
 			ladder = objs.Ladders[0]
 		}
@@ -149,23 +163,24 @@ func selectScenarios(f *flags) ([]*scenarios.Scenario, *scenarios.Ladder, error)
 	if f.ladderFile != "" {
 		objs, err := scenarios.Load(f.ladderFile)
 		if err != nil {
-			return nil, nil, invalid(err)
+			return nil, invalid(err)
 		}
 		if len(objs.Ladders) != 1 {
-			return nil, nil, invalid(fmt.Errorf("--ladder %s: want exactly one Ladder, found %d", f.ladderFile, len(objs.Ladders)))
+			return nil, invalid(fmt.Errorf("--ladder %s: want exactly one Ladder, found %d", f.ladderFile, len(objs.Ladders)))
 		}
 		ladder = objs.Ladders[0]
 	}
 	if ladder == nil {
 		l, err := scenarios.DefaultLadder()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		ladder = l
 	}
 	switch {
 	case len(f.scenarioNames) > 0:
 		var picked []*scenarios.Scenario
+		var pickedDrills []*scenarios.Drill
 		for _, n := range f.scenarioNames {
 			found := false
 			for _, s := range list {
@@ -173,29 +188,45 @@ func selectScenarios(f *flags) ([]*scenarios.Scenario, *scenarios.Ladder, error)
 					picked, found = append(picked, s), true
 				}
 			}
+			for _, d := range drills {
+				if d.Name == n {
+					pickedDrills, found = append(pickedDrills, d), true
+				}
+			}
 			if !found {
 				var names []string
 				for _, s := range list {
 					names = append(names, s.Name)
 				}
-				return nil, nil, invalid(fmt.Errorf("--scenario %s: no such scenario (have %s)", n, strings.Join(names, ", ")))
+				for _, d := range drills {
+					names = append(names, d.Name+" (drill)")
+				}
+				return nil, invalid(fmt.Errorf("--scenario %s: no such scenario (have %s)", n, strings.Join(names, ", ")))
 			}
 		}
-		list = picked
+		list, drills = picked, pickedDrills
 	case len(f.files) == 0 || f.gameday != scenarios.DefaultGameDayName:
 		list = scenarios.GameDay(list, f.gameday)
 	}
-	if len(list) == 0 {
-		return nil, nil, invalid(fmt.Errorf("no scenario selected (game day %q)", f.gameday))
+	for _, d := range drills {
+		for _, sc := range list {
+			if sc.Name == d.Name {
+				return nil, invalid(fmt.Errorf("drill %s (%s) has the name of scenario %s (%s): reports name each by its name; rename one", d.Name, d.Source, sc.Name, sc.Source))
+			}
+		}
 	}
-	return list, ladder, nil
+	if len(list) == 0 && len(drills) == 0 {
+		return nil, invalid(fmt.Errorf("no scenario selected (game day %q)", f.gameday))
+	}
+	return &selection{list: list, drills: drills, ladder: ladder}, nil
 }
 
 func runE(ctx context.Context, s streams.Streams, f *flags) error {
-	list, ladder, err := selectScenarios(f)
+	sel, err := selectScenarios(f)
 	if err != nil {
 		return err
 	}
+	list, ladder := sel.list, sel.ladder
 	log := logging.FromContext(ctx)
 	labOpts := rlab.DefaultOptions()
 	l := rlab.New(labOpts, s.Out)
@@ -212,6 +243,17 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	}
 	if err := runner.CheckSafety(opts, list); err != nil {
 		return invalid(err)
+	}
+	// The drills' own safety rules, before anything is changed.
+	drillBase := drill.Options{AllowNamespaces: f.allow, OnLab: onLab, Yes: f.yes || f.dryRun}
+	for _, d := range sel.drills {
+		o, err := drill.FromSpec(drillBase, d)
+		if err == nil {
+			err = drill.CheckSafety(o, o.Namespace)
+		}
+		if err != nil {
+			return invalid(fmt.Errorf("drill %s (%s): %w", d.Name, d.Source, err))
+		}
 	}
 	for _, name := range f.formats {
 		if _, err := reports.New(name); err != nil {
@@ -289,6 +331,10 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		}
 		defer eng.Close()
 		opts.Backup = eng.ForRunner()
+		drillBase.Source, drillBase.Target, drillBase.TargetKube = eng, eng, kube
+		drillBase.Journal, drillBase.Cluster, drillBase.RunID = j, runner.JournalCluster(opts), runID
+		drillBase.ClusterName, drillBase.Out = clusterName(onLab, l.Name, cluster), s.Out
+		drillBase.Progress = drill.ProgressTo(s.Err)
 	}
 
 	opts.Live = reports.NewLive(runID)
@@ -307,15 +353,71 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	defer stopMarks()
 	opts.Marks = marks
 
-	r, err := runner.New(opts, kube, dyn, list)
-	if err != nil {
-		return invalid(err)
+	var run *reports.Run
+	var runErr error
+	if len(list) > 0 {
+		r, err := runner.New(opts, kube, dyn, list)
+		if err != nil {
+			return invalid(err)
+		}
+		run, runErr = r.Run(ctx, runID, list)
+	} else {
+		run = &reports.Run{ID: runID, StartedAt: time.Now().UTC(), Cluster: clusterName(onLab, l.Name, cluster)}
 	}
-	run, runErr := r.Run(ctx, runID, list)
 	if f.dryRun {
+		for _, d := range sel.drills {
+			fmt.Fprintf(s.Out, "would run drill %s (%s): restore backup %s into a scratch namespace, verify it, delete it\n", d.Name, d.Source, d.Backup)
+		}
 		return runErr
 	}
+	if runErr == nil {
+		runErr = runDrills(ctx, drillBase, sel.drills, run, drill.Run)
+	}
 	return finish(s, f, run, runErr)
+}
+
+// clusterName names the run's cluster in reports, as the runner does.
+func clusterName(onLab bool, lab string, c *kubeclient.Cluster) string {
+	switch {
+	case onLab:
+		return "lab " + lab
+	case c.InCluster:
+		return "in-cluster"
+	}
+	return c.Context
+}
+
+// runDrills runs each drill with runDrill (drill.Run) and appends its
+// report to run, as a scenario of it: its checks and RTO target decide its
+// status, and so the exit code. A drill that could not run is a scenario in
+// ERROR; a scratch namespace that could not be deleted is incomplete
+// cleanup. Ctrl-C ends the drills and is returned.
+func runDrills(ctx context.Context, base drill.Options, drills []*scenarios.Drill,
+	run *reports.Run, runDrill func(context.Context, drill.Options) (*reports.Scenario, error)) error {
+	for _, d := range drills {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		o, err := drill.FromSpec(base, d)
+		var sc *reports.Scenario
+		if err == nil {
+			sc, err = runDrill(ctx, o)
+		}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("drill %s interrupted (its scratch namespace deleted unless said otherwise above): %w", d.Name, err)
+		case err != nil:
+			sc = &reports.Scenario{Name: d.Name, Disruption: drill.Disruption, Fault: drill.FaultNone, Recovery: drill.RecoveryRestore,
+				Error: fmt.Sprintf("the drill could not run: %v", err)}
+		default:
+			sc.Name = d.Name
+			if sc.Drill != nil && sc.Drill.Cleanup != "" {
+				run.CleanupIncomplete = append(run.CleanupIncomplete, sc.Drill.Cleanup)
+			}
+		}
+		run.Scenarios = append(run.Scenarios, *sc)
+	}
+	return nil
 }
 
 // clusterFromScenarios takes the cluster from the scenarios' own
