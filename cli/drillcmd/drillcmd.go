@@ -24,6 +24,7 @@ import (
 	"github.com/reboundhq/rebound/journal"
 	rlab "github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/reports"
+	"github.com/reboundhq/rebound/scenarios"
 
 	// The app drivers register themselves.
 	_ "github.com/reboundhq/rebound/apps/elasticsearch"
@@ -34,6 +35,8 @@ import (
 const DemoNamespace = "rebound-demo"
 
 type flags struct {
+	file                    string
+	specFlags               []string // flags given that a -f document sets
 	backupRef               string
 	namespace, selector     string
 	driver                  string
@@ -92,6 +95,10 @@ lab; in a pod with no lab, the pod's in-cluster credentials);
 --from-kubeconfig/--from-context the app's, when the drill takes the backup
 (default: the same). A cluster that is not the lab needs --yes.
 
+-f FILE runs the Drill document of FILE instead (the same document rebound
+run -f runs beside fault scenarios; examples/drill.yaml documents it); the
+flags for what to drill are then refused, those for where are not.
+
 One drill and exit, for cron or a Kubernetes CronJob; --every repeats it in
 the foreground until Ctrl-C (or --count drills), each drill's reports
 replacing the last one's in --report-dir.
@@ -107,11 +114,20 @@ app unreachable). See docs/exit-codes.md.`,
   rebound drill --backup 1a2b3c4d --keep
   rebound drill --backup latest --kubeconfig ~/.kube/dr-cluster --yes
   rebound drill --backup latest --scratch-namespace rebound-drill --reuse-namespace --allow-namespace rebound-drill --yes
-  rebound drill -n rebound-demo -l app.kubernetes.io/name=etcd --driver etcd --every 1h --rto 5m`,
+  rebound drill -n rebound-demo -l app.kubernetes.io/name=etcd --driver etcd --every 1h --rto 5m
+  rebound drill -f examples/drill.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runE(cmd.Context(), s, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, name := range specFlagNames {
+				if cmd.Flags().Changed(name) {
+					f.specFlags = append(f.specFlags, "--"+name)
+				}
+			}
+			return runE(cmd.Context(), s, f)
+		},
 	}
 	fl := cmd.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", "run the one Drill document of this file (kind: Drill, see docs); it sets what --backup, -n, -l, --driver, --scratch-namespace, --reuse-namespace, --keep, --timeout, --probes and --rto set")
 	fl.StringVar(&f.backupRef, "backup", "", "drill this backup (an id, a prefix of one, or latest) instead of taking one")
 	fl.StringVarP(&f.namespace, "namespace", "n", "", "namespace of the app to back up (when the drill takes the backup)")
 	fl.StringVarP(&f.selector, "selector", "l", "", "label selector of the app's objects (default: every object of the namespace)")
@@ -139,11 +155,17 @@ app unreachable). See docs/exit-codes.md.`,
 func invalid(err error) error { return exitcode.With(exitcode.InvalidInput, err) }
 func notRun(err error) error  { return exitcode.With(exitcode.NotRun, err) }
 
+// specFlagNames are the flags whose settings a Drill document (-f) holds.
+var specFlagNames = []string{"backup", "namespace", "selector", "driver", "scratch-namespace", "reuse-namespace", "keep", "timeout", "probes", "rto"}
+
 // check refuses flags that do not go together; nothing is touched yet.
 func (f *flags) check() error {
 	var errs []error
 	taking := f.namespace != "" || f.driver != "" || f.selector != ""
 	switch {
+	case f.file != "" && len(f.specFlags) > 0:
+		errs = append(errs, fmt.Errorf("-f %s sets the drill; drop %s or set them in the file", f.file, strings.Join(f.specFlags, ", ")))
+	case f.file != "":
 	case f.backupRef != "" && taking:
 		errs = append(errs, errors.New("give --backup (drill a backup in the repository) or -n/--namespace with --driver (take one), not both"))
 	case f.backupRef == "" && (f.namespace == "" || f.driver == ""):
@@ -238,6 +260,21 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	if err := f.check(); err != nil {
 		return err
 	}
+	var spec *scenarios.Drill
+	if f.file != "" {
+		objs, err := scenarios.Load(f.file)
+		if err != nil {
+			return invalid(err)
+		}
+		if len(objs.Drills) != 1 {
+			return invalid(fmt.Errorf("-f %s: want exactly one Drill, found %d (rebound run -f runs several, beside scenarios)", f.file, len(objs.Drills)))
+		}
+		spec = objs.Drills[0]
+		if !spec.Takes() {
+			// As --backup: an id that names no backup is bad input.
+			f.backupRef = spec.Backup
+		}
+	}
 	var sel labels.Selector = labels.Everything()
 	if f.selector != "" {
 		p, err := labels.Parse(f.selector)
@@ -305,6 +342,11 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	}
 	if f.rto > 0 {
 		o.RTO = &f.rto
+	}
+	if spec != nil {
+		if o, err = drill.FromSpec(o, spec); err != nil {
+			return invalid(err)
+		}
 	}
 	if f.every <= 0 {
 		return once(ctx, s, f, o)

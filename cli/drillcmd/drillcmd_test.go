@@ -30,6 +30,9 @@ func TestBadInput(t *testing.T) {
 		{[]string{"drill", "-n", "rebound-demo", "--driver", "etcd", "--selector", "a in (b"}, "--selector"},
 		{[]string{"drill", "--backup", "latest", "--every", "nonsense"}, "--every"},
 		{[]string{"drill", "--backup", "latest", "--reuse-namespace"}, "--reuse-namespace restores into a namespace that exists: name it with --scratch-namespace"},
+		{[]string{"drill", "-f", "../../examples/drill.yaml", "--backup", "latest", "--rto", "1m"}, "sets the drill; drop --backup, --rto"},
+		{[]string{"drill", "-f", "../../scenarios/testdata/bad-drill.input.yaml"}, "bad-drill.input.yaml:7: spec.backup"},
+		{[]string{"drill", "-f", "../../scenarios/testdata/scenario-minimal.input.yaml"}, "want exactly one Drill, found 0"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -66,6 +69,18 @@ func TestNoClusterIsNotRun(t *testing.T) {
 	var out, errb bytes.Buffer
 	err := app.Run(streams.Streams{In: strings.NewReader(""), Out: &out, Err: &errb},
 		[]string{"drill", "--backup", "latest", "--kubeconfig", "/nonexistent/kubeconfig", "--yes"})
+	if code := exitcode.Of(err); code != exitcode.NotRun || !strings.Contains(errb.String(), "/nonexistent/kubeconfig") {
+		t.Errorf("exit %d, stderr %q: want %d naming the kubeconfig", code, errb.String(), exitcode.NotRun)
+	}
+}
+
+// The example Drill document loads, and gets as far as the cluster: a
+// kubeconfig that does not exist is "could not run", not bad input.
+func TestExampleDrillFile(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	err := app.Run(streams.Streams{In: strings.NewReader(""), Out: &out, Err: &errb},
+		[]string{"drill", "-f", "../../examples/drill.yaml", "--kubeconfig", "/nonexistent/kubeconfig", "--yes", "--report-dir", t.TempDir()})
 	if code := exitcode.Of(err); code != exitcode.NotRun || !strings.Contains(errb.String(), "/nonexistent/kubeconfig") {
 		t.Errorf("exit %d, stderr %q: want %d naming the kubeconfig", code, errb.String(), exitcode.NotRun)
 	}
