@@ -82,6 +82,11 @@ namespace rebound-demo and runs the default game day (node loss, zone outage,
 disk loss, human error), then prints the table and writes every report into
 ./rebound-report/.
 
+Drill documents (kind: Drill) of the -f files run after the scenarios, as
+rebound drill runs them: each is reported as a scenario of the run (a
+failed check is a breach, a drill that could not run an ERROR) and not
+ranked on the ladder. --scenario picks them by name too.
+
 Every fault's undo is journaled before it acts; Ctrl-C rolls everything back,
 and after a crash 'rebound cleanup' does. kube-system is always refused, and
 so is any namespace not allowed with --allow-namespace (rebound-demo is). A
@@ -101,7 +106,7 @@ in ERROR, such as a fault that never took effect). See docs/exit-codes.md.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runE(cmd.Context(), s, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&f.files, "file", "f", nil, "scenario or ladder file, or a folder of them (repeatable); default: the built-in catalog")
+	fl.StringArrayVarP(&f.files, "file", "f", nil, "scenario, drill or ladder file, or a folder of them (repeatable); default: the built-in catalog")
 	fl.StringVar(&f.gameday, "gameday", scenarios.DefaultGameDayName, "run the scenarios of this game day (label rebound.dev/gameday)")
 	fl.StringArrayVar(&f.scenarioNames, "scenario", nil, "run only these scenarios, by name (repeatable)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the target cluster; default: the local lab")
