@@ -16,17 +16,20 @@ import (
 // NewCommand builds `rebound scenarios`.
 func NewCommand(s streams.Streams) *cobra.Command {
 	var files []string
+	drills := 0 // Drill documents of the files, counted by load
 	load := func() ([]*scenarios.Scenario, error) {
 		if len(files) == 0 {
 			return scenarios.Catalog()
 		}
 		var out []*scenarios.Scenario
+		drills = 0
 		for _, f := range files {
 			objs, err := scenarios.Load(f)
 			if err != nil {
 				return nil, exitcode.With(exitcode.InvalidInput, err)
 			}
 			out = append(out, objs.Scenarios...)
+			drills += len(objs.Drills)
 		}
 		return out, nil
 	}
@@ -66,11 +69,15 @@ func NewCommand(s streams.Streams) *cobra.Command {
 			return exitcode.With(exitcode.InvalidInput, fmt.Errorf("no scenario %q (rebound scenarios list)", args[0]))
 		},
 	}, &cobra.Command{
-		Use: "validate", Short: "Check scenario and ladder files; every problem is reported with file, line and field", Args: cobra.NoArgs,
+		Use: "validate", Short: "Check scenario, drill and ladder files; every problem is reported with file, line and field", Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			list, err := load()
 			if err != nil {
 				return err
+			}
+			if drills > 0 {
+				fmt.Fprintf(s.Out, "%d scenarios and %d drills valid\n", len(list), drills)
+				return nil
 			}
 			fmt.Fprintf(s.Out, "%d scenarios valid\n", len(list))
 			return nil

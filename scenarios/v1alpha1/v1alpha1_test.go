@@ -18,10 +18,21 @@ import (
 func TestEveryFieldDocumented(t *testing.T) {
 	t.Parallel()
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "types.go", nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
+	var files []*ast.File
+	for _, name := range []string{"types.go", "drill.go"} {
+		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
 	}
+	for _, f := range files {
+		inspectFields(t, fset, f)
+	}
+}
+
+func inspectFields(t *testing.T, fset *token.FileSet, f *ast.File) {
+	t.Helper()
 	ast.Inspect(f, func(n ast.Node) bool {
 		ts, ok := n.(*ast.TypeSpec)
 		if !ok {
