@@ -165,7 +165,7 @@ func TestRunDrills(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			standIn := &drillRunStandIn{results: map[string]*reports.Scenario{"take": verified, "latest": slow}}
-			run := &reports.Run{ID: "r", StartedAt: time.Now().UTC()}
+			run := &reports.Run{ID: "r", StartedAt: time.Now().UTC(), Ladder: "default"}
 			if err := runDrills(context.Background(), base, tc.drills, run, standIn.run); err != nil {
 				t.Fatal(err)
 			}
@@ -191,6 +191,23 @@ func TestRunDrills(t *testing.T) {
 			}
 			if got := exitcode.Of(outcome(run.Scenarios)); got != tc.want {
 				t.Errorf("exit code = %d, want %d", got, tc.want)
+			}
+			// Every report format shows each drill, beside the ladder it
+			// is not ranked on.
+			files, err := reports.WriteAll(t.TempDir(), run, reports.Formats()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, file := range files {
+				data, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, name := range tc.wantNames {
+					if !strings.Contains(string(data), name) {
+						t.Errorf("%s does not show drill %s", filepath.Base(file), name)
+					}
+				}
 			}
 		})
 	}
