@@ -16,20 +16,20 @@ import (
 // NewCommand builds `rebound scenarios`.
 func NewCommand(s streams.Streams) *cobra.Command {
 	var files []string
-	drills := 0 // Drill documents of the files, counted by load
+	var drills []*scenarios.Drill // the Drill documents of the files, set by load
 	load := func() ([]*scenarios.Scenario, error) {
 		if len(files) == 0 {
 			return scenarios.Catalog()
 		}
 		var out []*scenarios.Scenario
-		drills = 0
+		drills = nil
 		for _, f := range files {
 			objs, err := scenarios.Load(f)
 			if err != nil {
 				return nil, exitcode.With(exitcode.InvalidInput, err)
 			}
 			out = append(out, objs.Scenarios...)
-			drills += len(objs.Drills)
+			drills = append(drills, objs.Drills...)
 		}
 		return out, nil
 	}
@@ -50,7 +50,7 @@ func NewCommand(s streams.Streams) *cobra.Command {
 			return tw.Flush()
 		},
 	}, &cobra.Command{
-		Use: "show NAME", Short: "Print a scenario with every default filled in", Args: cobra.ExactArgs(1),
+		Use: "show NAME", Short: "Print a scenario (or a drill of the -f files) with every default filled in", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			list, err := load()
 			if err != nil {
@@ -59,6 +59,16 @@ func NewCommand(s streams.Streams) *cobra.Command {
 			for _, sc := range list {
 				if sc.Name == args[0] {
 					data, err := scenarios.Marshal(scenarios.ScenarioToV1Alpha1(sc))
+					if err != nil {
+						return err
+					}
+					_, err = s.Out.Write(data)
+					return err
+				}
+			}
+			for _, d := range drills {
+				if d.Name == args[0] {
+					data, err := scenarios.Marshal(scenarios.DrillToV1Alpha1(d))
 					if err != nil {
 						return err
 					}
@@ -75,8 +85,8 @@ func NewCommand(s streams.Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if drills > 0 {
-				fmt.Fprintf(s.Out, "%d scenarios and %d drills valid\n", len(list), drills)
+			if len(drills) > 0 {
+				fmt.Fprintf(s.Out, "%d scenarios and %d drills valid\n", len(list), len(drills))
 				return nil
 			}
 			fmt.Fprintf(s.Out, "%d scenarios valid\n", len(list))
