@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/reboundhq/rebound/logging"
 )
 
 // ObjectExists reports whether the object of a captured kind (its group
@@ -53,4 +57,29 @@ func GroupVersionResource(resource string) (schema.GroupVersionResource, bool) {
 	}
 	plural, _, _ := strings.Cut(k.Resource, ".")
 	return gv.WithResource(plural), true
+}
+
+// DeleteNamespace deletes namespace ns and waits until it is gone, up to
+// timeout; one that is gone already is no error. Drills' scratch namespaces
+// and the demo app's redeploy both go through it.
+func DeleteNamespace(ctx context.Context, kube kubernetes.Interface, ns string, timeout time.Duration) error {
+	err := kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete namespace %s: %w", ns, err)
+	}
+	defer logging.Heartbeat(ctx, "namespace "+ns+" to be deleted", timeout)()
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		_, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, nil // still terminating, or a passing error: look again
+	})
+	if err != nil {
+		return fmt.Errorf("namespace %s still there after %s", ns, timeout)
+	}
+	return nil
 }

@@ -541,24 +541,8 @@ func (r *drillRun) cleanup() {
 		done("")
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.o.Timeout)
-	defer cancel()
 	r.say("deleting the scratch namespace %s", r.ns)
-	err := r.o.TargetKube.CoreV1().Namespaces().Delete(ctx, r.ns, metav1.DeleteOptions{})
-	if apierrors.IsNotFound(err) {
-		err = nil
-	}
-	for err == nil {
-		_, gerr := r.o.TargetKube.CoreV1().Namespaces().Get(ctx, r.ns, metav1.GetOptions{})
-		if apierrors.IsNotFound(gerr) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			err = fmt.Errorf("still there after %s", r.o.Timeout)
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	err := backup.DeleteNamespace(context.Background(), r.o.TargetKube, r.ns, r.o.Timeout)
 	if err != nil {
 		r.d.Cleanup = fmt.Sprintf("the scratch namespace %s was not deleted: %v; run rebound cleanup", r.ns, err)
 		r.note("%s", r.d.Cleanup)

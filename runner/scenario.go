@@ -57,9 +57,8 @@ type scenarioRun struct {
 	promiseWhy  string
 	// faultOver is when the fault ended (undone after its duration, or a
 	// person marked recovery); observation lasts a stability window past it.
-	faultOver       time.Duration
-	faultIsOver     bool
-	markedRecovered bool
+	faultOver   time.Duration
+	faultIsOver bool
 	// recoveryErr is why the recovery path could not bring the app back
 	// (no backup to restore, a failed restore): a breach whatever the
 	// numbers say.
@@ -586,7 +585,6 @@ func (sr *scenarioRun) observe(ctx context.Context, done func(now time.Duration)
 			sr.tl.Record(measure.Mark, "a person marked: "+m)
 			sr.note("marked %s by a person", m)
 			if m == "recovered" && sr.needsRecoveredMark() {
-				sr.markedRecovered = true
 				sr.faultOver, sr.faultIsOver = sr.tl.Now(), true
 			}
 		case <-time.After(sr.nextPoll(end)):

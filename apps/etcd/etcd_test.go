@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reboundhq/rebound/apps"
+
+	"github.com/reboundhq/rebound/internal/silentapi"
 )
 
 // freeURL returns an http URL on a free loopback port.
@@ -53,33 +55,7 @@ func startMember(t *testing.T) string {
 // silentMember stands in for a member that takes connections and never
 // answers (a wiped member in a bad state, a frozen process): it returns
 // the URL of a listener that accepts and then says nothing.
-func silentMember(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
-}
+func silentMember(t *testing.T) string { return "http://" + silentapi.Listen(t) }
 
 // A member that never answers holds its status call for the whole budget.
 // Health must still see that the cluster serves reads, and not report a

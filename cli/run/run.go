@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -564,27 +563,9 @@ func deployOrRepairDemo(ctx context.Context, kube kubernetes.Interface, ns strin
 // redeployDemo deletes the demo namespace, waits until it is gone, and
 // deploys the app again.
 func redeployDemo(ctx context.Context, kube kubernetes.Interface, ns string) error {
-	err := kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
-	if err != nil && !strings.Contains(err.Error(), "not found") {
+	if err := backup.DeleteNamespace(ctx, kube, ns, 2*time.Minute); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(2 * time.Minute)
-	stopHeartbeat := logging.Heartbeat(ctx, "namespace "+ns+" to be deleted", 2*time.Minute)
-	defer stopHeartbeat()
-	for {
-		if _, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("namespace %s still terminating after 2m", ns)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-	stopHeartbeat()
 	return deployDemo(ctx, kube, ns)
 }
 

@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/e2e-framework/klient/decoder"
 	"sigs.k8s.io/e2e-framework/klient/k8s"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -60,25 +59,10 @@ func TestChartDrill(t *testing.T) {
 			}
 			cd := &chartDrill{}
 			ctx = context.WithValue(ctx, chartDrillKey{}, cd)
-			f, err := os.Open(drillRendering)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			r := cfg.Client().Resources()
-			err = decoder.DecodeEach(ctx, f, func(ctx context.Context, obj k8s.Object) error {
-				if cj, ok := obj.(*batchv1.CronJob); ok {
-					cd.cron = cj
-					return nil
-				}
-				if err := r.Create(ctx, obj); err != nil {
-					return fmt.Errorf("create %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err)
-				}
-				cd.objects = append(cd.objects, obj)
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
+			crons, objs := applyRendering(ctx, t, cfg, drillRendering)
+			cd.objects = objs
+			if len(crons) > 0 {
+				cd.cron = crons[0]
 			}
 			if cd.cron == nil {
 				t.Fatalf("%s has no drill CronJob", drillRendering)

@@ -53,33 +53,48 @@ func installChart(ctx context.Context, t *testing.T, cfg *envconf.Config) contex
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(chartRendering)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	ic := &installedChart{}
-	r := cfg.Client().Resources()
-	err = decoder.DecodeEach(ctx, f, func(ctx context.Context, obj k8s.Object) error {
-		if cj, ok := obj.(*batchv1.CronJob); ok {
-			if strings.HasSuffix(cj.Name, "-gameday") {
-				ic.gameday = cj
-			}
-			return nil
+	crons, objs := applyRendering(ctx, t, cfg, chartRendering)
+	ic.objects = objs
+	for _, cj := range crons {
+		if strings.HasSuffix(cj.Name, "-gameday") {
+			ic.gameday = cj
 		}
-		if err := r.Create(ctx, obj); err != nil {
-			return fmt.Errorf("create %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err)
-		}
-		ic.objects = append(ic.objects, obj)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if ic.gameday == nil {
 		t.Fatalf("%s has no game day CronJob", chartRendering)
 	}
 	return context.WithValue(ctx, chartKey{}, ic)
+}
+
+// applyRendering creates every object of a rendered chart but its
+// CronJobs, which it returns apart with the objects it made: the tests run
+// Jobs made from a CronJob's jobTemplate rather than wait for its schedule.
+func applyRendering(ctx context.Context, t *testing.T, cfg *envconf.Config, file string) ([]*batchv1.CronJob, []k8s.Object) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var crons []*batchv1.CronJob
+	var objs []k8s.Object
+	r := cfg.Client().Resources()
+	err = decoder.DecodeEach(ctx, f, func(ctx context.Context, obj k8s.Object) error {
+		if cj, ok := obj.(*batchv1.CronJob); ok {
+			crons = append(crons, cj)
+			return nil
+		}
+		if err := r.Create(ctx, obj); err != nil {
+			return fmt.Errorf("create %T %s/%s: %w", obj, obj.GetNamespace(), obj.GetName(), err)
+		}
+		objs = append(objs, obj)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("apply %s: %v", file, err)
+	}
+	return crons, objs
 }
 
 // uninstallChart deletes what installChart made, and waits until the
