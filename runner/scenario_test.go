@@ -191,7 +191,7 @@ func (b *fakeBackups) Backup(ctx context.Context, t *Target) (BackupCut, error) 
 	cut := BackupCut{ID: id, At: b.w.cuts[id], Wall: time.Now()}
 	b.w.mu.Unlock()
 	// Writing the backup out takes a second after its cut.
-	err := sleepCtx(ctx, time.Second)
+	err := sleep(ctx, time.Second)
 	b.w.mu.Lock()
 	return cut, err
 }
@@ -199,7 +199,7 @@ func (b *fakeBackups) Backup(ctx context.Context, t *Target) (BackupCut, error) 
 func (b *fakeBackups) Restore(ctx context.Context, t *Target, id string) error {
 	// A restore takes 3 s, without holding the app's lock: the probes
 	// keep running (and failing) through it.
-	if err := sleepCtx(ctx, 3*time.Second); err != nil {
+	if err := sleep(ctx, 3*time.Second); err != nil {
 		return err
 	}
 	b.w.mu.Lock()
@@ -222,15 +222,6 @@ func (b *fakeBackups) Latest(ctx context.Context, t *Target, tag string, before 
 		return best, errors.New("no backup before the fault")
 	}
 	return best, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(d):
-		return nil
-	}
 }
 
 func maps(m map[string]bool) map[string]bool {

@@ -281,14 +281,7 @@ func TestBackup(t *testing.T) {
 						t.Fatal(err)
 					}
 					p := filepath.Join(damaged.repoDir, filepath.FromSlash(obj))
-					data, err := os.ReadFile(p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					data[len(data)/3] ^= 0x40
-					if err := os.WriteFile(p, data, 0o644); err != nil {
-						t.Fatal(err)
-					}
+					flipByte(t, p)
 					out, stderr, code := reboundBackup(ctx, damaged, b.keyFile, "verify")
 					if out += stderr; code == 0 || !strings.Contains(out, obj) {
 						t.Errorf("verify after flipping a byte of %s: exit %d, output does not name it:\n%s", obj, code, out)
@@ -495,4 +488,18 @@ func cli2(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := cli(ctx, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
+}
+
+// flipByte damages the repository file at p: one bit of one byte, a third
+// of the way in, as a failing disk would.
+func flipByte(t *testing.T, p string) {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/3] ^= 0x40
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -202,14 +202,7 @@ func TestDrill(t *testing.T) {
 			}
 			chunk := "data/" + snap.Tree[0].String()[:2] + "/" + snap.Tree[0].String()
 			p := filepath.Join(damaged.repoDir, filepath.FromSlash(chunk))
-			data, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			data[len(data)/3] ^= 0x40
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			flipByte(t, p)
 			const never = "rebound-e2e-drill-damaged"
 			dir := t.TempDir()
 			out, code := reboundDrill(ctx, damaged, dir, "--backup", d.backup, "--scratch-namespace", never, "--allow-namespace", never)
