@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/reboundhq/rebound/lab/labnet"
@@ -71,6 +72,10 @@ func CheckRanges(o Options) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNotReady, err)
 	}
+	// A guard route left by this lab's last run is its own, not a conflict.
+	host = slices.DeleteFunc(host, func(h labnet.HostRange) bool {
+		return h.Guard && (h.Prefix == plan.PodCIDR || h.Prefix == plan.ServiceCIDR)
+	})
 	for _, n := range labnet.Registered() {
 		if n.Lab == o.Name {
 			continue
