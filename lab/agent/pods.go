@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -35,6 +36,7 @@ type podWorker struct {
 	pod       *corev1.Pod
 	ip        string
 	netns     string // the network namespace its containers join
+	hostPorts []net.Listener
 	volumes   map[string]string
 	waiting   string // why the pod's containers cannot start yet
 	waitMsg   string
@@ -264,12 +266,22 @@ func (w *podWorker) setupNetwork(pod *corev1.Pod) error {
 		a.releaseIPs(w.uid)
 		return err
 	}
+	w.ip = ip
+	if err := w.openHostPorts(pod); err != nil {
+		w.ip = ""
+		_ = labnet.TeardownPod(a.cfg.Name, w.uid)
+		a.releaseIPs(w.uid)
+		return err
+	}
 	a.log.Info("pod network", "pod", w.namespace+"/"+w.name, "ip", ip, "veth", link.HostVeth, "took", time.Since(start))
 	w.ip, w.netns = ip, link.Netns
 	return nil
 }
 
 func (w *podWorker) cleanup() {
+	w.mu.Lock()
+	w.closeHostPorts()
+	w.mu.Unlock()
 	if w.netns != "" && w.netns != labnet.NetnsPath(w.a.cfg.Name) {
 		if err := labnet.TeardownPod(w.a.cfg.Name, w.uid); err != nil {
 			w.a.log.Warn("remove pod network", "pod", w.namespace+"/"+w.name, "err", err)

@@ -150,6 +150,43 @@ func TestPodNetwork(t *testing.T) {
 			}
 			return ctx
 		}).
+		Assess("a hostPort answers on the node's address; a second pod asking for it on the same node is refused, naming the port", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			cs, l := kube(t, ctx), labFrom(ctx)
+			first := perlPod("hostport-0", l.ZoneName(0), corev1.RestartPolicyAlways, peerServer)
+			first.Spec.Containers[0].Ports[0].HostPort = 15432
+			if _, err := cs.CoreV1().Pods(netNamespace).Create(ctx, first, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			p := runningPod(t, ctx, cs, netNamespace, "hostport-0")
+			waitFor(t, ctx, "hostport-0 listening", 30*time.Second, func() bool {
+				return strings.Contains(podLog(ctx, netNamespace, "hostport-0", "perl"), "listening")
+			})
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(p.Status.HostIP, "15432"), 5*time.Second)
+			if err != nil {
+				t.Fatalf("hostPort 15432 on node %s (%s): %v", p.Spec.NodeName, p.Status.HostIP, err)
+			}
+			b, _ := io.ReadAll(c)
+			c.Close()
+			if strings.TrimSpace(string(b)) == "" {
+				t.Errorf("hostPort 15432 reached no server")
+			}
+			// Bound to the same node past the scheduler, as a user's nodeName does.
+			second := perlPod("hostport-1", l.ZoneName(0), corev1.RestartPolicyAlways, peerServer)
+			second.Spec.NodeName, second.Spec.NodeSelector = p.Spec.NodeName, nil
+			second.Spec.Containers[0].Ports[0].HostPort = 15432
+			if _, err := cs.CoreV1().Pods(netNamespace).Create(ctx, second, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, ctx, "hostport-1 waiting with the port named", 30*time.Second, func() bool {
+				q, err := cs.CoreV1().Pods(netNamespace).Get(ctx, "hostport-1", metav1.GetOptions{})
+				if err != nil || len(q.Status.ContainerStatuses) == 0 {
+					return false
+				}
+				w := q.Status.ContainerStatuses[0].State.Waiting
+				return w != nil && strings.Contains(w.Message, "hostPort 15432 is taken")
+			})
+			return ctx
+		}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			deleteNamespace(t, ctx, kube(t, ctx), netNamespace)
 			return ctx
