@@ -60,24 +60,39 @@ func (c *Controller) Apply(ctx context.Context, f Fault) (ID, error) {
 	if err := c.record(Applied{Fault: f, Since: time.Now()}); err != nil {
 		return "", err
 	}
-	err := c.apply(f)
-	if err != nil {
-		err = errors.Join(fmt.Errorf("apply %s (%s): %w", f.ID, f, err), c.unapply(f))
+	if err := c.apply(f); err != nil {
 		_ = os.Remove(c.recordPath(f.ID))
-		return "", err
+		return "", fmt.Errorf("apply %s (%s): %w", f.ID, f, err)
 	}
 	return f.ID, nil
 }
 
+// apply puts f in the kernel; on an error it takes out what it put in
+// (only that: a link busy with another fault keeps that fault's qdisc).
 func (c *Controller) apply(f Fault) error {
 	switch f.Kind {
 	case Partition, Loss:
-		return c.withNetns(func(ns netns.NsHandle) error { return addRules(ns, f) })
+		return c.withNetns(func(ns netns.NsHandle) error {
+			if err := addRules(ns, f); err != nil {
+				// The batch is atomic: nothing of it is in.
+				return err
+			}
+			return nil
+		})
 	case Bandwidth, Delay:
 		return c.withNetns(func(ns netns.NsHandle) error {
+			var done []PodLink
 			for _, l := range f.Links {
-				if err := shapeLink(ns, l, f); err != nil {
-					return err
+				added, err := shapeLink(ns, l, f)
+				if added.HostVeth != "" || added.Netns != "" {
+					done = append(done, added)
+				}
+				if err != nil {
+					var errs []error
+					for _, d := range done {
+						errs = append(errs, unshapeLink(ns, d))
+					}
+					return errors.Join(append([]error{err}, errs...)...)
 				}
 			}
 			return nil

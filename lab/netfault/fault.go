@@ -29,6 +29,25 @@ const (
 // Kinds lists the fault kinds.
 var Kinds = []Kind{Partition, Loss, Bandwidth, Delay}
 
+// Direction is which way a fault acts.
+type Direction string
+
+// Directions. Chaos Mesh's "to" (from the target pods to the others) is
+// Egress; its "from" is Ingress.
+const (
+	// Both acts on packets both ways; the default.
+	Both Direction = "both"
+	// Egress acts on packets leaving From for To (a pod's outgoing
+	// traffic on a pod link).
+	Egress Direction = "egress"
+	// Ingress acts on packets entering From from To (a pod's incoming
+	// traffic on a pod link).
+	Ingress Direction = "ingress"
+)
+
+func (d Direction) egress() bool  { return d != Ingress }
+func (d Direction) ingress() bool { return d != Egress }
+
 // ID names an applied fault.
 type ID string
 
@@ -59,6 +78,9 @@ type Fault struct {
 	// To is the other side; empty means every address not in From (the
 	// lab's infra address and the other pods included).
 	To []netip.Prefix `json:"to,omitempty"`
+	// Direction is which way the fault acts; empty is Both. A round trip
+	// through a Both loss of p% fails with 1-(1-p)² odds (51% for 30%).
+	Direction Direction `json:"direction,omitempty"`
 	// Percent of the packets a loss fault drops, 1 to 100.
 	Percent int `json:"percent,omitempty"`
 	// Rate is a bandwidth fault's rate in bits per second.
@@ -135,6 +157,11 @@ func (f Fault) Validate() error {
 		if len(f.From) > 0 || len(f.To) > 0 {
 			bad("from, to: a %s acts on pod links, not on addresses", f.Kind)
 		}
+	}
+	switch f.Direction {
+	case "", Both, Egress, Ingress:
+	default:
+		bad("direction %q: want %s, %s or %s", f.Direction, Both, Egress, Ingress)
 	}
 	switch f.Kind {
 	case Partition:
@@ -221,15 +248,19 @@ func (f Fault) String() string {
 		}
 		return strings.Join(s, ",")
 	}
+	dir := ""
+	if f.Direction == Egress || f.Direction == Ingress {
+		dir = " (" + string(f.Direction) + " only)"
+	}
 	switch f.Kind {
 	case Partition:
-		return fmt.Sprintf("partition %s from %s", side(f.From), side(f.To))
+		return fmt.Sprintf("partition %s from %s%s", side(f.From), side(f.To), dir)
 	case Loss:
-		return fmt.Sprintf("drop %d%% between %s and %s", f.Percent, side(f.From), side(f.To))
+		return fmt.Sprintf("drop %d%% between %s and %s%s", f.Percent, side(f.From), side(f.To), dir)
 	case Bandwidth:
-		return fmt.Sprintf("limit %s to %s", links(), FormatRate(f.Rate))
+		return fmt.Sprintf("limit %s to %s%s", links(), FormatRate(f.Rate), dir)
 	case Delay:
-		return fmt.Sprintf("delay %s by %s", links(), f.Latency)
+		return fmt.Sprintf("delay %s by %s%s", links(), f.Latency, dir)
 	}
 	return string(f.Kind)
 }

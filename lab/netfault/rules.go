@@ -133,7 +133,8 @@ func chance(percent int) []expr.Any {
 }
 
 // faultRules are the rules of a partition or loss fault's own chain, one
-// per direction. With a To set: from→to and to→from. Without: packets
+// per direction the fault acts in. With a To set: from→to (egress) and
+// to→from (ingress). Without: packets
 // that cross the edge of From, leaving it or entering it (traffic inside
 // From passes). A loss rule adds its chance; each packet meets at most
 // one rule, so it draws once.
@@ -151,7 +152,10 @@ func faultRules(f Fault, from, to *nftables.Set) ([][]expr.Any, error) {
 		}
 	}
 	var rules [][]expr.Any
-	for _, d := range dirs {
+	for i, d := range dirs {
+		if i == 0 && !f.Direction.egress() || i == 1 && !f.Direction.ingress() {
+			continue
+		}
 		r := slices.Concat(ipv4(), d[0], d[1])
 		switch f.Kind {
 		case Partition:

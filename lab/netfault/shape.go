@@ -43,21 +43,26 @@ func qdiscFor(f Fault, linkIndex int) netlink.Qdisc {
 	return &netlink.Tbf{QdiscAttrs: attrs, Rate: rate, Limit: limit, Buffer: netlink.Xmittime(rate, burst)}
 }
 
-// shapeLink adds the fault's qdisc on both sides of a pod link: the host
-// veth (traffic to the pod) and the pod's eth0 (traffic from it).
-func shapeLink(labNS netns.NsHandle, l PodLink, f Fault) error {
-	if l.HostVeth != "" {
+// shapeLink adds the fault's qdisc on the sides of a pod link its
+// direction names: the host veth (traffic to the pod, ingress) and the
+// pod's eth0 (traffic from it, egress).
+// It returns the sides it added, to take out again on an error.
+func shapeLink(labNS netns.NsHandle, l PodLink, f Fault) (added PodLink, err error) {
+	added.Name = l.Name
+	if l.HostVeth != "" && f.Direction.ingress() {
 		if err := addQdisc(labNS, l.HostVeth, f); err != nil {
-			return fmt.Errorf("pod %s, host side %s: %w", l.Name, l.HostVeth, err)
+			return added, fmt.Errorf("pod %s, host side %s: %w", l.Name, l.HostVeth, err)
 		}
+		added.HostVeth = l.HostVeth
 	}
-	if l.Netns != "" {
+	if l.Netns != "" && f.Direction.egress() {
 		err := withPodNetns(l.Netns, func(ns netns.NsHandle) error { return addQdisc(ns, podIface, f) })
 		if err != nil {
-			return fmt.Errorf("pod %s, %s in %s: %w", l.Name, podIface, l.Netns, err)
+			return added, fmt.Errorf("pod %s, %s in %s: %w", l.Name, podIface, l.Netns, err)
 		}
+		added.Netns = l.Netns
 	}
-	return nil
+	return added, nil
 }
 
 // unshapeLink removes rebound's qdisc from both sides of a pod link; a
