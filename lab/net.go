@@ -23,12 +23,14 @@ import (
 	"github.com/reboundhq/rebound/lab/netfault"
 )
 
-// NetTarget is one side of a lab network fault: a zone's nodes, one node,
-// or the pods of a namespace matching a label selector. Exactly one of
-// Zone, Node and Namespace is set.
+// NetTarget is one side of a lab network fault: a zone's nodes, the nodes
+// of every other zone, one node, or the pods of a namespace matching a
+// label selector. Exactly one of Zone, ExceptZone, Node and Namespace is
+// set.
 type NetTarget struct {
-	Zone      string `json:"zone,omitempty"`
-	Node      string `json:"node,omitempty"`
+	Zone       string `json:"zone,omitempty"`
+	ExceptZone string `json:"exceptZone,omitempty"` // every lab node outside this zone
+	Node       string `json:"node,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
 	Selector  string `json:"selector,omitempty"` // with Namespace; empty: every pod
 }
@@ -37,6 +39,8 @@ func (t NetTarget) String() string {
 	switch {
 	case t.Zone != "":
 		return "zone " + t.Zone
+	case t.ExceptZone != "":
+		return "the zones other than " + t.ExceptZone
 	case t.Node != "":
 		return "node " + t.Node
 	case t.Selector != "":
@@ -47,13 +51,13 @@ func (t NetTarget) String() string {
 
 func (t NetTarget) validate(field string) error {
 	n := 0
-	for _, s := range []string{t.Zone, t.Node, t.Namespace} {
+	for _, s := range []string{t.Zone, t.ExceptZone, t.Node, t.Namespace} {
 		if s != "" {
 			n++
 		}
 	}
 	if n != 1 {
-		return fmt.Errorf("%s: name exactly one of a zone, a node or pods (namespace/selector)", field)
+		return fmt.Errorf("%s: name exactly one of a zone, the zones but one, a node or pods (namespace/selector)", field)
 	}
 	if t.Selector != "" {
 		if _, err := labels.Parse(t.Selector); err != nil {
@@ -120,7 +124,7 @@ func (l *Lab) NetApply(ctx context.Context, f NetFault) (netfault.ID, error) {
 			return "", fmt.Errorf("peers (--from): a %s acts on pod links, not between two sides", f.Kind)
 		}
 	}
-	if f.CutControlPlane && (f.Kind != netfault.Partition || f.Target.Namespace != "") {
+	if f.CutControlPlane && (f.Kind != netfault.Partition || f.Target.Namespace != "" || f.Target.ExceptZone != "") {
 		return "", errors.New("--cut-control-plane goes with a zone or node partition: it cuts those nodes off from the control plane")
 	}
 	if f.Kind == netfault.Delay {
@@ -266,8 +270,10 @@ func (l *Lab) resolveNet(ctx context.Context, cs kubernetes.Interface, t NetTarg
 		if err != nil {
 			return side, fmt.Errorf("%s: %w", t, err)
 		}
+		zoneSeen := false
 		for _, n := range list.Items {
-			if t.Node != "" && n.Name != t.Node {
+			zoneSeen = zoneSeen || n.Labels[agent.LabelZone] == t.ExceptZone
+			if t.Node != "" && n.Name != t.Node || t.ExceptZone != "" && n.Labels[agent.LabelZone] == t.ExceptZone {
 				continue
 			}
 			side.nodes = append(side.nodes, n.Name)
@@ -280,7 +286,13 @@ func (l *Lab) resolveNet(ctx context.Context, cs kubernetes.Interface, t NetTarg
 			}
 			side.prefixes = append(side.prefixes, cidr)
 		}
+		if t.ExceptZone != "" && !zoneSeen {
+			return side, l.unknownNodeOrZone(ctx, NetTarget{Zone: t.ExceptZone})
+		}
 		if len(side.nodes) == 0 {
+			if t.ExceptZone != "" {
+				return side, fmt.Errorf("%s: the lab has no other zone", t)
+			}
 			return side, l.unknownNodeOrZone(ctx, t)
 		}
 		if links {
