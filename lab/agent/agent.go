@@ -64,6 +64,7 @@ type node struct {
 	NodeConfig
 	mu    sync.Mutex
 	power Power
+	cut   bool          // cut off from the control plane: no heartbeats, no status
 	wake  chan struct{} // heartbeat now
 }
 
@@ -71,6 +72,13 @@ func (n *node) Power() Power {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.power
+}
+
+// CutOff tells whether the node is cut off from the control plane.
+func (n *node) CutOff() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cut
 }
 
 // New builds an agent from its config.

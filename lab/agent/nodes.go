@@ -23,9 +23,10 @@ const (
 	LabelLab          = "rebound.dev/lab"
 )
 
-// runNode registers one node and heartbeats for it while it is powered on:
-// the lease every LeaseRenew, the Ready condition every StatusUpdate and at
-// once after a start.
+// runNode registers one node and heartbeats for it while it is powered on
+// and not cut off from the control plane: the lease every LeaseRenew, the
+// Ready condition every StatusUpdate and at once after a start or a
+// reconnect.
 func (a *Agent) runNode(ctx context.Context, n *node) {
 	log := a.log.With("node", n.Name)
 	registered := false
@@ -33,7 +34,7 @@ func (a *Agent) runNode(ctx context.Context, n *node) {
 	ticker := time.NewTicker(a.cfg.LeaseRenew)
 	defer ticker.Stop()
 	for {
-		if n.Power() == PowerOn {
+		if n.Power() == PowerOn && !n.CutOff() {
 			if !registered {
 				if err := a.registerNode(ctx, n); err != nil {
 					log.Warn("register node", "err", err)
@@ -241,4 +242,46 @@ func (a *Agent) SetPower(nodeName string, action string) (Power, error) {
 	}
 	a.log.Info("node power", "node", nodeName, "from", from, "to", to)
 	return to, nil
+}
+
+// Control-plane link actions on a node.
+const (
+	LinkCut    = "cut"
+	LinkResume = "resume"
+)
+
+// SetControlPlaneLink cuts a node off from the control plane, or
+// reconnects it. Cut off, the node renews no lease and posts no node or
+// pod status, so the node-lifecycle controller marks it NotReady, while its
+// pod processes keep running and serving (the network partition of a
+// cloud zone, as seen from the API server). Resume heartbeats at once. The
+// cut lasts until resumed or until the agent restarts.
+func (a *Agent) SetControlPlaneLink(nodeName, action string) error {
+	n := a.nodes[nodeName]
+	if n == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownNode, nodeName)
+	}
+	var cut bool
+	switch action {
+	case LinkCut:
+		cut = true
+	case LinkResume:
+	default:
+		return fmt.Errorf("unknown control-plane link action %q (want %s or %s)", action, LinkCut, LinkResume)
+	}
+	n.mu.Lock()
+	was := n.cut
+	n.cut = cut
+	n.mu.Unlock()
+	if was && !cut {
+		select {
+		case n.wake <- struct{}{}:
+		default:
+		}
+		for _, w := range a.workersOn(nodeName) {
+			w.poke()
+		}
+	}
+	a.log.Info("node control-plane link", "node", nodeName, "action", action)
+	return nil
 }

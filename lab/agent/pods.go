@@ -96,6 +96,11 @@ func (w *podWorker) run() {
 // pod is gone and the worker should end.
 func (w *podWorker) sync(ctx context.Context) bool {
 	a := w.a
+	if a.nodes[w.nodeName].CutOff() {
+		// Cut off from the control plane: the pod runs on, and neither
+		// sees the API's changes nor reports its own.
+		return false
+	}
 	pod, err := a.pods.Pods(w.namespace).Get(w.name)
 	if err != nil || pod.UID != w.uid {
 		// Deleted from the API (force delete, or our own final delete).
