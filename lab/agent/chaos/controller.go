@@ -3,7 +3,6 @@ package chaos
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -257,9 +256,6 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	return true
 }
 
-// errRetry asks for another reconcile with back-off.
-var errRetry = errors.New("a step failed; retrying")
-
 // sync reconciles one experiment: reads it, works out its status and
 // finalizers, and writes them back when they changed.
 func (c *Controller) sync(ctx context.Context, key objKey) (time.Duration, error) {
@@ -286,8 +282,8 @@ func (c *Controller) sync(ctx context.Context, key objKey) (time.Duration, error
 	if err := c.write(ctx, key, u, obj.GetStatus(), out.finalizer); err != nil {
 		return 0, err
 	}
-	if out.retry {
-		return 0, errRetry
+	if out.retry != nil {
+		return 0, out.retry
 	}
 	return out.requeueAfter, nil
 }

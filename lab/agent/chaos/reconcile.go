@@ -51,9 +51,9 @@ type outcome struct {
 	// finalizer: whether the object should carry Finalizer.
 	finalizer bool
 	// requeueAfter asks for another reconcile then (the end of the
-	// duration); retry asks for one soon, with back-off (a failed step).
+	// duration); retry, a failed step, asks for one soon, with back-off.
 	requeueAfter time.Duration
-	retry        bool
+	retry        error
 }
 
 // reconcile moves an executed experiment one step, in place, the way
@@ -92,7 +92,9 @@ func (c *Controller) reconcile(ctx context.Context, obj v1alpha1.InnerObjectWith
 		st.Experiment.Records, selectErr = c.selectRecords(ctx, obj)
 		if selectErr != nil {
 			c.log.Info("chaos experiment selects nothing", "object", objName(obj), "err", selectErr)
-			out.retry = !errors.Is(selectErr, errNoPodSelected)
+			if !errors.Is(selectErr, errNoPodSelected) {
+				out.retry = selectErr
+			}
 		}
 	}
 	records := st.Experiment.Records
@@ -123,7 +125,7 @@ func (c *Controller) reconcile(ctx context.Context, obj v1alpha1.InnerObjectWith
 			if errors.As(err, &re) {
 				refusal = err
 			} else {
-				out.retry = true
+				out.retry = fmt.Errorf("%s %s: %w", strings.ToLower(string(op)), r.Id, err)
 			}
 			c.log.Warn("chaos "+strings.ToLower(string(op)), "object", objName(obj), "target", r.Id, "err", err)
 		case op == v1alpha1.Apply && next == v1alpha1.Injected:

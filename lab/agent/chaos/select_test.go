@@ -36,7 +36,7 @@ func (b *podBuilder) annotation(k, v string) *podBuilder {
 	b.p.Annotations = map[string]string{k: v}
 	return b
 }
-func (b *podBuilder) node(n string) *podBuilder            { b.p.Spec.NodeName = n; return b }
+func (b *podBuilder) node(n string) *podBuilder           { b.p.Spec.NodeName = n; return b }
 func (b *podBuilder) phase(p corev1.PodPhase) *podBuilder { b.p.Status.Phase = p; return b }
 func (b *podBuilder) ip(ip string) *podBuilder {
 	b.p.Status.PodIP = ip
