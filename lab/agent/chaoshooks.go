@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -114,6 +115,8 @@ func (c *ctr) release() {
 	c.nextStart, c.backoff = time.Time{}, 0
 }
 
-// chaosNetwork is what executes NetworkChaos: none until the lab's network
-// faults are wired in.
-func (a *Agent) chaosNetwork() chaos.Network { return nil }
+// chaosNetwork executes NetworkChaos with the lab's network faults, kept
+// where the lab's own (`rebound lab net`) are.
+func (a *Agent) chaosNetwork() chaos.Network {
+	return chaos.LabNetwork(a.cfg.Name, filepath.Join(a.cfg.StateDir, "netfaults"))
+}

@@ -60,8 +60,8 @@ type NetFault struct {
 	Egress, Ingress bool
 	// Peers are the other side's pod IPs; empty means every address.
 	Peers []string
-	// LossPercent and LossCorrelation (0 to 100) for loss.
-	LossPercent, LossCorrelation float64
+	// LossPercent (1 to 100) for loss.
+	LossPercent int
 	// RateBits (bits per second), LimitBytes (queue) and BufferBytes
 	// (burst) for bandwidth.
 	RateBits                uint64

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -10,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/reboundhq/rebound/lab/netfault"
 )
 
 // NetemMissing is why the lab refuses the NetworkChaos actions that need
@@ -163,13 +166,14 @@ func netFault(nc *v1alpha1.NetworkChaos, key string) (NetFault, bool, error) {
 			if s.Loss == nil {
 				return f, false, refused("spec.loss is required for action loss")
 			}
-			var err error
-			if f.LossPercent, err = percent("spec.loss.loss", s.Loss.Loss); err != nil {
-				return f, false, err
+			v, err := strconv.ParseFloat(strings.TrimSpace(s.Loss.Loss), 64)
+			if err != nil || v < 1 || v > 100 || v != math.Trunc(v) {
+				return f, false, refused("spec.loss.loss %q: the lab drops a whole percentage of packets, 1 to 100", s.Loss.Loss)
 			}
-			if s.Loss.Correlation != "" {
-				if f.LossCorrelation, err = percent("spec.loss.correlation", s.Loss.Correlation); err != nil {
-					return f, false, err
+			f.LossPercent = int(v)
+			if c := strings.TrimSpace(s.Loss.Correlation); c != "" {
+				if v, err := strconv.ParseFloat(c, 64); err != nil || v != 0 {
+					return f, false, refused("spec.loss.correlation %q: the lab drops each packet independently (nftables, without netem); set 0 or leave it out", s.Loss.Correlation)
 				}
 			}
 			return f, act, nil
@@ -177,7 +181,7 @@ func netFault(nc *v1alpha1.NetworkChaos, key string) (NetFault, bool, error) {
 		if s.Bandwidth == nil {
 			return f, false, refused("spec.bandwidth is required for action bandwidth")
 		}
-		rate, err := ParseRate(s.Bandwidth.Rate)
+		rate, err := netfault.ParseRate(s.Bandwidth.Rate)
 		if err != nil {
 			return f, false, refused("spec.bandwidth.rate: %v", err)
 		}
@@ -187,40 +191,4 @@ func netFault(nc *v1alpha1.NetworkChaos, key string) (NetFault, bool, error) {
 		return f, false, refused("NetworkChaos action %s %s", s.Action, NetemMissing)
 	}
 	return f, false, refused("NetworkChaos action %q is not one the lab executes (it executes %s)", s.Action, strings.Join(executed[v1alpha1.KindNetworkChaos], ", "))
-}
-
-func percent(field, s string) (float64, error) {
-	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || v < 0 || v > 100 {
-		return 0, refused("%s %q: give a percentage from 0 to 100", field, s)
-	}
-	return v, nil
-}
-
-// rateUnits are tc's rate units, in bits per second, the units Chaos
-// Mesh's bandwidth rate takes (longest suffix first).
-var rateUnits = []struct {
-	suffix string
-	bits   uint64
-}{
-	{"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}, {"tbit", 1e12},
-	{"kbps", 8e3}, {"mbps", 8e6}, {"gbps", 8e9}, {"tbps", 8e12},
-	{"bps", 8}, {"bit", 1},
-}
-
-// ParseRate reads a Chaos Mesh bandwidth rate ("1mbps", "100kbit") as
-// bits per second. As with tc, "bps" units are bytes per second and "bit"
-// units bits, with decimal multipliers.
-func ParseRate(s string) (uint64, error) {
-	v := strings.ToLower(strings.TrimSpace(s))
-	for _, u := range rateUnits {
-		if n, ok := strings.CutSuffix(v, u.suffix); ok {
-			num, err := strconv.ParseUint(strings.TrimSpace(n), 10, 64)
-			if err != nil || num == 0 {
-				return 0, fmt.Errorf("%q: want a positive whole number before the unit %s", s, u.suffix)
-			}
-			return num * u.bits, nil
-		}
-	}
-	return 0, fmt.Errorf("%q has no unit: give bit, kbit, mbit, gbit, tbit (bits) or bps, kbps, mbps, gbps, tbps (bytes) per second", s)
 }
