@@ -182,7 +182,7 @@ func TestLabChaosController(t *testing.T) {
 			dyn := dynClient(t, ctx)
 			obj := chaosmesh.PodPartition(labChaosMeta("slow-etcd-2"), demoNamespace, "etcd-2", time.Minute)
 			obj.Spec.Action, obj.Spec.Direction = v1alpha1.DelayAction, v1alpha1.To
-			obj.Spec.Delay = &v1alpha1.DelaySpec{Latency: "100ms"}
+			obj.Spec.Delay = &v1alpha1.DelaySpec{Latency: "100ms", Correlation: "0", Jitter: "0ms"}
 			if err := chaosmesh.Create(ctx, dyn, obj); err != nil {
 				t.Fatal(err)
 			}
