@@ -481,7 +481,10 @@ func TestKindsTheLabDoesNotExecute(t *testing.T) {
 		t.Errorf("StressChaos got records %v and finalizers %v, want none", st.Experiment.Records, u.GetFinalizers())
 	}
 	for _, c := range st.Conditions {
-		if (c.Type == v1alpha1.ConditionSelected || c.Type == v1alpha1.ConditionAllInjected) && (c.Status != corev1.ConditionFalse || !strings.Contains(c.Reason, "does not execute StressChaos")) {
+		switch {
+		case c.Type == v1alpha1.ConditionSelected && (c.Status != corev1.ConditionFalse || c.Reason != NotExecuted):
+			t.Errorf("condition %+v, want False with reason %s", c, NotExecuted)
+		case c.Type == v1alpha1.ConditionAllInjected && (c.Status != corev1.ConditionFalse || !strings.Contains(c.Reason, "does not execute StressChaos")):
 			t.Errorf("condition %+v, want False saying the lab does not execute StressChaos", c)
 		}
 	}

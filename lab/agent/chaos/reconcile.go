@@ -233,22 +233,26 @@ func conditions(obj v1alpha1.InnerObject, selectErr, refusal error) []v1alpha1.C
 }
 
 // notExecuted is the status of an experiment of a kind the lab does not
-// execute: nothing selected, nothing injected, and the reason in both.
+// execute: nothing selected, nothing injected, and why.
 func notExecuted(obj v1alpha1.InnerObject, kind string) {
 	st := obj.GetStatus()
 	reason := notExecutedReason(kind)
 	st.Experiment.Records = nil
 	st.Conditions = []v1alpha1.ChaosCondition{
-		{Type: v1alpha1.ConditionSelected, Status: corev1.ConditionFalse, Reason: reason},
+		{Type: v1alpha1.ConditionSelected, Status: corev1.ConditionFalse, Reason: NotExecuted},
 		{Type: v1alpha1.ConditionAllInjected, Status: corev1.ConditionFalse, Reason: reason},
 		{Type: v1alpha1.ConditionAllRecovered, Status: corev1.ConditionFalse},
 		{Type: v1alpha1.ConditionPaused, Status: map[bool]corev1.ConditionStatus{true: corev1.ConditionTrue, false: corev1.ConditionFalse}[obj.IsPaused()]},
 	}
 }
 
-// NotExecutedPrefix starts the condition reason of a kind the lab does not
-// execute.
-const NotExecutedPrefix = "NotExecutedInLab: "
+// NotExecuted is the Selected condition's reason on a kind the lab does not
+// execute; the AllInjected condition's reason starts with NotExecutedPrefix
+// and says which kinds it executes.
+const (
+	NotExecuted       = "NotExecutedInLab"
+	NotExecutedPrefix = NotExecuted + ": "
+)
 
 func notExecutedReason(kind string) string {
 	return fmt.Sprintf("%sthe rebound lab does not execute %s; it executes %s. Run this experiment on a cluster with Chaos Mesh installed", NotExecutedPrefix, kind, strings.Join(executedSummary(), " and "))
