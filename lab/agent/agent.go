@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -35,6 +36,7 @@ type Agent struct {
 	cfg    *Config
 	log    *slog.Logger
 	client kubernetes.Interface
+	rest   *rest.Config
 	images podspec.ImageMap
 	self   string
 	ctx    context.Context // Run's; ends every pod worker and prober
@@ -102,7 +104,7 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg: cfg, log: log, client: client, images: images, self: self,
+		cfg: cfg, log: log, client: client, rest: rc, images: images, self: self,
 		nodes:      map[string]*node{},
 		workers:    map[types.UID]*podWorker{},
 		ips:        map[netip.Addr]types.UID{},
@@ -179,7 +181,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("sync %v informer", t)
 		}
 	}
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); a.runChaos(ctx) }()
 	go func() { defer wg.Done(); prov.run(ctx) }()
 	go func() { defer wg.Done(); a.runHosts(ctx) }()
 	go func() { defer wg.Done(); a.serveAPI(ctx) }()

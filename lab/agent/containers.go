@@ -51,6 +51,7 @@ type ctr struct {
 	nextStart    time.Time
 	backoff      time.Duration
 	powerKilled  bool // killed by a node stop: restart at once, as after a reboot
+	held         bool // held down by a Chaos Mesh pod-failure (chaoshooks.go)
 	ready        bool
 	started      bool // the startup probe passed (or there is none)
 	startCount   int
@@ -270,7 +271,10 @@ func (c *ctr) kill(byPower bool) {
 	}
 	if c.simulated && c.running {
 		c.running = false
-		c.terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error", Message: "node stopped", FinishedAt: metav1.NewTime(time.Now().Truncate(time.Second))}
+		c.terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error", Message: "killed", FinishedAt: metav1.NewTime(time.Now().Truncate(time.Second))}
+		if byPower {
+			c.terminated.Message = "node stopped"
+		}
 	}
 	c.mu.Unlock()
 	if pid == 0 {

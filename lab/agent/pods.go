@@ -177,7 +177,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		}
 		w.mu.Unlock()
 	}
-	if w.volumes != nil {
+	if w.volumes != nil && !w.holdForPodFailure(pod) {
 		w.runContainers(pod)
 	}
 	w.reportStatus(ctx, pod)
