@@ -168,7 +168,7 @@ func (c *ctr) launch(proc *podspec.Process) error {
 		Path: proc.Path, Argv: proc.Argv, Env: env, Dir: proc.Dir, Hostname: proc.Hostname,
 		HostsFile:  filepath.Join(a.cfg.PodDir(string(w.uid)), "hosts"),
 		ResolvFile: filepath.Join(a.cfg.PodDir(string(w.uid)), "resolv.conf"), Mounts: proc.Mounts,
-		User: proc.User, NoNewPrivs: proc.NoNewPrivs,
+		User: proc.User, NoNewPrivs: proc.NoNewPrivs, Dirs: proc.Dirs,
 	})
 	if err != nil {
 		return err

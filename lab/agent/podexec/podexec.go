@@ -38,6 +38,9 @@ type Spec struct {
 	User podspec.User `json:"user"`
 	// NoNewPrivs is allowPrivilegeEscalation: false (PR_SET_NO_NEW_PRIVS).
 	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
+	// Dirs are the image's folders in the private /tmp and /run, made
+	// before the volumes are mounted (a volume may go over one).
+	Dirs []podspec.Dir `json:"dirs,omitempty"`
 }
 
 // Command builds the command that runs spec: self (the rebound binary) with
@@ -108,6 +111,11 @@ func Main() error {
 	if err := mountPrivateDirs(); err != nil {
 		return err
 	}
+	for _, d := range spec.Dirs {
+		if err := makeImageDir(d); err != nil {
+			return err
+		}
+	}
 	for i, m := range mounts {
 		if err := bind(m, sources[i]); err != nil {
 			return err
@@ -164,6 +172,25 @@ func mountPrivateDirs() error {
 		if err := unix.Mount("tmpfs", d.Path, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode="+d.Mode); err != nil {
 			return fmt.Errorf("pod-exec: private %s: %w", d.Path, err)
 		}
+	}
+	return nil
+}
+
+// makeImageDir makes one of the image's folders in the private /tmp or /run.
+func makeImageDir(d podspec.Dir) error {
+	if !Private(d.Path) {
+		return fmt.Errorf("pod-exec: image folder %s is not in the private /tmp or /run", d.Path)
+	}
+	p := resolve(d.Path)
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return fmt.Errorf("pod-exec: image folder %s: %w", d.Path, err)
+	}
+	if err := os.Chown(p, int(d.UID), int(d.GID)); err != nil {
+		return fmt.Errorf("pod-exec: image folder %s: %w", d.Path, err)
+	}
+	// unix.Chmod: the mode as chmod(2) takes it, setgid and sticky included.
+	if err := unix.Chmod(p, d.Mode); err != nil {
+		return fmt.Errorf("pod-exec: image folder %s: %w", d.Path, err)
 	}
 	return nil
 }

@@ -205,6 +205,7 @@ echo "nnp=$(grep NoNewPrivs /proc/self/status | tr -d ' \t')"
 echo "tmp=$(ls -A /tmp | tr '\n' ' ')"
 touch /tmp/mine && echo tmpwrite=ok
 touch /run/mine 2>/dev/null && echo runwrite=ok || echo runwrite=denied
+touch /var/run/app/sock && echo "appdir=$(stat -c %a:%u:%g /run/app)"
 touch /var/run/secrets/rebound.test/sa/x 2>/dev/null && echo ro=writable || echo ro=denied
 echo "hosts=$(cat /etc/hosts)"
 echo data > ` + target + `/written && echo vol=ok
@@ -217,6 +218,7 @@ echo data > ` + target + `/written && echo vol=ok
 			{Source: secret, Target: "/var/run/secrets/rebound.test/sa", ReadOnly: true},
 		},
 		User: podspec.User{UID: 1001, GID: 1002, Groups: []uint32{3000, 2000}}, NoNewPrivs: true,
+		Dirs: []podspec.Dir{{Path: "/var/run/app", UID: 1001, GID: 1002, Mode: 0o2770}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +240,8 @@ echo data > ` + target + `/written && echo vol=ok
 		"nnp":      "NoNewPrivs:1",
 		"tmp":      "work ", // nothing of the host's /tmp
 		"tmpwrite": "ok",
-		"runwrite": "denied", // /run is root's 0755, as in an image
+		"runwrite": "denied",         // /run is root's 0755, as in an image
+		"appdir":   "2770:1001:1002", // but the image's folder there is the user's
 		"ro":       "denied",
 		"hosts":    "10.1.2.3\tpod-x",
 		"vol":      "ok",
@@ -250,7 +253,7 @@ echo data > ` + target + `/written && echo vol=ok
 	if st, err := os.Stat(filepath.Join(vol, "written")); err != nil || st.Sys().(*syscall.Stat_t).Uid != 1001 {
 		t.Errorf("the file the container wrote is not on the volume as uid 1001: %v", err)
 	}
-	for _, p := range []string{"/tmp/mine", "/tmp/work", "/run/secrets/rebound.test"} {
+	for _, p := range []string{"/tmp/mine", "/tmp/work", "/run/secrets/rebound.test", "/run/app"} {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("%s is on the host: the container's /tmp and /run must be its own", p)
 		}

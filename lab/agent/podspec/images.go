@@ -41,7 +41,27 @@ type ImageMapping struct {
 	// no image /etc/passwd to look names up in), used when the pod and the
 	// container set no runAsUser, as a runtime does.
 	User string `json:"user,omitempty"`
+	// Dirs are folders the image has in /tmp or /run (as /var/run/postgresql
+	// in PostgreSQL's image), made in the container's private /tmp and /run
+	// before its volumes are mounted. The rest of the file system is the
+	// host's, where the lab makes nothing.
+	Dirs []ImageDir `json:"dirs,omitempty"`
 }
+
+// ImageDir is a folder of an image in its /tmp or /run.
+type ImageDir struct {
+	// Path is under /tmp, /run or /var/run.
+	Path string `json:"path"`
+	// User owns it: "uid" or "uid:gid", numeric; empty: root.
+	User string `json:"user,omitempty"`
+	// Mode is its octal mode, such as "0755" or "3777" (setgid and sticky);
+	// empty: 0755.
+	Mode string `json:"mode,omitempty"`
+}
+
+// privateRoots are where an image's dirs may be: the container's private
+// /tmp and /run, and /var/run, which links to /run.
+var privateRoots = []string{"/tmp", "/run", "/var/run"}
 
 // ImageMap is the whole mapping file: the lab's defaults plus the user's.
 type ImageMap struct {
@@ -83,6 +103,11 @@ func ParseImages(name string, data []byte) (ImageMap, error) {
 		}
 		if _, err := parseImageUser(im.User); err != nil {
 			return m, fmt.Errorf("%s: images[%d].user: %w", name, i, err)
+		}
+		for j, d := range im.Dirs {
+			if _, err := d.dir(); err != nil {
+				return m, fmt.Errorf("%s: images[%d].dirs[%d]: %w", name, i, j, err)
+			}
 		}
 	}
 	return m, nil

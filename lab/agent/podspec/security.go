@@ -3,6 +3,7 @@ package podspec
 import (
 	"fmt"
 	"math"
+	"path"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,46 @@ type User struct {
 	UID    uint32   `json:"uid"`
 	GID    uint32   `json:"gid"`
 	Groups []uint32 `json:"groups,omitempty"`
+}
+
+// Dir is a folder made in the container's private /tmp or /run before its
+// process starts.
+type Dir struct {
+	Path string `json:"path"`
+	UID  uint32 `json:"uid"`
+	GID  uint32 `json:"gid"`
+	Mode uint32 `json:"mode"` // permission bits with setuid, setgid and sticky, as chmod(2) takes them
+}
+
+// dir checks d and works out the folder to make.
+func (d ImageDir) dir() (Dir, error) {
+	clean := path.Clean(d.Path)
+	inside := false
+	for _, root := range privateRoots {
+		inside = inside || strings.HasPrefix(clean, root+"/")
+	}
+	if !path.IsAbs(d.Path) || !inside {
+		return Dir{}, fmt.Errorf("path %q: must be a folder under /tmp, /run or /var/run, the container's own; the rest of the file system is the host's", d.Path)
+	}
+	out := Dir{Path: clean, Mode: 0o755}
+	u, err := parseImageUser(d.User)
+	if err != nil {
+		return Dir{}, fmt.Errorf("user: %w", err)
+	}
+	if u.uid != nil {
+		out.UID = uint32(*u.uid)
+	}
+	if u.gid != nil {
+		out.GID = uint32(*u.gid)
+	}
+	if d.Mode != "" {
+		m, err := strconv.ParseUint(d.Mode, 8, 32)
+		if err != nil || m > 0o7777 {
+			return Dir{}, fmt.Errorf("mode %q: must be octal, 0000 to 7777, as chmod takes it (for example \"0755\" or \"3777\")", d.Mode)
+		}
+		out.Mode = uint32(m)
+	}
+	return out, nil
 }
 
 // imageUser is an image's USER: a uid and, when written as uid:gid, a gid.

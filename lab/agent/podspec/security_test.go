@@ -117,6 +117,7 @@ func TestTranslateImageDefaultsAndSecurityContext(t *testing.T) {
 		Image: "example.com/db", Entrypoint: []string{"/entry"}, Binaries: map[string]string{"/entry": "/opt/db/entry"},
 		Env:        []string{"PATH=/opt/db/bin:/usr/bin:/bin", "PGDATA=/var/lib/db", "LANG=C.UTF-8"},
 		WorkingDir: "/var/lib/db", User: "999:999",
+		Dirs: []ImageDir{{Path: "/var/run/db/", User: "999:999", Mode: "3777"}, {Path: "/tmp/db"}},
 	}}}
 	for _, tc := range []struct {
 		name     string
@@ -185,6 +186,11 @@ func TestTranslateImageDefaultsAndSecurityContext(t *testing.T) {
 			if p.NoNewPrivs != tc.wantNNP {
 				t.Errorf("NoNewPrivs %v, want %v", p.NoNewPrivs, tc.wantNNP)
 			}
+			// The image's folders, whoever the container runs as.
+			wantDirs := []Dir{{Path: "/var/run/db", UID: 999, GID: 999, Mode: 0o3777}, {Path: "/tmp/db", Mode: 0o755}}
+			if diff := cmp.Diff(wantDirs, p.Dirs); diff != "" {
+				t.Errorf("dirs (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
@@ -211,7 +217,13 @@ func TestParseImagesChecksImageDefaults(t *testing.T) {
 		{"user name", "user: postgres", `images[0].user: "postgres": the uid must be a number`},
 		{"group name", "user: \"999:postgres\"", `the gid must be a number`},
 		{"negative uid", "user: \"-1\"", `the uid must be a number`},
-		{"all fine", "env: [\"A=b=c\"]\n  workingDir: /srv\n  user: \"999:999\"", ""},
+		{"dir on the host's file system", "dirs: [{path: /var/lib/pg}]", `images[0].dirs[0]: path "/var/lib/pg": must be a folder under /tmp, /run or /var/run`},
+		{"dir escaping /run", "dirs: [{path: /run/../etc}]", `images[0].dirs[0]: path "/run/../etc"`},
+		{"dir that is /run itself", "dirs: [{path: /run}]", `images[0].dirs[0]: path "/run"`},
+		{"dir mode not octal", "dirs: [{path: /run/pg, mode: \"rwx\"}]", `images[0].dirs[0]: mode "rwx": must be octal`},
+		{"dir mode too big", "dirs: [{path: /run/pg, mode: \"17777\"}]", `mode "17777"`},
+		{"dir user name", "dirs: [{path: /run/pg, user: postgres}]", `images[0].dirs[0]: user: "postgres"`},
+		{"all fine", "env: [\"A=b=c\"]\n  workingDir: /srv\n  user: \"999:999\"\n  dirs: [{path: /var/run/pg, user: \"999:999\", mode: \"3777\"}]", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

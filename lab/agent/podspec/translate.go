@@ -33,6 +33,8 @@ type Process struct {
 	// allowPrivilegeEscalation: false.
 	User       User
 	NoNewPrivs bool
+	// Dirs are the image's folders in the private /tmp and /run.
+	Dirs []Dir
 }
 
 // Mount is a bind mount of a host path at the container's mountPath.
@@ -118,9 +120,17 @@ func Translate(in Input) (*Process, error) {
 	if dir == "" {
 		dir = "/"
 	}
+	var dirs []Dir
+	for _, d := range im.Dirs {
+		made, err := d.dir()
+		if err != nil { // ParseImages checks every mapping; this is a mapping built in code
+			return nil, &ConfigError{Msg: fmt.Sprintf("container %q: image %s: dirs: %v", c.Name, im.Image, err)}
+		}
+		dirs = append(dirs, made)
+	}
 	return &Process{
 		Path: host, Argv: full, Env: env, Dir: dir, Hostname: Hostname(in.Pod), Mounts: mounts,
-		User: user, NoNewPrivs: NoNewPrivs(c),
+		User: user, NoNewPrivs: NoNewPrivs(c), Dirs: dirs,
 	}, nil
 }
 
