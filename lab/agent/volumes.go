@@ -34,7 +34,9 @@ func (w *podWorker) prepareVolumes(ctx context.Context, pod *corev1.Pod) (map[st
 	if sc := pod.Spec.SecurityContext; sc != nil {
 		fsGroup, policy = sc.FSGroup, sc.FSGroupChangePolicy
 	}
-	own := func(name, dir string, readOnly bool) {
+	// As the kubelet's plugins: fsGroupChangePolicy is for persistent
+	// volumes; emptyDir and the projected kinds are always walked.
+	own := func(name, dir string, policy *corev1.PodFSGroupChangePolicy, readOnly bool) {
 		if err := setVolumeOwnership(dir, fsGroup, policy, readOnly); err != nil {
 			a.log.Warn("volume ownership", "pod", pod.Namespace+"/"+pod.Name, "volume", name, "err", err)
 		}
@@ -69,7 +71,7 @@ func (w *podWorker) prepareVolumes(ctx context.Context, pod *corev1.Pod) (map[st
 			}
 			// The kubelet's local volumes take the fsGroup, hostPath ones not.
 			if pv.Spec.Local != nil && !v.PersistentVolumeClaim.ReadOnly {
-				own(v.Name, path, false)
+				own(v.Name, path, policy, false)
 			}
 			out[v.Name] = path
 		case v.EmptyDir != nil:
@@ -81,7 +83,7 @@ func (w *podWorker) prepareVolumes(ctx context.Context, pod *corev1.Pod) (map[st
 			if err := os.Chmod(dir, 0o777); err != nil {
 				return nil, err
 			}
-			own(v.Name, dir, false)
+			own(v.Name, dir, nil, false)
 			out[v.Name] = dir
 		case v.HostPath != nil:
 			t := ptr.Deref(v.HostPath.Type, corev1.HostPathUnset)
@@ -99,7 +101,7 @@ func (w *podWorker) prepareVolumes(ctx context.Context, pod *corev1.Pod) (map[st
 			if err := writeFiles(dir, files); err != nil {
 				return nil, err
 			}
-			own(v.Name, dir, true)
+			own(v.Name, dir, nil, true)
 			out[v.Name] = dir
 		default:
 			return nil, &podspec.ConfigError{Msg: fmt.Sprintf("volume %q: this volume type is not supported by the lab (use a PVC, emptyDir, hostPath, configMap, secret, downwardAPI or projected volume)", v.Name)}
