@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/reboundhq/rebound/lab/agent/podspec"
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // Power is a lab node's power state.
@@ -123,6 +123,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.ensureStorageClass(ctx); err != nil {
 		return err
 	}
+	// lab up made the lab's namespace; an agent restarted by hand finds
+	// it again, or makes it.
+	if err := labnet.Up(labnet.Network{Lab: a.cfg.Name, Plan: a.cfg.Net}); err != nil {
+		return fmt.Errorf("the lab's network: %w", err)
+	}
 	if err := a.resolveAPIServer(ctx); err != nil {
 		return err
 	}
@@ -210,8 +215,15 @@ func (a *Agent) podChanged(obj any) {
 
 func (a *Agent) removeWorker(uid types.UID) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	delete(a.workers, uid)
+	a.mu.Unlock()
+	a.releaseIPs(uid)
+}
+
+// releaseIPs frees the addresses held by a pod.
+func (a *Agent) releaseIPs(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for ip, owner := range a.ips {
 		if owner == uid {
 			delete(a.ips, ip)
@@ -219,9 +231,10 @@ func (a *Agent) removeWorker(uid types.UID) {
 	}
 }
 
-// allocateIP gives a pod its loopback address, keeping the one in its status
-// when it has one (an agent restart must not renumber running pods).
-func (a *Agent) allocateIP(uid types.UID, current string) (string, error) {
+// allocateIP gives a pod an address of its node's pod range, keeping the
+// one in its status when it has one (an agent restart must not renumber
+// running pods).
+func (a *Agent) allocateIP(uid types.UID, n *node, current string) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for ip, owner := range a.ips {
@@ -229,25 +242,18 @@ func (a *Agent) allocateIP(uid types.UID, current string) (string, error) {
 			return ip.String(), nil
 		}
 	}
-	if ip, err := netip.ParseAddr(current); err == nil && a.cfg.PodNet.Contains(ip) {
+	if ip, err := netip.ParseAddr(current); err == nil && n.PodCIDR.Contains(ip) {
 		if _, taken := a.ips[ip]; !taken {
 			a.ips[ip] = uid
 			return current, nil
 		}
 	}
-	// Nodes have x.y.0.n; pods start at x.y.1.1 and skip every .0 and .255.
-	b := a.cfg.PodNet.Addr().As4()
-	for ip := netip.AddrFrom4([4]byte{b[0], b[1], 1, 1}); a.cfg.PodNet.Contains(ip); ip = ip.Next() {
-		b := ip.As4()
-		if b[3] == 0 || b[3] == 255 {
-			continue
-		}
-		if _, taken := a.ips[ip]; !taken {
-			a.ips[ip] = uid
-			return ip.String(), nil
-		}
+	ip, err := labnet.NextPodIP(n.PodCIDR, func(ip netip.Addr) bool { _, taken := a.ips[ip]; return taken })
+	if err != nil {
+		return "", fmt.Errorf("node %s: %w", n.Name, err)
 	}
-	return "", errors.New("pod network exhausted")
+	a.ips[ip] = uid
+	return ip.String(), nil
 }
 
 func (a *Agent) recordCreated(paths []string) {

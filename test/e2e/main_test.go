@@ -54,6 +54,9 @@ func newLab(name, binary string) *lab.Lab {
 	o := lab.DefaultOptions()
 	o.Name = name
 	o.Binary = binary
+	if abs, err := filepath.Abs("testdata/lab-images.yaml"); err == nil {
+		o.ImagesFile = abs
+	}
 	return lab.New(o, os.Stderr)
 }
 

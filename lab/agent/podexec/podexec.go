@@ -33,6 +33,8 @@ type Spec struct {
 	// know fails at once instead of going to the host's DNS servers.
 	ResolvFile string          `json:"resolvFile"`
 	Mounts     []podspec.Mount `json:"mounts"`
+	// Netns is the pod's network namespace (a path under /run/netns).
+	Netns string `json:"netns"`
 	// User is who the container's process runs as; the child sets it up
 	// (mounts, hostname) as root first and drops to it just before exec.
 	User podspec.User `json:"user"`
@@ -72,7 +74,9 @@ func Command(self string, args []string, spec Spec) (*exec.Cmd, error) {
 // /var/run/secrets lands in the private /run), all as root; the user is set
 // last, just before exec.
 func Main() error {
-	// PR_SET_NO_NEW_PRIVS is per thread: it and the exec must share one.
+	// Namespaces of the network kind and PR_SET_NO_NEW_PRIVS are per
+	// thread: join and set them on this locked thread, which is the one
+	// that execs below.
 	runtime.LockOSThread()
 	raw := os.Getenv(specEnv)
 	if raw == "" {
@@ -81,6 +85,12 @@ func Main() error {
 	var spec Spec
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 		return fmt.Errorf("pod-exec: decode spec: %w", err)
+	}
+	// Before the private /run hides /run/netns.
+	if spec.Netns != "" {
+		if err := joinNetns(spec.Netns); err != nil {
+			return err
+		}
 	}
 	// Keep every mount below private to this namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -153,6 +163,18 @@ func Main() error {
 		}
 	}
 	return fmt.Errorf("pod-exec: exec %s as uid %d gid %d: %w", spec.Path, spec.User.UID, spec.User.GID, err)
+}
+
+func joinNetns(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("pod-exec: the pod's network namespace: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("pod-exec: join the pod's network namespace %s: %w", path, err)
+	}
+	return nil
 }
 
 // PrivateDir is a folder each container gets as its own tmpfs, as a
@@ -300,11 +322,11 @@ func setUser(u podspec.User, noNewPrivs bool) error {
 }
 
 // Enter builds the command that runs path with args inside the running
-// container whose process is pid, as a runtime's exec does: in its mount
-// and UTS namespaces (nsenter) and as its user (setpriv), both util-linux.
-// Exec probes use it.
+// container whose process is pid, as a runtime's exec does: in its mount,
+// UTS and network namespaces (nsenter) and as its user (setpriv), both
+// util-linux. Exec probes use it.
 func Enter(ctx context.Context, pid int, u podspec.User, noNewPrivs bool, path string, args []string) *exec.Cmd {
-	argv := []string{"-t", strconv.Itoa(pid), "-m", "-u", "--"}
+	argv := []string{"-t", strconv.Itoa(pid), "-m", "-u", "-n", "--"}
 	if u.UID != 0 || u.GID != 0 || len(u.Groups) > 0 || noNewPrivs {
 		argv = append(argv, "setpriv", "--reuid="+strconv.FormatUint(uint64(u.UID), 10), "--regid="+strconv.FormatUint(uint64(u.GID), 10))
 		if len(u.Groups) == 0 {

@@ -116,12 +116,12 @@ func TestEnterRunsAsTheContainersUser(t *testing.T) {
 		nnp  bool
 		want []string
 	}{
-		{"root: nsenter alone", podspec.User{}, false, []string{"nsenter", "-t", "42", "-m", "-u", "--", "/bin/sh", "-c", "true"}},
+		{"root: nsenter alone", podspec.User{}, false, []string{"nsenter", "-t", "42", "-m", "-u", "-n", "--", "/bin/sh", "-c", "true"}},
 		{"a user with groups", podspec.User{UID: 1001, GID: 1002, Groups: []uint32{3000, 2000}}, true, []string{
-			"nsenter", "-t", "42", "-m", "-u", "--",
+			"nsenter", "-t", "42", "-m", "-u", "-n", "--",
 			"setpriv", "--reuid=1001", "--regid=1002", "--groups=3000,2000", "--no-new-privs", "--", "/bin/sh", "-c", "true"}},
 		{"a user without groups", podspec.User{UID: 1001}, false, []string{
-			"nsenter", "-t", "42", "-m", "-u", "--", "setpriv", "--reuid=1001", "--regid=0", "--clear-groups", "--", "/bin/sh", "-c", "true"}},
+			"nsenter", "-t", "42", "-m", "-u", "-n", "--", "setpriv", "--reuid=1001", "--regid=0", "--clear-groups", "--", "/bin/sh", "-c", "true"}},
 	} {
 		cmd := Enter(t.Context(), 42, tc.user, tc.nnp, "/bin/sh", []string{"-c", "true"})
 		got := append([]string{filepath.Base(cmd.Path)}, cmd.Args[1:]...)
