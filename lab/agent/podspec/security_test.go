@@ -131,7 +131,7 @@ func TestTranslateImageDefaultsAndSecurityContext(t *testing.T) {
 		{
 			name:    "the image's env, workingDir and user",
 			mutate:  func(*corev1.Pod) {},
-			wantEnv: []string{"PATH=/opt/db/bin:/usr/bin:/bin", "PGDATA=/var/lib/db", "LANG=C.UTF-8", "HOSTNAME=db-0", "HOME=/"},
+			wantEnv: []string{"PATH=/opt/db/bin:/usr/bin:/bin", "PGDATA=/var/lib/db", "LANG=C.UTF-8", "HOSTNAME=db-0"},
 			wantDir: "/var/lib/db", wantUser: User{UID: 999, GID: 999}, wantArgv: []string{"/entry"},
 		},
 		{
@@ -156,7 +156,7 @@ func TestTranslateImageDefaultsAndSecurityContext(t *testing.T) {
 				c.Env = []corev1.EnvVar{{Name: "DIR", Value: "$(PGDATA)/x"}, {Name: "SUB", Value: "$(DIR)/y"}}
 				c.Args = []string{"--data=$(PGDATA)", "--dir=$(DIR)"}
 			},
-			wantEnv:  []string{"PATH=/opt/db/bin:/usr/bin:/bin", "PGDATA=/var/lib/db", "LANG=C.UTF-8", "HOSTNAME=db-0", "DIR=$(PGDATA)/x", "SUB=$(PGDATA)/x/y", "HOME=/"},
+			wantEnv:  []string{"PATH=/opt/db/bin:/usr/bin:/bin", "PGDATA=/var/lib/db", "LANG=C.UTF-8", "HOSTNAME=db-0", "DIR=$(PGDATA)/x", "SUB=$(PGDATA)/x/y"},
 			wantArgv: []string{"/entry", "--data=$(PGDATA)", "--dir=$(PGDATA)/x"},
 			wantDir:  "/var/lib/db", wantUser: User{UID: 999, GID: 999},
 		},

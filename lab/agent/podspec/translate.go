@@ -172,7 +172,7 @@ func Mounts(in Input) ([]Mount, error) {
 
 // Environment builds the container's environment as the kubelet and a
 // runtime do: first what the runtime sets (the image's ENV, with a default
-// PATH when it has none; HOSTNAME; HOME when nothing sets it), then the
+// PATH when it has none; HOSTNAME), then the
 // kubelet's: the kubernetes Service's variables, envFrom, env (a later name
 // wins, in its first place). $(VAR) in an env value expands against the
 // kubelet's variables defined before it, not the image's, as on a cluster.
@@ -201,7 +201,6 @@ func environment(in Input, im ImageMapping) ([]string, map[string]string, error)
 		put(k, v)
 	}
 	put("HOSTNAME", Hostname(pod))
-	homeFromImage := all["HOME"] != ""
 
 	// The kubelet's part: what $(VAR) can refer to.
 	vars := map[string]string{}
@@ -244,16 +243,6 @@ func environment(in Input, im ImageMapping) ([]string, map[string]string, error)
 		if !skip {
 			set(e.Name, v)
 		}
-	}
-	// A runtime sets HOME from the image's /etc/passwd when nothing else
-	// does. The lab's images have none: root's is /root, as in every image,
-	// and any other user's is /, runc's fallback for a uid it cannot find.
-	if _, ok := vars["HOME"]; !ok && !homeFromImage {
-		home := "/"
-		if u, err := RunAs(pod, c, im); err == nil && u.UID == 0 {
-			home = "/root"
-		}
-		put("HOME", home)
 	}
 	out := make([]string, 0, len(order))
 	for _, k := range order {

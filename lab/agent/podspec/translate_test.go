@@ -81,7 +81,7 @@ func TestTranslateEtcdContainer(t *testing.T) {
 		Argv: []string{"/usr/local/bin/etcd", "--name=etcd-1", "--listen-client-urls=http://127.30.1.7:2379", "--literal=$(POD_NAME)", "--unknown=$(NOPE)"},
 		Env: []string{
 			"PATH=" + defaultPath, "HOSTNAME=etcd-1", "POD_NAME=etcd-1", "POD_IP=127.30.1.7",
-			"GREETING=hi-etcd-1", "LEVEL=debug", "TOKEN=s3cr3t", "HOME=/root",
+			"GREETING=hi-etcd-1", "LEVEL=debug", "TOKEN=s3cr3t",
 		},
 		Dir: "/", Hostname: "etcd-1",
 		// Parents first, whatever the order in the manifest.
