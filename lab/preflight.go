@@ -39,8 +39,10 @@ func Preflight(o Options) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: missing %s in %s: run `make lab-bins` (or set REBOUND_LAB_BINS to where they are)", ErrNotReady, strings.Join(missing, ", "), o.BinDir)
 	}
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		return fmt.Errorf("%w: nsenter is not installed (exec probes use it): install util-linux", ErrNotReady)
+	for _, tool := range []string{"nsenter", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%w: %s is not installed (exec probes use nsenter, and setpriv for containers that run as a user): install util-linux", ErrNotReady, tool)
+		}
 	}
 	if err := labnet.CheckKernel(); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotReady, err)

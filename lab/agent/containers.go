@@ -171,6 +171,7 @@ func (c *ctr) launch(proc *podspec.Process) error {
 		HostsFile:  filepath.Join(a.cfg.PodDir(string(w.uid)), "hosts"),
 		ResolvFile: filepath.Join(a.cfg.PodDir(string(w.uid)), "resolv.conf"), Mounts: proc.Mounts,
 		Netns: w.netns,
+		User:  proc.User, NoNewPrivs: proc.NoNewPrivs, Dirs: proc.Dirs,
 	})
 	if err != nil {
 		return err
