@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/reboundhq/rebound/lab/agent/kubeletapi"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
 )
 
@@ -58,6 +60,12 @@ type Agent struct {
 	// _PORT (apiServerAddr), set before the first pod starts.
 	server           string
 	apiHost, apiPort string
+
+	// caPEM is the cluster's CA (from the kubeconfig): the kubelet API
+	// trusts client certificates it signed. dial reaches pod addresses,
+	// for port-forwards.
+	caPEM []byte
+	dial  kubeletapi.DialFunc
 }
 
 type node struct {
@@ -93,6 +101,12 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	caPEM := rc.CAData
+	if len(caPEM) == 0 && rc.CAFile != "" {
+		if caPEM, err = os.ReadFile(rc.CAFile); err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: cluster CA: %w", cfg.Kubeconfig, err)
+		}
+	}
 	a := &Agent{
 		cfg: cfg, log: log, client: client, images: images, self: self,
 		nodes:      map[string]*node{},
@@ -100,6 +114,8 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 		ips:        map[netip.Addr]types.UID{},
 		hostsDirty: make(chan struct{}, 1),
 		server:     rc.Host,
+		caPEM:      caPEM,
+		dial:       (&net.Dialer{}).DialContext,
 	}
 	saved := a.loadPower()
 	for _, nc := range cfg.Nodes {
@@ -166,7 +182,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("sync %v informer", t)
 		}
 	}
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); a.serveKubelet(ctx) }()
 	go func() { defer wg.Done(); prov.run(ctx) }()
 	go func() { defer wg.Done(); a.runHosts(ctx) }()
 	go func() { defer wg.Done(); a.serveAPI(ctx) }()
