@@ -38,7 +38,11 @@ const (
 
 // kwokctlConfig makes kwokctl run the real control plane binaries with the
 // lab's settings, and no kwok controller: the lab's node agent is the
-// kubelet of every node.
+// kubelet of every node. For the kubelet API (logs, exec, port-forward) the
+// API server reaches nodes on their InternalIP with kwok's admin client
+// certificate and verifies their serving certificates against the cluster's
+// CA, which the kube-controller-manager signs them with (kwokctl makes
+// pki/{ca,admin}.{crt,key}).
 func (l *Lab) kwokctlConfig() string {
 	bin := func(n string) string { return filepath.Join(l.BinDir, n) }
 	kver := strings.TrimSpace(readFile(bin("kube-apiserver.version")))
@@ -67,12 +71,18 @@ componentsPatches:
   extraArgs:
   - {key: default-not-ready-toleration-seconds, value: "%[10]s"}
   - {key: default-unreachable-toleration-seconds, value: "%[10]s"}
+  - {key: kubelet-preferred-address-types, value: InternalIP}
+  - {key: kubelet-client-certificate, value: "%[11]s/admin.crt"}
+  - {key: kubelet-client-key, value: "%[11]s/admin.key"}
+  - {key: kubelet-certificate-authority, value: "%[11]s/ca.crt"}
 - name: kube-controller-manager
   extraArgs:
   - {key: node-monitor-period, value: "%[8]s", override: true}
   - {key: node-monitor-grace-period, value: "%[9]s", override: true}
+  - {key: cluster-signing-cert-file, value: "%[11]s/ca.crt"}
+  - {key: cluster-signing-key-file, value: "%[11]s/ca.key"}
 `, kver, filepath.Join(l.KwokWorkdir(), "cache"), bin("etcd"), bin("kube-apiserver"), bin("kube-controller-manager"),
-		bin("kube-scheduler"), bin("kubectl"), nodeMonitorPeriod, nodeMonitorGracePeriod, tolerationSeconds)
+		bin("kube-scheduler"), bin("kubectl"), nodeMonitorPeriod, nodeMonitorGracePeriod, tolerationSeconds, l.PKIDir())
 }
 
 func readFile(p string) string {

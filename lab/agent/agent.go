@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/reboundhq/rebound/lab/agent/kubeletapi"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
 	"github.com/reboundhq/rebound/lab/labnet"
 )
@@ -60,6 +61,13 @@ type Agent struct {
 	// _PORT (apiServerAddr), set before the first pod starts.
 	server           string
 	apiHost, apiPort string
+
+	// caPEM is the cluster's CA (from the kubeconfig): the kubelet API
+	// trusts client certificates it signed. dial reaches pod addresses
+	// from the lab's namespace, as a kubelet from its node: probes and
+	// port-forwards.
+	caPEM []byte
+	dial  kubeletapi.DialFunc
 }
 
 type node struct {
@@ -103,6 +111,12 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	caPEM := rc.CAData
+	if len(caPEM) == 0 && rc.CAFile != "" {
+		if caPEM, err = os.ReadFile(rc.CAFile); err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: cluster CA: %w", cfg.Kubeconfig, err)
+		}
+	}
 	a := &Agent{
 		cfg: cfg, log: log, client: client, rest: rc, images: images, self: self,
 		nodes:      map[string]*node{},
@@ -110,6 +124,8 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 		ips:        map[netip.Addr]types.UID{},
 		hostsDirty: make(chan struct{}, 1),
 		server:     rc.Host,
+		caPEM:      caPEM,
+		dial:       kubeletapi.DialFunc(labnet.Dialer(cfg.Name)),
 	}
 	saved := a.loadPower()
 	for _, nc := range cfg.Nodes {
@@ -181,8 +197,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("sync %v informer", t)
 		}
 	}
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); a.runChaos(ctx) }()
+	go func() { defer wg.Done(); a.serveKubelet(ctx) }()
 	go func() { defer wg.Done(); prov.run(ctx) }()
 	go func() { defer wg.Done(); a.runHosts(ctx) }()
 	go func() { defer wg.Done(); a.serveAPI(ctx) }()
