@@ -209,4 +209,3 @@ func rootImageUnderRunAsNonRoot() *corev1.Pod {
 		},
 	}
 }
-
