@@ -1,9 +1,7 @@
 package addons
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -46,8 +44,6 @@ type Config struct {
 	// NodeName is the node kube-proxy runs as (--hostname-override): the
 	// lab runs one kube-proxy for all its nodes, in their shared namespace.
 	NodeName string
-	// Listen opens a listener inside the lab network namespace.
-	Listen func(network, addr string) (net.Listener, error)
 }
 
 // Validate names the first field that is missing or inconsistent.
@@ -65,8 +61,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("add-ons config of lab %q: kube-dns address %s is not in the Service CIDR %s", c.Lab, c.DNSServiceIP, c.ServiceCIDR)
 	case c.NodeName == "":
 		return fmt.Errorf("add-ons config of lab %q: kube-proxy needs a node name", c.Lab)
-	case c.Listen == nil:
-		return fmt.Errorf("add-ons config of lab %q: no way to listen in the lab network namespace", c.Lab)
 	}
 	return nil
 }
@@ -90,6 +84,3 @@ func APIServerPort(server string) (string, error) {
 	}
 	return "", fmt.Errorf("API server URL %q names no port", server)
 }
-
-// DialFunc opens a connection, e.g. inside the lab network namespace.
-type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
