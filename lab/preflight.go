@@ -16,7 +16,7 @@ import (
 var ErrNotReady = errors.New("the lab cannot run here")
 
 // Binaries the lab needs from `make lab-bins`.
-var labBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwokctl"}
+var labBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwokctl", "kube-proxy", "coredns"}
 
 // Preflight checks everything the lab needs before anything is started.
 func Preflight(o Options) error {
@@ -37,6 +37,9 @@ func Preflight(o Options) error {
 	}
 	if _, err := exec.LookPath("nsenter"); err != nil {
 		return fmt.Errorf("%w: nsenter is not installed (exec probes use it): install util-linux", ErrNotReady)
+	}
+	if err := checkServices(); err != nil {
+		return err
 	}
 	// Labs side by side need their own networks; names pick them.
 	others, _ := filepath.Glob(filepath.Join(o.StateDir, "labs", "*"))

@@ -224,7 +224,10 @@ func TestForwarderSplicesBothWays(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
-	go func() { forwardAPIServer(ctx, front, apiStandIn.Addr().String(), slog.New(slog.DiscardHandler)); close(done) }()
+	go func() {
+		forwardAPIServer(ctx, front, apiStandIn.Addr().String(), slog.New(slog.DiscardHandler))
+		close(done)
+	}()
 
 	c, err := net.Dial("tcp", front.Addr().String())
 	if err != nil {
