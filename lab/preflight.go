@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // ErrNotReady is returned when the machine cannot run the lab; the error
@@ -38,6 +41,9 @@ func Preflight(o Options) error {
 	if _, err := exec.LookPath("nsenter"); err != nil {
 		return fmt.Errorf("%w: nsenter is not installed (exec probes use it): install util-linux", ErrNotReady)
 	}
+	if err := labnet.CheckKernel(); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotReady, err)
+	}
 	if err := checkServices(); err != nil {
 		return err
 	}
@@ -57,5 +63,27 @@ func Preflight(o Options) error {
 		return fmt.Errorf("%w: cannot listen on the lab's loopback range %s (%v): check that lo carries 127.0.0.0/8", ErrNotReady, o.Network(), err)
 	}
 	l.Close()
+	return nil
+}
+
+// CheckRanges refuses a new lab whose pod or Service range meets a route or
+// address of this machine, or the ranges of another lab that is up.
+func CheckRanges(o Options) error {
+	plan := o.NetPlan()
+	host, err := labnet.HostRanges()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotReady, err)
+	}
+	for _, n := range labnet.Registered() {
+		if n.Lab == o.Name {
+			continue
+		}
+		for _, p := range []netip.Prefix{n.Plan.PodCIDR, n.Plan.ServiceCIDR} {
+			host = append(host, labnet.HostRange{Prefix: p, What: fmt.Sprintf("a range of lab %q", n.Lab)})
+		}
+	}
+	if err := plan.Conflicts(host); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotReady, err)
+	}
 	return nil
 }

@@ -24,66 +24,68 @@ import (
 	"github.com/reboundhq/rebound/lab/labnet"
 )
 
-// Run starts the add-ons and keeps them running until ctx ends, then stops
-// them. It returns early only when they cannot start: a bad config, the
-// forwarder's address taken, files it cannot write, or kube-dns it cannot
-// create.
-func Run(ctx context.Context, c *Config, log *slog.Logger) error {
+// Start writes the add-ons' configuration, routes the Service range in the
+// lab network namespace, opens the API server forwarder and makes kube-dns,
+// then starts kube-proxy and CoreDNS and keeps them running until ctx ends.
+// It returns an error, having started nothing that outlives it, when one of
+// those steps fails; otherwise wait, which returns once ctx has ended and
+// everything it started has stopped.
+func Start(ctx context.Context, c *Config, log *slog.Logger) (wait func(), err error) {
 	if err := c.Validate(); err != nil {
-		return err
+		return nil, err
 	}
 	for _, d := range []string{c.Dir, c.LogDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	admin, err := clientcmd.LoadFromFile(c.Kubeconfig)
 	if err != nil {
-		return fmt.Errorf("the lab's kubeconfig %s: %w", c.Kubeconfig, err)
+		return nil, fmt.Errorf("the lab's kubeconfig %s: %w", c.Kubeconfig, err)
 	}
 	rc, err := clientcmd.NewDefaultClientConfig(*admin, nil).ClientConfig()
 	if err != nil {
-		return fmt.Errorf("the lab's kubeconfig %s: %w", c.Kubeconfig, err)
+		return nil, fmt.Errorf("the lab's kubeconfig %s: %w", c.Kubeconfig, err)
 	}
 	u, err := url.Parse(rc.Host)
 	if err != nil {
-		return fmt.Errorf("the lab's kubeconfig %s: server %q: %w", c.Kubeconfig, rc.Host, err)
+		return nil, fmt.Errorf("the lab's kubeconfig %s: server %q: %w", c.Kubeconfig, rc.Host, err)
 	}
 	port, err := APIServerPort(rc.Host)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	// Files first: nothing runs on a half-written configuration.
 	inner := InClusterKubeconfig(admin, APIServerURL(c.Infra, port))
 	if err := clientcmd.WriteToFile(*inner, c.innerKubeconfig()+".tmp"); err != nil {
-		return fmt.Errorf("write %s: %w", c.innerKubeconfig(), err)
+		return nil, fmt.Errorf("write %s: %w", c.innerKubeconfig(), err)
 	}
 	if err := os.Rename(c.innerKubeconfig()+".tmp", c.innerKubeconfig()); err != nil {
-		return err
+		return nil, err
 	}
 	kp, err := KubeProxyConfig(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := writeAtomic(c.kubeProxyConfig(), kp); err != nil {
-		return err
+		return nil, err
 	}
 	if err := writeAtomic(c.corefile(), []byte(Corefile(c))); err != nil {
-		return err
+		return nil, err
 	}
 	if err := serviceRoute(c); err != nil {
-		return err
+		return nil, err
 	}
 
 	addr := net.JoinHostPort(c.Infra.String(), port)
 	l, err := labnet.Listen(c.Netns, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("the API server forwarder cannot listen on %s in %s: %w", addr, c.Netns, err)
+		return nil, fmt.Errorf("the API server forwarder cannot listen on %s in %s: %w", addr, c.Netns, err)
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -103,7 +105,7 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 	if err != nil {
 		l.Close()
 		wg.Wait()
-		return err
+		return nil, err
 	}
 
 	s := &supervisor{cfg: c, log: log}
@@ -114,8 +116,7 @@ func Run(ctx context.Context, c *Config, log *slog.Logger) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.run(ctx, p) }()
 	}
-	wg.Wait()
-	return nil
+	return wg.Wait, nil
 }
 
 // APIServerURL is the API server's address inside the lab network

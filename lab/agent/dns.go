@@ -8,8 +8,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/reboundhq/rebound/lab/addons"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
 )
+
+// ClusterDomain is the lab's DNS domain.
+const ClusterDomain = addons.ClusterDomain
 
 // The resolver's limits the kubelet keeps a pod's resolv.conf within.
 const (

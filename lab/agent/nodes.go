@@ -82,6 +82,7 @@ func (a *Agent) nodeObject(n *node) *corev1.Node {
 			},
 			Annotations: map[string]string{"node.alpha.kubernetes.io/ttl": "0"},
 		},
+		Spec: corev1.NodeSpec{PodCIDR: n.PodCIDR.String(), PodCIDRs: []string{n.PodCIDR.String()}},
 		Status: corev1.NodeStatus{
 			Capacity: capacity, Allocatable: capacity,
 			Addresses: []corev1.NodeAddress{
@@ -116,6 +117,9 @@ func (a *Agent) registerNode(ctx context.Context, n *node) error {
 	}
 	for k, v := range want.Labels {
 		cur.Labels[k] = v
+	}
+	if cur.Spec.PodCIDR == "" { // set once, as the node IPAM controller does
+		cur.Spec.PodCIDR, cur.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
 	}
 	if _, err := nodes.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		return err

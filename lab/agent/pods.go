@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/reboundhq/rebound/lab/agent/podspec"
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // podWorker is the kubelet of one pod: it runs the pod's containers, probes
@@ -32,6 +34,7 @@ type podWorker struct {
 	mu        sync.Mutex
 	pod       *corev1.Pod
 	ip        string
+	netns     string // the network namespace its containers join
 	volumes   map[string]string
 	waiting   string // why the pod's containers cannot start yet
 	waitMsg   string
@@ -81,7 +84,6 @@ func (w *podWorker) run() {
 		}
 		if w.sync(ctx) {
 			w.a.removeWorker(w.uid)
-			w.a.markHosts()
 			return
 		}
 	}
@@ -132,12 +134,9 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		}
 	}
 	if w.ip == "" {
-		ip, err := a.allocateIP(w.uid, pod.Status.PodIP)
-		if err != nil {
+		if err := w.setupNetwork(pod); err != nil {
 			w.waiting, w.waitMsg = "PodNetworkUnavailable", err.Error()
-		} else {
-			w.ip = ip
-			a.markHosts()
+			a.log.Warn("pod network", "pod", w.namespace+"/"+w.name, "err", err)
 		}
 	}
 	w.mu.Unlock()
@@ -146,12 +145,8 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		if err := privateDir(a.cfg.PodDir(string(w.uid))); err != nil { // it holds the pod's secret volumes
 			a.log.Error("pod folder", "err", err)
 		}
-		hosts := a.cfg.PodDir(string(w.uid)) + "/hosts"
-		if _, err := os.Stat(hosts); err != nil {
-			_ = os.WriteFile(hosts, HostsFile(pod, w.ip, nil), 0o644)
-			a.markHosts()
-		}
-		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/resolv.conf", ResolvConf(pod, a.cfg.PodNet), 0o644)
+		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/hosts", HostsFile(pod, w.ip), 0o644)
+		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/resolv.conf", PodDNS(pod, a.cfg.Net.DNSServiceIP()), 0o644)
 		vols, err := w.prepareVolumes(ctx, pod)
 		w.mu.Lock()
 		var ce *podspec.ConfigError
@@ -243,7 +238,36 @@ func (w *podWorker) signalAll(sig os.Signal) {
 	}
 }
 
+// setupNetwork gives the pod its address and network namespace, linked to
+// the lab's; a hostNetwork pod runs in the lab namespace itself with its
+// node's address, as on a node. w.mu is held.
+func (w *podWorker) setupNetwork(pod *corev1.Pod) error {
+	a, n := w.a, w.a.nodes[w.nodeName]
+	if pod.Spec.HostNetwork {
+		w.ip, w.netns = n.IP, labnet.NetnsPath(a.cfg.Name)
+		return nil
+	}
+	ip, err := a.allocateIP(w.uid, n, pod.Status.PodIP)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	link, err := labnet.SetupPod(a.cfg.Name, w.uid, netip.MustParseAddr(ip))
+	if err != nil {
+		a.releaseIPs(w.uid)
+		return err
+	}
+	a.log.Info("pod network", "pod", w.namespace+"/"+w.name, "ip", ip, "veth", link.HostVeth, "took", time.Since(start))
+	w.ip, w.netns = ip, link.Netns
+	return nil
+}
+
 func (w *podWorker) cleanup() {
+	if w.netns != "" && w.netns != labnet.NetnsPath(w.a.cfg.Name) {
+		if err := labnet.TeardownPod(w.a.cfg.Name, w.uid); err != nil {
+			w.a.log.Warn("remove pod network", "pod", w.namespace+"/"+w.name, "err", err)
+		}
+	}
 	if err := os.RemoveAll(w.a.cfg.PodDir(string(w.uid))); err != nil {
 		w.a.log.Warn("remove pod folder", "err", err)
 	}

@@ -102,7 +102,8 @@ func Down(lab string) error {
 			errs = append(errs, err)
 		}
 	}
-	_ = os.Remove(RegistryDir) // only when empty
+	_ = os.Remove(RegistryDir) // only when empty, as its parent
+	_ = os.Remove(filepath.Dir(RegistryDir))
 	return errors.Join(errs...)
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,8 @@ type Spec struct {
 	// know fails at once instead of going to the host's DNS servers.
 	ResolvFile string          `json:"resolvFile"`
 	Mounts     []podspec.Mount `json:"mounts"`
+	// Netns is the pod's network namespace (a path under /run/netns).
+	Netns string `json:"netns"`
 }
 
 // Command builds the command that runs spec: self (the rebound binary) with
@@ -61,6 +64,14 @@ func Main() error {
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 		return fmt.Errorf("pod-exec: decode spec: %w", err)
 	}
+	// Namespaces of the network kind are per thread: join the pod's on
+	// this locked thread, which is the one that execs below.
+	runtime.LockOSThread()
+	if spec.Netns != "" {
+		if err := joinNetns(spec.Netns); err != nil {
+			return err
+		}
+	}
 	// Keep every mount below private to this namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("pod-exec: make mounts private: %w", err)
@@ -89,6 +100,18 @@ func Main() error {
 	}
 	if err := unix.Exec(spec.Path, spec.Argv, spec.Env); err != nil {
 		return fmt.Errorf("pod-exec: exec %s: %w", spec.Path, err)
+	}
+	return nil
+}
+
+func joinNetns(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("pod-exec: the pod's network namespace: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("pod-exec: join the pod's network namespace %s: %w", path, err)
 	}
 	return nil
 }
