@@ -49,7 +49,7 @@ func (a *agentStandIn) KillContainer(_ context.Context, ns, pod, container strin
 // faults in effect by key and pod, and fails recovery when told to.
 type networkStandIn struct {
 	mu          sync.Mutex
-	active      map[string]NetFault // "key pod"
+	active      map[string]NetFault // "key|pod"
 	failRecover error
 }
 
@@ -59,7 +59,7 @@ func (n *networkStandIn) Inject(_ context.Context, key string, pod *corev1.Pod, 
 	if n.active == nil {
 		n.active = map[string]NetFault{}
 	}
-	n.active[key+" "+pod.Namespace+"/"+pod.Name] = f
+	n.active[key+"|"+pod.Namespace+"/"+pod.Name] = f
 	return nil
 }
 
@@ -69,7 +69,7 @@ func (n *networkStandIn) Recover(_ context.Context, key string, pod *corev1.Pod)
 	if n.failRecover != nil {
 		return n.failRecover
 	}
-	delete(n.active, key+" "+pod.Namespace+"/"+pod.Name)
+	delete(n.active, key+"|"+pod.Namespace+"/"+pod.Name)
 	return nil
 }
 
@@ -79,9 +79,13 @@ func (n *networkStandIn) onPod(pod string) map[string]NetFault {
 	defer n.mu.Unlock()
 	out := map[string]NetFault{}
 	for k, f := range n.active {
-		key, p, _ := strings.Cut(k, " ")
+		key, p, _ := strings.Cut(k, "|")
 		if p == pod {
-			out[key[strings.LastIndex(key, "/")+1:]] = f
+			side := "source"
+			if strings.Contains(key, " target ") {
+				side = "target"
+			}
+			out[side] = f
 		}
 	}
 	return out
