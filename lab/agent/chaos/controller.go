@@ -211,13 +211,34 @@ func (c *Controller) crdChanged(ctx context.Context, obj any, deleted bool) {
 		}
 	}
 	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: enqueue,
+		AddFunc: enqueue, DeleteFunc: enqueue,
+		UpdateFunc: func(old, o any) {
+			if ownerChanged(old, o) {
+				enqueue(o)
+			}
+		},
 	}); err != nil {
 		c.log.Error("watch chaos kind", "kind", kind, "err", err)
 		return
 	}
 	go inf.Informer().Run(wctx.Done())
 	c.log.Info("watching chaos kind", "kind", kind)
+}
+
+// ownerChanged tells whether an update of an experiment is its owner's
+// (spec, annotations, finalizers, deletion) rather than the controller's
+// own status write, which must not trigger another reconcile: a failing
+// step would otherwise retry at once, in a loop, instead of with back-off.
+func ownerChanged(old, cur any) bool {
+	o, ok1 := old.(*unstructured.Unstructured)
+	n, ok2 := cur.(*unstructured.Unstructured)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return !equality.Semantic.DeepEqual(o.Object["spec"], n.Object["spec"]) ||
+		!equality.Semantic.DeepEqual(o.GetAnnotations(), n.GetAnnotations()) ||
+		!equality.Semantic.DeepEqual(o.GetFinalizers(), n.GetFinalizers()) ||
+		!equality.Semantic.DeepEqual(o.GetDeletionTimestamp(), n.GetDeletionTimestamp())
 }
 
 func meta(o any) (metav1.Object, error) {

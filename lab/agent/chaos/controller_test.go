@@ -625,3 +625,33 @@ func TestRefusedNetworkFields(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyTheOwnersChangesTriggerAReconcile(t *testing.T) {
+	t.Parallel()
+	base := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"name": "x", "finalizers": []any{Finalizer}},
+		"spec":     map[string]any{"action": "partition"},
+		"status":   map[string]any{"experiment": map[string]any{"desiredPhase": "Run"}},
+	}}
+	for name, tc := range map[string]struct {
+		edit func(u *unstructured.Unstructured)
+		want bool
+	}{
+		"status only (the controller's write)": {func(u *unstructured.Unstructured) {
+			u.Object["status"] = map[string]any{"experiment": map[string]any{"desiredPhase": "Stop"}}
+			u.SetResourceVersion("2")
+		}, false},
+		"spec": {func(u *unstructured.Unstructured) { u.Object["spec"] = map[string]any{"action": "loss"} }, true},
+		"pause": {func(u *unstructured.Unstructured) {
+			u.SetAnnotations(map[string]string{v1alpha1.PauseAnnotationKey: "true"})
+		}, true},
+		"finalizers": {func(u *unstructured.Unstructured) { u.SetFinalizers(nil) }, true},
+		"deletion":   {func(u *unstructured.Unstructured) { now := metav1.Now(); u.SetDeletionTimestamp(&now) }, true},
+	} {
+		cur := base.DeepCopy()
+		tc.edit(cur)
+		if got := ownerChanged(base, cur); got != tc.want {
+			t.Errorf("%s: reconcile %v, want %v", name, got, tc.want)
+		}
+	}
+}
