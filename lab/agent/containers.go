@@ -171,16 +171,20 @@ func (c *ctr) launch(proc *podspec.Process) error {
 		HostsFile:  filepath.Join(a.cfg.PodDir(string(w.uid)), "hosts"),
 		ResolvFile: filepath.Join(a.cfg.PodDir(string(w.uid)), "resolv.conf"), Mounts: proc.Mounts,
 		Netns: w.netns,
+		User:  proc.User, NoNewPrivs: proc.NoNewPrivs, Dirs: proc.Dirs,
 	})
 	if err != nil {
 		return err
 	}
-	logPath := filepath.Join(a.cfg.LogDir(), fmt.Sprintf("%s_%s_%s.log", w.namespace, w.name, c.spec.Name))
+	// Each run gets a new log; the one before is kept for --previous.
+	logPath := a.cfg.ContainerLog(w.namespace, w.name, c.spec.Name, false)
+	if err := os.Rename(logPath, a.cfg.ContainerLog(w.namespace, w.name, c.spec.Name, true)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("keep the previous log: %w", err)
+	}
 	logf, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(logf, "--- rebound lab: start %s (restart %d) at %s: %s %q\n", c.spec.Name, c.restartCount, time.Now().Format(time.RFC3339Nano), proc.Path, proc.Argv)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -195,7 +199,8 @@ func (c *ctr) launch(proc *podspec.Process) error {
 	// Probers end with this run of the process: the wait below cancels.
 	ctx, cancel := context.WithCancel(a.ctx)
 	c.startProbers(ctx, c.startCount)
-	a.log.Info("container started", "pod", w.namespace+"/"+w.name, "container", c.spec.Name, "pid", c.pid, "ip", w.ip)
+	a.log.Info("container started", "pod", w.namespace+"/"+w.name, "container", c.spec.Name, "pid", c.pid, "ip", w.ip,
+		"restart", c.restartCount, "path", proc.Path, "argv", proc.Argv)
 	exited := c.exited
 	go func() {
 		err := cmd.Wait()
