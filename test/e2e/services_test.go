@@ -78,10 +78,17 @@ func service(name string, selector map[string]string, headless, publishNotReady 
 	return s
 }
 
-// podLog reads a lab pod's container log: <state>/logs/<ns>_<pod>_<ctr>.log.
+// podLog reads a lab pod's container log, <state>/logs/<ns>_<pod>_<ctr>.log,
+// without the agent's "--- rebound lab: start …" lines.
 func podLog(ctx context.Context, pod, container string) string {
 	data, _ := os.ReadFile(filepath.Join(labFrom(ctx).Dir(), "logs", fmt.Sprintf("%s_%s_%s.log", netNamespace, pod, container)))
-	return string(data)
+	var out []string
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if !strings.HasPrefix(line, "--- rebound lab: ") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "")
 }
 
 // waitPodDone waits for a run-once pod to end and returns its log; a
@@ -138,7 +145,7 @@ func setupNet(ctx context.Context, t *testing.T, _ *envconf.Config) context.Cont
 		service("web-hl", web, true, true),
 		service("web-ready", web, true, false),
 		service("manual", nil, false, false),
-		service("hairpin", map[string]string{"app": "hairpin"}, false, false),
+		service("loopback", map[string]string{"app": "hairpin"}, false, false),
 	} {
 		if _, err := cs.CoreV1().Services(netNamespace).Create(ctx, s, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -362,11 +369,12 @@ func TestServicesAndDNS(t *testing.T) {
 		}).
 		Assess("a pod reaches itself through its own Service (hairpin)", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			cs := kube(t, ctx)
-			p := netcheckPod("hairpin", map[string]string{"app": "hairpin"}, corev1.RestartPolicyNever, "get", "--serve", ":8080", "--retry", "90s", "http://hairpin/")
+			// Not the pod's own name: that is in its /etc/hosts, as on a cluster.
+			p := netcheckPod("hairpin", map[string]string{"app": "hairpin"}, corev1.RestartPolicyNever, "get", "--serve", ":8080", "--retry", "90s", "http://loopback/")
 			if _, err := cs.CoreV1().Pods(netNamespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			if log := waitPodDone(t, ctx, cs, "hairpin"); !strings.Contains(log, "http://hairpin/ -> pod=hairpin ") {
+			if log := waitPodDone(t, ctx, cs, "hairpin"); !strings.Contains(log, "http://loopback/ -> pod=hairpin ") {
 				t.Errorf("the hairpin pod did not reach itself:\n%s", log)
 			}
 			return ctx
