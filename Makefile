@@ -39,10 +39,11 @@ chart-test:
 	cd hack/ociimage && $(GO) test -count=1 ./...
 
 # Debian packages the lab needs (nsenter for exec probes and the lab's
-# network namespace; nft, which kube-proxy's nftables mode runs) and the tests
-# need (chromium, for the browser check of report.html); a no-op when present.
+# network namespace, setpriv for containers' users; nft, which kube-proxy's
+# nftables mode runs) and the tests need (chromium, for the browser check of
+# report.html); a no-op when present.
 deps:
-	@command -v nsenter >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
+	@command -v nsenter >/dev/null && command -v setpriv >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
 	@command -v nft >/dev/null || { apt-get update -qq && apt-get install -y -qq nftables; }
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 

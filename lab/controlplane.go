@@ -45,6 +45,11 @@ const (
 // namespace to it: the default/kubernetes Service routes there, and its
 // certificate names the Service's ClusterIP, the infra address and the
 // kubernetes.default.svc names, so in-cluster clients verify it.
+// For the kubelet API (logs, exec, port-forward) the
+// API server reaches nodes on their InternalIP with kwok's admin client
+// certificate and verifies their serving certificates against the cluster's
+// CA, which the kube-controller-manager signs them with (kwokctl makes
+// pki/{ca,admin}.{crt,key}).
 func (l *Lab) kwokctlConfig() string {
 	plan := l.NetPlan()
 	sans := []string{plan.KubernetesServiceIP().String(), plan.Infra().String(),
@@ -79,13 +84,19 @@ componentsPatches:
   - {key: advertise-address, value: "%[13]s"}
   - {key: default-not-ready-toleration-seconds, value: "%[10]s"}
   - {key: default-unreachable-toleration-seconds, value: "%[10]s"}
+  - {key: kubelet-preferred-address-types, value: InternalIP}
+  - {key: kubelet-client-certificate, value: "%[14]s/admin.crt"}
+  - {key: kubelet-client-key, value: "%[14]s/admin.key"}
+  - {key: kubelet-certificate-authority, value: "%[14]s/ca.crt"}
 - name: kube-controller-manager
   extraArgs:
   - {key: node-monitor-period, value: "%[8]s", override: true}
   - {key: node-monitor-grace-period, value: "%[9]s", override: true}
+  - {key: cluster-signing-cert-file, value: "%[14]s/ca.crt"}
+  - {key: cluster-signing-key-file, value: "%[14]s/ca.key"}
 `, kver, filepath.Join(l.KwokWorkdir(), "cache"), bin("etcd"), bin("kube-apiserver"), bin("kube-controller-manager"),
 		bin("kube-scheduler"), bin("kubectl"), nodeMonitorPeriod, nodeMonitorGracePeriod, tolerationSeconds,
-		strings.Join(sans, ", "), plan.ServiceCIDR, plan.Infra())
+		strings.Join(sans, ", "), plan.ServiceCIDR, plan.Infra(), l.PKIDir())
 }
 
 func readFile(p string) string {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/reboundhq/rebound/lab/labnet"
@@ -38,8 +39,10 @@ func Preflight(o Options) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: missing %s in %s: run `make lab-bins` (or set REBOUND_LAB_BINS to where they are)", ErrNotReady, strings.Join(missing, ", "), o.BinDir)
 	}
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		return fmt.Errorf("%w: nsenter is not installed (exec probes use it): install util-linux", ErrNotReady)
+	for _, tool := range []string{"nsenter", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%w: %s is not installed (exec probes use nsenter, and setpriv for containers that run as a user): install util-linux", ErrNotReady, tool)
+		}
 	}
 	if err := labnet.CheckKernel(); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotReady, err)
@@ -74,6 +77,10 @@ func CheckRanges(o Options) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNotReady, err)
 	}
+	// A guard route left by this lab's last run is its own, not a conflict.
+	host = slices.DeleteFunc(host, func(h labnet.HostRange) bool {
+		return h.Guard && (h.Prefix == plan.PodCIDR || h.Prefix == plan.ServiceCIDR)
+	})
 	for _, n := range labnet.Registered() {
 		if n.Lab == o.Name {
 			continue

@@ -14,9 +14,11 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/reboundhq/rebound/lab/agent/kubeletapi"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
 	"github.com/reboundhq/rebound/lab/labnet"
 )
@@ -35,6 +37,7 @@ type Agent struct {
 	cfg    *Config
 	log    *slog.Logger
 	client kubernetes.Interface
+	rest   *rest.Config
 	images podspec.ImageMap
 	self   string
 	ctx    context.Context // Run's; ends every pod worker and prober
@@ -55,12 +58,20 @@ type Agent struct {
 	// _PORT (apiServerAddr), set before the first pod starts.
 	server           string
 	apiHost, apiPort string
+
+	// caPEM is the cluster's CA (from the kubeconfig): the kubelet API
+	// trusts client certificates it signed. dial reaches pod addresses
+	// from the lab's namespace, as a kubelet from its node: probes and
+	// port-forwards.
+	caPEM []byte
+	dial  kubeletapi.DialFunc
 }
 
 type node struct {
 	NodeConfig
 	mu    sync.Mutex
 	power Power
+	cut   bool          // cut off from the control plane: no heartbeats, no status
 	wake  chan struct{} // heartbeat now
 }
 
@@ -68,6 +79,13 @@ func (n *node) Power() Power {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.power
+}
+
+// CutOff tells whether the node is cut off from the control plane.
+func (n *node) CutOff() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cut
 }
 
 // New builds an agent from its config.
@@ -90,12 +108,20 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	caPEM := rc.CAData
+	if len(caPEM) == 0 && rc.CAFile != "" {
+		if caPEM, err = os.ReadFile(rc.CAFile); err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: cluster CA: %w", cfg.Kubeconfig, err)
+		}
+	}
 	a := &Agent{
-		cfg: cfg, log: log, client: client, images: images, self: self,
-		nodes:   map[string]*node{},
-		workers: map[types.UID]*podWorker{},
-		ips:     map[netip.Addr]types.UID{},
-		server:  rc.Host,
+		cfg: cfg, log: log, client: client, rest: rc, images: images, self: self,
+		nodes:      map[string]*node{},
+		workers:    map[types.UID]*podWorker{},
+		ips:        map[netip.Addr]types.UID{},
+		server:     rc.Host,
+		caPEM:      caPEM,
+		dial:       kubeletapi.DialFunc(labnet.Dialer(cfg.Name)),
 	}
 	saved := a.loadPower()
 	for _, nc := range cfg.Nodes {
@@ -166,7 +192,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("sync %v informer", t)
 		}
 	}
-	wg.Add(2)
+	wg.Add(4)
+	go func() { defer wg.Done(); a.runChaos(ctx) }()
+	go func() { defer wg.Done(); a.serveKubelet(ctx) }()
 	go func() { defer wg.Done(); prov.run(ctx) }()
 	go func() { defer wg.Done(); a.serveAPI(ctx) }()
 	a.log.Info("agent running", "nodes", len(a.nodes))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -35,6 +36,7 @@ type podWorker struct {
 	pod       *corev1.Pod
 	ip        string
 	netns     string // the network namespace its containers join
+	hostPorts []net.Listener
 	volumes   map[string]string
 	waiting   string // why the pod's containers cannot start yet
 	waitMsg   string
@@ -93,6 +95,11 @@ func (w *podWorker) run() {
 // pod is gone and the worker should end.
 func (w *podWorker) sync(ctx context.Context) bool {
 	a := w.a
+	if a.nodes[w.nodeName].CutOff() {
+		// Cut off from the control plane: the pod runs on, and neither
+		// sees the API's changes nor reports its own.
+		return false
+	}
 	pod, err := a.pods.Pods(w.namespace).Get(w.name)
 	if err != nil || pod.UID != w.uid {
 		// Deleted from the API (force delete, or our own final delete).
@@ -163,7 +170,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		}
 		w.mu.Unlock()
 	}
-	if w.volumes != nil {
+	if w.volumes != nil && !w.holdForPodFailure(pod) {
 		w.runContainers(pod)
 	}
 	w.reportStatus(ctx, pod)
@@ -257,12 +264,22 @@ func (w *podWorker) setupNetwork(pod *corev1.Pod) error {
 		a.releaseIPs(w.uid)
 		return err
 	}
+	w.ip = ip
+	if err := w.openHostPorts(pod); err != nil {
+		w.ip = ""
+		_ = labnet.TeardownPod(a.cfg.Name, w.uid)
+		a.releaseIPs(w.uid)
+		return err
+	}
 	a.log.Info("pod network", "pod", w.namespace+"/"+w.name, "ip", ip, "veth", link.HostVeth, "took", time.Since(start))
 	w.ip, w.netns = ip, link.Netns
 	return nil
 }
 
 func (w *podWorker) cleanup() {
+	w.mu.Lock()
+	w.closeHostPorts()
+	w.mu.Unlock()
 	if w.netns != "" && w.netns != labnet.NetnsPath(w.a.cfg.Name) {
 		if err := labnet.TeardownPod(w.a.cfg.Name, w.uid); err != nil {
 			w.a.log.Warn("remove pod network", "pod", w.namespace+"/"+w.name, "err", err)

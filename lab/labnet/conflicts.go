@@ -14,6 +14,7 @@ import (
 type HostRange struct {
 	Prefix netip.Prefix
 	What   string // "route 10.0.0.0/8 via 192.168.1.1 dev eth0", "address 10.1.2.3/24 on eth0"
+	Guard  bool   // a lab's own guard route
 }
 
 // HostRanges lists the host namespace's routes (every table but the local
@@ -34,6 +35,13 @@ func HostRanges() ([]HostRange, error) {
 	var out []HostRange
 	for _, r := range routes {
 		if r.Dst == nil || r.Table == unix.RT_TABLE_LOCAL {
+			continue
+		}
+		if r.Protocol == guardProtocol {
+			what := fmt.Sprintf("rebound lab guard route (unreachable) %s", r.Dst)
+			if p, ok := prefixOf(r.Dst.IP, r.Dst.Mask); ok {
+				out = append(out, HostRange{Prefix: p, What: what, Guard: true})
+			}
 			continue
 		}
 		p, ok := prefixOf(r.Dst.IP, r.Dst.Mask)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // RegistryDir holds one file per running lab network (its plan), which is
@@ -78,6 +79,9 @@ func Up(n Network) (rerr error) {
 	if err != nil {
 		return err
 	}
+	if err := guard(n.Plan, true); err != nil {
+		return err
+	}
 	data, _ := json.Marshal(n)
 	if err := os.MkdirAll(RegistryDir, 0o755); err != nil {
 		return err
@@ -89,10 +93,18 @@ func Up(n Network) (rerr error) {
 	return os.Rename(tmp, registryPath(n.Lab))
 }
 
-// Down removes every namespace of lab (pods' first) and its registration.
-// The links, routes, addresses and nftables rules in them go with them.
+// Down removes every namespace of lab (pods' first), its guard routes and
+// its registration. The links, routes, addresses and nftables rules inside
+// the namespaces go with them.
 func Down(lab string) error {
 	var errs []error
+	for _, n := range Registered() {
+		if n.Lab == lab {
+			if err := guard(n.Plan, false); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	if err := os.Remove(registryPath(lab)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
@@ -151,4 +163,37 @@ func linkUp(h *netlink.Handle, name string) error {
 
 func hostNet(a netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}
+}
+
+// guardProtocol marks the host routes the lab adds (rtnetlink protocol
+// numbers above 4 are free for routing daemons; 0xb5 is unused by those
+// iproute2 lists), so they are told apart from the machine's own.
+const guardProtocol = netlink.RouteProtocol(0xb5)
+
+// guard adds (or removes) an unreachable route in the host's namespace for
+// each of the plan's ranges: a connection to a pod or Service IP made from
+// the host's namespace by mistake (a tool run without `lab exec`) fails at
+// once with "no route to host" instead of following the default route off
+// the machine. The routes send nothing anywhere.
+func guard(p Plan, add bool) error {
+	for _, pfx := range []netip.Prefix{p.PodCIDR, p.ServiceCIDR} {
+		r := &netlink.Route{Dst: &net.IPNet{IP: pfx.Addr().AsSlice(), Mask: net.CIDRMask(pfx.Bits(), 32)}, Type: unix.RTN_UNREACHABLE, Protocol: guardProtocol}
+		var err error
+		if add {
+			err = netlink.RouteReplace(r)
+		} else if err = netlink.RouteDel(r); errors.Is(err, unix.ESRCH) {
+			err = nil
+		}
+		if err != nil {
+			return fmt.Errorf("guard route for %s in the host's namespace: %w", pfx, err)
+		}
+	}
+	return nil
+}
+
+// Guarded tells whether the host's namespace holds the lab's guard route
+// for a, so nothing sent to a from the host leaves the machine.
+func Guarded(a netip.Addr) bool {
+	routes, err := netlink.RouteGet(a.AsSlice())
+	return err != nil && errors.Is(err, unix.EHOSTUNREACH) || len(routes) > 0 && routes[0].Type == unix.RTN_UNREACHABLE
 }

@@ -34,7 +34,15 @@ func TestPodNetworks(t *testing.T) {
 		if left := Leftovers(lab); len(left) > 0 {
 			t.Errorf("left after Down: %v", left)
 		}
+		if Guarded(plan.PodCIDR.Addr().Next()) {
+			t.Errorf("Down left the guard route of %s in the host's namespace", plan.PodCIDR)
+		}
 	})
+	for _, pfx := range []netip.Prefix{plan.PodCIDR, plan.ServiceCIDR} {
+		if !Guarded(pfx.Addr().Next()) {
+			t.Errorf("no guard route for %s in the host's namespace: a stray connection there would follow the default route", pfx)
+		}
+	}
 	ips := []netip.Addr{plan.NodePodCIDR(1).Addr().Next().Next(), plan.NodePodCIDR(2).Addr().Next().Next()}
 	var links []PodLink
 	for i, ip := range ips {

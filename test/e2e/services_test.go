@@ -78,21 +78,8 @@ func service(name string, selector map[string]string, headless, publishNotReady 
 	return s
 }
 
-// podLog reads a lab pod's container log, <state>/logs/<ns>_<pod>_<ctr>.log,
-// without the agent's "--- rebound lab: start …" lines.
-func podLog(ctx context.Context, pod, container string) string {
-	data, _ := os.ReadFile(filepath.Join(labFrom(ctx).Dir(), "logs", fmt.Sprintf("%s_%s_%s.log", netNamespace, pod, container)))
-	var out []string
-	for _, line := range strings.SplitAfter(string(data), "\n") {
-		if !strings.HasPrefix(line, "--- rebound lab: ") {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "")
-}
-
-// waitPodDone waits for a run-once pod to end and returns its log; a
-// failed pod fails the test with the log.
+// waitPodDone waits for a run-once pod to end and returns its output; a
+// failed pod fails the test with it.
 func waitPodDone(t *testing.T, ctx context.Context, cs kubernetes.Interface, name string) string {
 	t.Helper()
 	var phase corev1.PodPhase
@@ -103,7 +90,15 @@ func waitPodDone(t *testing.T, ctx context.Context, cs kubernetes.Interface, nam
 		}
 		return phase == corev1.PodSucceeded || phase == corev1.PodFailed
 	})
-	log := podLog(ctx, name, "netcheck")
+	// The container's own output, without the agent's "--- rebound lab:
+	// start …" lines.
+	var lines []string
+	for _, line := range strings.SplitAfter(podLog(ctx, netNamespace, name, "netcheck"), "\n") {
+		if !strings.HasPrefix(line, "--- rebound lab: ") {
+			lines = append(lines, line)
+		}
+	}
+	log := strings.Join(lines, "")
 	if phase != corev1.PodSucceeded {
 		t.Fatalf("pod %s %s:\n%s", name, phase, log)
 	}
