@@ -81,6 +81,9 @@ func Start(ctx context.Context, c *Config, log *slog.Logger) (wait func(), err e
 	if err := serviceRoute(c); err != nil {
 		return nil, err
 	}
+	if err := applyHairpin(c); err != nil {
+		return nil, err
+	}
 
 	addr := net.JoinHostPort(c.Infra.String(), port)
 	l, err := labnet.Listen(c.Netns, "tcp", addr)

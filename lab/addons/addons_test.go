@@ -259,3 +259,26 @@ func TestForwarderSplicesBothWays(t *testing.T) {
 		t.Error("the forwarder still accepts after its context ended")
 	}
 }
+
+func TestHairpinTableCoversEveryPodAddressOfTheNodes(t *testing.T) {
+	t.Parallel()
+	tbl := HairpinTable([]netip.Prefix{netip.MustParsePrefix("10.44.1.0/24"), netip.MustParsePrefix("10.44.2.0/24")})
+	for _, want := range []string{
+		"table ip rebound-hairpin\ndelete table ip rebound-hairpin\n", // replaces itself in one transaction
+		"10.44.1.2 . 10.44.1.2, ", "10.44.1.254 . 10.44.1.254, 10.44.2.2 . 10.44.2.2, ", "10.44.2.254 . 10.44.2.254 }",
+		"type nat hook postrouting priority srcnat;",
+		"ct status dnat ip saddr . ip daddr @pods masquerade fully-random",
+	} {
+		if !strings.Contains(tbl, want) {
+			t.Errorf("hairpin table lacks %q", want)
+		}
+	}
+	for _, never := range []string{"10.44.1.1 ", "10.44.1.255", "10.44.0."} {
+		if strings.Contains(tbl, never) {
+			t.Errorf("hairpin table holds %q, which no pod gets", never)
+		}
+	}
+	if n := strings.Count(tbl, "10.44.") / 2; n != 2*253 {
+		t.Errorf("%d elements, want 253 per node range", n)
+	}
+}

@@ -34,8 +34,10 @@ type Config struct {
 	// Kubeconfig is the lab's admin kubeconfig; its server is the API server
 	// on the host's loopback (https://127.0.0.1:PORT).
 	Kubeconfig string
-	// PodCIDR and ServiceCIDR are the cluster's ranges.
+	// PodCIDR and ServiceCIDR are the cluster's ranges; NodePodCIDRs the
+	// nodes' parts of PodCIDR, where pods get their addresses.
 	PodCIDR, ServiceCIDR netip.Prefix
+	NodePodCIDRs         []netip.Prefix
 	// Infra is the lab's infra address inside the lab network namespace:
 	// the API server's advertised address and CoreDNS's.
 	Infra netip.Addr

@@ -78,8 +78,8 @@ func service(name string, selector map[string]string, headless, publishNotReady 
 	return s
 }
 
-// waitPodDone waits for a run-once pod to end and returns its log; a
-// failed pod fails the test with the log.
+// waitPodDone waits for a run-once pod to end and returns its output; a
+// failed pod fails the test with it.
 func waitPodDone(t *testing.T, ctx context.Context, cs kubernetes.Interface, name string) string {
 	t.Helper()
 	var phase corev1.PodPhase
@@ -90,7 +90,15 @@ func waitPodDone(t *testing.T, ctx context.Context, cs kubernetes.Interface, nam
 		}
 		return phase == corev1.PodSucceeded || phase == corev1.PodFailed
 	})
-	log := podLog(ctx, netNamespace, name, "netcheck")
+	// The container's own output, without the agent's "--- rebound lab:
+	// start …" lines.
+	var lines []string
+	for _, line := range strings.SplitAfter(podLog(ctx, netNamespace, name, "netcheck"), "\n") {
+		if !strings.HasPrefix(line, "--- rebound lab: ") {
+			lines = append(lines, line)
+		}
+	}
+	log := strings.Join(lines, "")
 	if phase != corev1.PodSucceeded {
 		t.Fatalf("pod %s %s:\n%s", name, phase, log)
 	}
@@ -132,7 +140,7 @@ func setupNet(ctx context.Context, t *testing.T, _ *envconf.Config) context.Cont
 		service("web-hl", web, true, true),
 		service("web-ready", web, true, false),
 		service("manual", nil, false, false),
-		service("hairpin", map[string]string{"app": "hairpin"}, false, false),
+		service("loopback", map[string]string{"app": "hairpin"}, false, false),
 	} {
 		if _, err := cs.CoreV1().Services(netNamespace).Create(ctx, s, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -356,11 +364,12 @@ func TestServicesAndDNS(t *testing.T) {
 		}).
 		Assess("a pod reaches itself through its own Service (hairpin)", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			cs := kube(t, ctx)
-			p := netcheckPod("hairpin", map[string]string{"app": "hairpin"}, corev1.RestartPolicyNever, "get", "--serve", ":8080", "--retry", "90s", "http://hairpin/")
+			// Not the pod's own name: that is in its /etc/hosts, as on a cluster.
+			p := netcheckPod("hairpin", map[string]string{"app": "hairpin"}, corev1.RestartPolicyNever, "get", "--serve", ":8080", "--retry", "90s", "http://loopback/")
 			if _, err := cs.CoreV1().Pods(netNamespace).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			if log := waitPodDone(t, ctx, cs, "hairpin"); !strings.Contains(log, "http://hairpin/ -> pod=hairpin ") {
+			if log := waitPodDone(t, ctx, cs, "hairpin"); !strings.Contains(log, "http://loopback/ -> pod=hairpin ") {
 				t.Errorf("the hairpin pod did not reach itself:\n%s", log)
 			}
 			return ctx
