@@ -38,10 +38,10 @@ chart-test:
 	cd charts/test && $(GO) test -count=1 ./...
 	cd hack/ociimage && $(GO) test -count=1 ./...
 
-# Debian packages the lab needs (nsenter for exec probes) and the tests need
+# Debian packages the lab needs (nsenter and setpriv for exec probes) and the tests need
 # (chromium, for the browser check of report.html); a no-op when present.
 deps:
-	@command -v nsenter >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
+	@command -v nsenter >/dev/null && command -v setpriv >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and

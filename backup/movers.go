@@ -20,6 +20,7 @@ import (
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/faults"
 	"github.com/reboundhq/rebound/journal"
+	"github.com/reboundhq/rebound/lab/labnet"
 	"github.com/reboundhq/rebound/logging"
 )
 
@@ -340,7 +341,8 @@ func (e *Engine) Connect(ctx context.Context, driver, ns string, sel labels.Sele
 	if err != nil {
 		return nil, err
 	}
-	return apps.New(ctx, driver, apps.Config{Endpoints: eps, Prefix: prefix})
+	// Pod IPs of a lab route inside the lab's network namespace only.
+	return apps.New(ctx, driver, apps.Config{Endpoints: eps, Prefix: prefix, Dial: labnet.Dial})
 }
 
 func podEndpoints(ctx context.Context, e *Engine, driver, ns string, sel labels.Selector) (apps.Endpoints, error) {

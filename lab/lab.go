@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/reboundhq/rebound/lab/agent"
+	"github.com/reboundhq/rebound/lab/labnet"
 	"github.com/reboundhq/rebound/logging"
 )
 
@@ -50,16 +51,28 @@ func (l *Lab) Up(ctx context.Context) error {
 	if err := Preflight(l.Options); err != nil {
 		return err
 	}
-	if cfg, err := agent.LoadConfig(l.Dir()); err == nil && (len(cfg.Nodes) != l.Nodes || zonesOf(cfg) != l.Zones) {
+	cfg, err := agent.LoadConfig(l.Dir())
+	switch {
+	case err == nil && (len(cfg.Nodes) != l.Nodes || zonesOf(cfg) != l.Zones):
 		return fmt.Errorf("lab %q is up with %d nodes over %d zones; run `rebound lab down` first to change its shape", l.Name, len(cfg.Nodes), zonesOf(cfg))
+	case err == nil && cfg.Net != l.NetPlan():
+		return fmt.Errorf("lab %q is up with pods in %s and Services in %s; run `rebound lab down` first to change its ranges", l.Name, cfg.Net.PodCIDR, cfg.Net.ServiceCIDR)
+	case err != nil:
+		// A new lab: its ranges must not meet the machine's.
+		if err := CheckRanges(l.Options); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(l.Dir(), 0o755); err != nil {
 		return err
 	}
+	if err := labnet.Up(labnet.Network{Lab: l.Name, Plan: l.NetPlan()}); err != nil {
+		return fmt.Errorf("the lab's network: %w", err)
+	}
 	if err := l.ensureControlPlane(ctx); err != nil {
 		return err
 	}
-	cfg := l.agentConfig()
+	cfg = l.agentConfig()
 	if err := cfg.Save(); err != nil {
 		return err
 	}
@@ -85,16 +98,18 @@ func zonesOf(cfg *agent.Config) int {
 func (l *Lab) agentConfig() *agent.Config {
 	net := l.Network()
 	base := net.Addr().As4()
+	plan := l.NetPlan()
 	cfg := &agent.Config{
 		Name: l.Name, StateDir: l.Dir(), Kubeconfig: l.Kubeconfig(), LabBins: l.BinDir,
-		ImagesFile: l.ImagesFile, PodNet: net, Timings: agent.DefaultTimings,
+		ImagesFile: l.ImagesFile, Net: plan, Timings: agent.DefaultTimings,
 	}
 	for i := range l.Nodes {
 		zone := i % l.Zones
 		cfg.Nodes = append(cfg.Nodes, agent.NodeConfig{
 			Name: fmt.Sprintf("%s-%d", l.ZoneName(zone), i/l.Zones+1),
 			Zone: l.ZoneName(zone), Region: l.Region, InstanceType: l.InstanceType,
-			IP: netip.AddrFrom4([4]byte{base[0], base[1], 0, byte(i + 1)}).String(),
+			IP:      netip.AddrFrom4([4]byte{base[0], base[1], 0, byte(i + 1)}).String(),
+			PodCIDR: plan.NodePodCIDR(i + 1),
 		})
 	}
 	return cfg

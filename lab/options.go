@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // Options describe a lab.
@@ -19,6 +21,9 @@ type Options struct {
 	StateDir     string // root of all labs' state; the lab's own is StateDir/labs/Name
 	BinDir       string // the binaries `make lab-bins` built
 	ImagesFile   string // a user's image mapping, read in front of the built-in one
+	// PodCIDR and ServiceCIDR override the lab's address ranges (zero:
+	// derived from the name, see NetPlan).
+	PodCIDR, ServiceCIDR netip.Prefix
 	// Binary is the rebound binary the node agent runs as; default this
 	// executable ($REBOUND_BINARY overrides, for tests that drive the lab
 	// from a test binary).
@@ -65,7 +70,7 @@ func (o Options) Validate() error {
 	case o.Nodes < o.Zones || o.Nodes > 250:
 		return fmt.Errorf("--nodes %d: a lab has at least one node per zone (%d) and at most 250", o.Nodes, o.Zones)
 	}
-	return nil
+	return o.NetPlan().Validate(o.Nodes)
 }
 
 // Dir is the lab's own state folder.
@@ -88,8 +93,9 @@ func (o Options) Kubeconfig() string {
 	return filepath.Join(o.KwokWorkdir(), "clusters", o.ClusterName(), "kubeconfig.yaml")
 }
 
-// Network is the loopback /16 of this lab: nodes get x.y.0.n, pods x.y.1.1
-// upwards. It is derived from the name so labs side by side do not clash.
+// Network is the loopback /16 of this lab: nodes get x.y.0.n (their
+// kubelet API listens there). It is derived from the name so labs side by
+// side do not clash; so are the default pod and Service ranges.
 func (o Options) Network() netip.Prefix {
 	h := fnv.New32a()
 	h.Write([]byte(o.Name))
@@ -98,3 +104,16 @@ func (o Options) Network() netip.Prefix {
 
 // ZoneName is the name of zone i (0-based): lab-1a, lab-1b, …
 func (o Options) ZoneName(i int) string { return fmt.Sprintf("%s%c", o.Region, 'a'+i) }
+
+// NetPlan is the lab's pod and Service ranges: --pod-cidr/--service-cidr,
+// or by default 10.y.0.0/16 and 10.255.y.0/24 with y of Network.
+func (o Options) NetPlan() labnet.Plan {
+	p := labnet.DefaultPlan(o.Network().Addr().As4()[1])
+	if o.PodCIDR.IsValid() {
+		p.PodCIDR = o.PodCIDR.Masked()
+	}
+	if o.ServiceCIDR.IsValid() {
+		p.ServiceCIDR = o.ServiceCIDR.Masked()
+	}
+	return p
+}

@@ -3,10 +3,8 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -16,11 +14,13 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/reboundhq/rebound/lab/agent/kubeletapi"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // Power is a lab node's power state.
@@ -37,6 +37,7 @@ type Agent struct {
 	cfg    *Config
 	log    *slog.Logger
 	client kubernetes.Interface
+	rest   *rest.Config
 	images podspec.ImageMap
 	self   string
 	ctx    context.Context // Run's; ends every pod worker and prober
@@ -62,8 +63,8 @@ type Agent struct {
 	apiHost, apiPort string
 
 	// caPEM is the cluster's CA (from the kubeconfig): the kubelet API
-	// trusts client certificates it signed. dial reaches pod addresses,
-	// for port-forwards.
+	// trusts client certificates it signed. dial reaches pod addresses
+	// inside the lab's network namespace, for port-forwards.
 	caPEM []byte
 	dial  kubeletapi.DialFunc
 }
@@ -72,6 +73,7 @@ type node struct {
 	NodeConfig
 	mu    sync.Mutex
 	power Power
+	cut   bool          // cut off from the control plane: no heartbeats, no status
 	wake  chan struct{} // heartbeat now
 }
 
@@ -79,6 +81,13 @@ func (n *node) Power() Power {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.power
+}
+
+// CutOff tells whether the node is cut off from the control plane.
+func (n *node) CutOff() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cut
 }
 
 // New builds an agent from its config.
@@ -108,14 +117,14 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 		}
 	}
 	a := &Agent{
-		cfg: cfg, log: log, client: client, images: images, self: self,
+		cfg: cfg, log: log, client: client, rest: rc, images: images, self: self,
 		nodes:      map[string]*node{},
 		workers:    map[types.UID]*podWorker{},
 		ips:        map[netip.Addr]types.UID{},
 		hostsDirty: make(chan struct{}, 1),
 		server:     rc.Host,
 		caPEM:      caPEM,
-		dial:       (&net.Dialer{}).DialContext,
+		dial:       kubeletapi.DialFunc(labnet.Dialer(cfg.Name)),
 	}
 	saved := a.loadPower()
 	for _, nc := range cfg.Nodes {
@@ -138,6 +147,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if err := a.ensureStorageClass(ctx); err != nil {
 		return err
+	}
+	// lab up made the lab's namespace; an agent restarted by hand finds
+	// it again, or makes it.
+	if err := labnet.Up(labnet.Network{Lab: a.cfg.Name, Plan: a.cfg.Net}); err != nil {
+		return fmt.Errorf("the lab's network: %w", err)
 	}
 	if err := a.resolveAPIServer(ctx); err != nil {
 		return err
@@ -182,8 +196,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("sync %v informer", t)
 		}
 	}
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); a.serveKubelet(ctx) }()
+	go func() { defer wg.Done(); a.runChaos(ctx) }()
 	go func() { defer wg.Done(); prov.run(ctx) }()
 	go func() { defer wg.Done(); a.runHosts(ctx) }()
 	go func() { defer wg.Done(); a.serveAPI(ctx) }()
@@ -227,8 +242,15 @@ func (a *Agent) podChanged(obj any) {
 
 func (a *Agent) removeWorker(uid types.UID) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	delete(a.workers, uid)
+	a.mu.Unlock()
+	a.releaseIPs(uid)
+}
+
+// releaseIPs frees the addresses held by a pod.
+func (a *Agent) releaseIPs(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for ip, owner := range a.ips {
 		if owner == uid {
 			delete(a.ips, ip)
@@ -236,9 +258,10 @@ func (a *Agent) removeWorker(uid types.UID) {
 	}
 }
 
-// allocateIP gives a pod its loopback address, keeping the one in its status
-// when it has one (an agent restart must not renumber running pods).
-func (a *Agent) allocateIP(uid types.UID, current string) (string, error) {
+// allocateIP gives a pod an address of its node's pod range, keeping the
+// one in its status when it has one (an agent restart must not renumber
+// running pods).
+func (a *Agent) allocateIP(uid types.UID, n *node, current string) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for ip, owner := range a.ips {
@@ -246,25 +269,18 @@ func (a *Agent) allocateIP(uid types.UID, current string) (string, error) {
 			return ip.String(), nil
 		}
 	}
-	if ip, err := netip.ParseAddr(current); err == nil && a.cfg.PodNet.Contains(ip) {
+	if ip, err := netip.ParseAddr(current); err == nil && n.PodCIDR.Contains(ip) {
 		if _, taken := a.ips[ip]; !taken {
 			a.ips[ip] = uid
 			return current, nil
 		}
 	}
-	// Nodes have x.y.0.n; pods start at x.y.1.1 and skip every .0 and .255.
-	b := a.cfg.PodNet.Addr().As4()
-	for ip := netip.AddrFrom4([4]byte{b[0], b[1], 1, 1}); a.cfg.PodNet.Contains(ip); ip = ip.Next() {
-		b := ip.As4()
-		if b[3] == 0 || b[3] == 255 {
-			continue
-		}
-		if _, taken := a.ips[ip]; !taken {
-			a.ips[ip] = uid
-			return ip.String(), nil
-		}
+	ip, err := labnet.NextPodIP(n.PodCIDR, func(ip netip.Addr) bool { _, taken := a.ips[ip]; return taken })
+	if err != nil {
+		return "", fmt.Errorf("node %s: %w", n.Name, err)
 	}
-	return "", errors.New("pod network exhausted")
+	a.ips[ip] = uid
+	return ip.String(), nil
 }
 
 func (a *Agent) recordCreated(paths []string) {

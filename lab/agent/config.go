@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // Config is written by `rebound lab up` into the lab's state folder and read
@@ -18,8 +20,8 @@ type Config struct {
 	LabBins    string       `json:"labBins"`
 	ImagesFile string       `json:"imagesFile,omitempty"`
 	Nodes      []NodeConfig `json:"nodes"`
-	// PodNet is the loopback /16 pod IPs are taken from.
-	PodNet netip.Prefix `json:"podNet"`
+	// Net is the lab's pod and Service ranges.
+	Net labnet.Plan `json:"net"`
 	Timings
 }
 
@@ -30,6 +32,8 @@ type NodeConfig struct {
 	Region       string `json:"region"`
 	InstanceType string `json:"instanceType"`
 	IP           string `json:"ip"`
+	// PodCIDR is the node's spec.podCIDR, its pods' addresses.
+	PodCIDR netip.Prefix `json:"podCIDR"`
 }
 
 // Timings are the heartbeat settings; see docs/lab.md for why these values.

@@ -150,14 +150,11 @@ func podReady(pod *corev1.Pod) bool {
 	return false
 }
 
-// ResolvConf is a pod's /etc/resolv.conf. The lab has no DNS server: every
-// cluster name is in the pod's /etc/hosts. The nameserver is a loopback
-// address of the lab's network where nothing listens, so any other name
-// fails at once and no query ever leaves the machine (the host's own
-// resolv.conf may name servers elsewhere).
-func ResolvConf(pod *corev1.Pod, podNet netip.Prefix) []byte {
-	b := podNet.Addr().As4()
-	ns := netip.AddrFrom4([4]byte{b[0], b[1], 0, 254})
-	return []byte(fmt.Sprintf("# Written by the rebound lab agent: names are in /etc/hosts.\nnameserver %s\nsearch %s.svc.%s svc.%s %s\noptions ndots:5 attempts:1 timeout:1\n",
-		ns, pod.Namespace, ClusterDomain, ClusterDomain, ClusterDomain))
+// ResolvConf is a pod's /etc/resolv.conf: the cluster DNS Service's
+// address, the cluster search path and ndots:5, as the kubelet writes it.
+// Names the cluster does not know never reach a server outside the lab:
+// the lab's namespaces have no route off the machine.
+func ResolvConf(pod *corev1.Pod, nameserver netip.Addr) []byte {
+	return []byte(fmt.Sprintf("# Written by the rebound lab agent.\nnameserver %s\nsearch %s.svc.%s svc.%s %s\noptions ndots:5 attempts:1 timeout:1\n",
+		nameserver, pod.Namespace, ClusterDomain, ClusterDomain, ClusterDomain))
 }

@@ -52,11 +52,11 @@ func TestHostsFileResolvesLikeClusterDNS(t *testing.T) {
 	}
 }
 
-func TestResolvConfNeverLeavesTheMachine(t *testing.T) {
+func TestResolvConfNamesTheClusterDNS(t *testing.T) {
 	t.Parallel()
-	conf := string(ResolvConf(pod("etcd-0", "127.30.1.1", true), netip.MustParsePrefix("127.30.0.0/16")))
-	if !strings.Contains(conf, "nameserver 127.30.0.254\n") {
-		t.Errorf("nameserver must be a loopback address of the lab where nothing listens:\n%s", conf)
+	conf := string(ResolvConf(pod("etcd-0", "10.30.1.2", true), netip.MustParseAddr("10.255.30.10")))
+	if !strings.Contains(conf, "nameserver 10.255.30.10\n") || !strings.Contains(conf, "options ndots:5") {
+		t.Errorf("nameserver must be the cluster DNS Service, with ndots:5:\n%s", conf)
 	}
 	if strings.Count(conf, "nameserver") != 1 || !strings.Contains(conf, "search demo.svc.cluster.local") {
 		t.Errorf("resolv.conf:\n%s", conf)

@@ -25,9 +25,10 @@ const (
 	LabelLab          = "rebound.dev/lab"
 )
 
-// runNode registers one node and heartbeats for it while it is powered on:
-// the lease every LeaseRenew, the Ready condition every StatusUpdate and at
-// once after a start.
+// runNode registers one node and heartbeats for it while it is powered on
+// and not cut off from the control plane: the lease every LeaseRenew, the
+// Ready condition every StatusUpdate and at once after a start or a
+// reconnect.
 func (a *Agent) runNode(ctx context.Context, n *node) {
 	log := a.log.With("node", n.Name)
 	registered := false
@@ -35,7 +36,7 @@ func (a *Agent) runNode(ctx context.Context, n *node) {
 	ticker := time.NewTicker(a.cfg.LeaseRenew)
 	defer ticker.Stop()
 	for {
-		if n.Power() == PowerOn {
+		if n.Power() == PowerOn && !n.CutOff() {
 			if !registered {
 				if err := a.registerNode(ctx, n); err != nil {
 					log.Warn("register node", "err", err)
@@ -84,6 +85,7 @@ func (a *Agent) nodeObject(n *node) *corev1.Node {
 			},
 			Annotations: map[string]string{"node.alpha.kubernetes.io/ttl": "0"},
 		},
+		Spec: corev1.NodeSpec{PodCIDR: n.PodCIDR.String(), PodCIDRs: []string{n.PodCIDR.String()}},
 		Status: corev1.NodeStatus{
 			Capacity: capacity, Allocatable: capacity,
 			Addresses: []corev1.NodeAddress{
@@ -118,6 +120,9 @@ func (a *Agent) registerNode(ctx context.Context, n *node) error {
 	}
 	for k, v := range want.Labels {
 		cur.Labels[k] = v
+	}
+	if cur.Spec.PodCIDR == "" { // set once, as the node IPAM controller does
+		cur.Spec.PodCIDR, cur.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
 	}
 	if _, err := nodes.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		return err
@@ -240,4 +245,46 @@ func (a *Agent) SetPower(nodeName string, action string) (Power, error) {
 	}
 	a.log.Info("node power", "node", nodeName, "from", from, "to", to)
 	return to, nil
+}
+
+// Control-plane link actions on a node.
+const (
+	LinkCut    = "cut"
+	LinkResume = "resume"
+)
+
+// SetControlPlaneLink cuts a node off from the control plane, or
+// reconnects it. Cut off, the node renews no lease and posts no node or
+// pod status, so the node-lifecycle controller marks it NotReady, while its
+// pod processes keep running and serving (the network partition of a
+// cloud zone, as seen from the API server). Resume heartbeats at once. The
+// cut lasts until resumed or until the agent restarts.
+func (a *Agent) SetControlPlaneLink(nodeName, action string) error {
+	n := a.nodes[nodeName]
+	if n == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownNode, nodeName)
+	}
+	var cut bool
+	switch action {
+	case LinkCut:
+		cut = true
+	case LinkResume:
+	default:
+		return fmt.Errorf("unknown control-plane link action %q (want %s or %s)", action, LinkCut, LinkResume)
+	}
+	n.mu.Lock()
+	was := n.cut
+	n.cut = cut
+	n.mu.Unlock()
+	if was && !cut {
+		select {
+		case n.wake <- struct{}{}:
+		default:
+		}
+		for _, w := range a.workersOn(nodeName) {
+			w.poke()
+		}
+	}
+	a.log.Info("node control-plane link", "node", nodeName, "action", action)
+	return nil
 }
