@@ -20,7 +20,7 @@ import (
 var ErrNotReady = errors.New("the lab cannot run here")
 
 // Binaries the lab needs from `make lab-bins`.
-var labBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwokctl"}
+var labBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwokctl", "kube-proxy", "coredns"}
 
 // Preflight checks everything the lab needs before anything is started.
 func Preflight(o Options) error {
@@ -46,6 +46,9 @@ func Preflight(o Options) error {
 	}
 	if err := labnet.CheckKernel(); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotReady, err)
+	}
+	if err := checkServices(); err != nil {
+		return err
 	}
 	// Labs side by side need their own networks; names pick them.
 	others, _ := filepath.Glob(filepath.Join(o.StateDir, "labs", "*"))

@@ -86,7 +86,6 @@ func (w *podWorker) run() {
 		}
 		if w.sync(ctx) {
 			w.a.removeWorker(w.uid)
-			w.a.markHosts()
 			return
 		}
 	}
@@ -145,8 +144,6 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		if err := w.setupNetwork(pod); err != nil {
 			w.waiting, w.waitMsg = "PodNetworkUnavailable", err.Error()
 			a.log.Warn("pod network", "pod", w.namespace+"/"+w.name, "err", err)
-		} else {
-			a.markHosts()
 		}
 	}
 	w.mu.Unlock()
@@ -155,12 +152,8 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		if err := privateDir(a.cfg.PodDir(string(w.uid))); err != nil { // it holds the pod's secret volumes
 			a.log.Error("pod folder", "err", err)
 		}
-		hosts := a.cfg.PodDir(string(w.uid)) + "/hosts"
-		if _, err := os.Stat(hosts); err != nil {
-			_ = os.WriteFile(hosts, HostsFile(pod, w.ip, nil), 0o644)
-			a.markHosts()
-		}
-		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/resolv.conf", ResolvConf(pod, a.cfg.Net.DNSServiceIP()), 0o644)
+		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/hosts", HostsFile(pod, w.ip), 0o644)
+		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/resolv.conf", PodDNS(pod, a.cfg.Net.DNSServiceIP()), 0o644)
 		vols, err := w.prepareVolumes(ctx, pod)
 		w.mu.Lock()
 		var ce *podspec.ConfigError

@@ -19,7 +19,6 @@ import (
 
 	"github.com/reboundhq/rebound/lab/agent/podexec"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
-	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 type probeKind string
@@ -257,5 +256,5 @@ func (o apiObjects) Secret(ns, name string) (*corev1.Secret, error) {
 // dial reaches the pod as the kubelet does from its node: from the lab's
 // namespace (a hostNetwork pod's own).
 func (w *podWorker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	return labnet.Dialer(w.a.cfg.Name)(ctx, network, addr)
+	return w.a.dial(ctx, network, addr)
 }

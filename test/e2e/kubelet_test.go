@@ -30,8 +30,11 @@ import (
 // kubeletNamespace holds the shell pods of the kubelet API test.
 const kubeletNamespace = "rebound-e2e-kubelet"
 
-// shellPod is a pod running script with /bin/sh -c, in the image
-// rebound.test/shell of the e2e lab's image mapping (testdata/lab-images.yaml).
+// testImages is the e2e lab's image mapping (the suite's lab is brought up
+// with it): rebound.test/shell runs the machine's /bin/sh.
+const testImages = "testdata/images.yaml"
+
+// shellPod is a pod of the test image running script with /bin/sh -c.
 func shellPod(name, script string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: kubeletNamespace},

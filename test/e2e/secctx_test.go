@@ -209,12 +209,3 @@ func rootImageUnderRunAsNonRoot() *corev1.Pod {
 		},
 	}
 }
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
