@@ -116,12 +116,12 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg: cfg, log: log, client: client, rest: rc, images: images, self: self,
-		nodes:      map[string]*node{},
-		workers:    map[types.UID]*podWorker{},
-		ips:        map[netip.Addr]types.UID{},
-		server:     rc.Host,
-		caPEM:      caPEM,
-		dial:       kubeletapi.DialFunc(labnet.Dialer(cfg.Name)),
+		nodes:   map[string]*node{},
+		workers: map[types.UID]*podWorker{},
+		ips:     map[netip.Addr]types.UID{},
+		server:  rc.Host,
+		caPEM:   caPEM,
+		dial:    kubeletapi.DialFunc(labnet.Dialer(cfg.Name)),
 	}
 	saved := a.loadPower()
 	for _, nc := range cfg.Nodes {
