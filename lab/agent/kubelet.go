@@ -63,15 +63,20 @@ func (p kubeletPods) find(node, namespace, pod, name string) (*podWorker, *ctr, 
 		return nil, nil, fmt.Errorf("node %s is powered off or frozen in the lab, so its kubelet does not answer: `rebound lab node start %s`", node, node)
 	}
 	a.mu.Lock()
-	var w *podWorker
+	var cands []*podWorker
 	for _, cand := range a.workers {
 		if cand.nodeName == node && cand.namespace == namespace && cand.name == pod {
-			if cur, _ := cand.current(); w == nil || cur.DeletionTimestamp == nil {
-				w = cand // a new incarnation wins over one being deleted
-			}
+			cands = append(cands, cand)
 		}
 	}
 	a.mu.Unlock()
+	// Not under a.mu: a worker holds its own lock while it takes a.mu.
+	var w *podWorker
+	for _, cand := range cands {
+		if cur, _ := cand.current(); w == nil || cur.DeletionTimestamp == nil {
+			w = cand // a new incarnation wins over one being deleted
+		}
+	}
 	if w == nil {
 		return nil, nil, fmt.Errorf("%w: pod %s/%s on node %s", kubeletapi.ErrNotFound, namespace, pod, node)
 	}
