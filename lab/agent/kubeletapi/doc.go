@@ -20,6 +20,6 @@
 // the API server has authorized the user's pods/log, pods/exec or
 // pods/portforward already, and only holders of a certificate of the
 // cluster's CA get this far. It must not serve anything beyond these
-// endpoints (no /pods, /run, /attach, /stats, /metrics) and must not act on a
-// pod of another node.
+// endpoints (no /pods, /run, /stats, /metrics; /attach is refused with the
+// reason) and must not act on a pod of another node.
 package kubeletapi
