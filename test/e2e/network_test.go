@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -48,6 +49,11 @@ func perlPod(name, zone string, restart corev1.RestartPolicy, script string, arg
 				Name: "perl", Image: "docker.io/library/perl:5.40",
 				Command: append([]string{"perl", "-e", script, "--"}, args...),
 				Ports:   []corev1.ContainerPort{{ContainerPort: 5432}},
+				// Ready once it listens: a log line could be a previous run's.
+				ReadinessProbe: &corev1.Probe{
+					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(5432)}},
+					PeriodSeconds: 1,
+				},
 			}},
 		},
 	}
@@ -62,9 +68,9 @@ func podLog(ctx context.Context, ns, pod, ctr string) string {
 func runningPod(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, name string) *corev1.Pod {
 	t.Helper()
 	var pod *corev1.Pod
-	waitFor(t, ctx, "pod "+name+" running with an IP", 60*time.Second, func() bool {
+	waitFor(t, ctx, "pod "+name+" ready with an IP", 60*time.Second, func() bool {
 		p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil || p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
+		if err != nil || !podReady(p) || p.Status.PodIP == "" {
 			return false
 		}
 		pod = p
@@ -96,9 +102,6 @@ func TestPodNetwork(t *testing.T) {
 			}
 			for i := range servers {
 				servers[i] = runningPod(t, ctx, cs, podNetNamespace, fmt.Sprintf("server-%d", i))
-				waitFor(t, ctx, servers[i].Name+" listening", 30*time.Second, func() bool {
-					return strings.Contains(podLog(ctx, podNetNamespace, servers[i].Name, "perl"), "listening")
-				})
 			}
 			if servers[0].Status.PodIP == servers[1].Status.PodIP {
 				t.Fatalf("two pods share the IP %s", servers[0].Status.PodIP)
@@ -110,6 +113,7 @@ func TestPodNetwork(t *testing.T) {
 				}
 			}
 			client := perlPod("client", l.ZoneName(2), corev1.RestartPolicyNever, peerClient, servers[0].Status.PodIP, servers[1].Status.PodIP)
+			client.Spec.Containers[0].ReadinessProbe = nil
 			if _, err := cs.CoreV1().Pods(podNetNamespace).Create(ctx, client, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
@@ -158,9 +162,6 @@ func TestPodNetwork(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := runningPod(t, ctx, cs, podNetNamespace, "hostport-0")
-			waitFor(t, ctx, "hostport-0 listening", 30*time.Second, func() bool {
-				return strings.Contains(podLog(ctx, podNetNamespace, "hostport-0", "perl"), "listening")
-			})
 			c, err := net.DialTimeout("tcp", net.JoinHostPort(p.Status.HostIP, "15432"), 5*time.Second)
 			if err != nil {
 				t.Fatalf("hostPort 15432 on node %s (%s): %v", p.Spec.NodeName, p.Status.HostIP, err)
