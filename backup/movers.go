@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 

@@ -116,6 +116,18 @@ func TestLabChaosController(t *testing.T) {
 			if !slices.Contains(u.GetFinalizers(), chaos.Finalizer) {
 				t.Errorf("finalizers %v, want Chaos Mesh's %s", u.GetFinalizers(), chaos.Finalizer)
 			}
+			waitFor(t, ctx, "an Applied event on the PodChaos, as Chaos Mesh records", 10*time.Second, func() bool {
+				evs, err := cs.CoreV1().Events(demoNamespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + obj.Name})
+				if err != nil {
+					return false
+				}
+				for _, e := range evs.Items {
+					if e.Reason == "Applied" && e.InvolvedObject.Kind == v1alpha1.KindPodChaos && strings.Contains(e.Message, demoNamespace+"/etcd-0") {
+						return true
+					}
+				}
+				return false
+			})
 			waitFor(t, ctx, "etcd-0 made again and Ready", 2*time.Minute, func() bool {
 				p, err := cs.CoreV1().Pods(demoNamespace).Get(ctx, "etcd-0", metav1.GetOptions{})
 				return err == nil && p.UID != before.UID && podReady(p)

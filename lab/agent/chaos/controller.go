@@ -20,7 +20,10 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 )
@@ -89,6 +92,9 @@ type Controller struct {
 	log   *slog.Logger
 	now   func() time.Time
 	queue workqueue.TypedRateLimitingInterface[objKey]
+	// events records Kubernetes Events on experiments, as Chaos Mesh
+	// does; set by Run (nil: none).
+	events record.EventRecorder
 
 	mu      sync.Mutex
 	watches map[schema.GroupVersionResource]watch
@@ -128,6 +134,11 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 // kind, until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
+	events := record.NewBroadcaster(record.WithContext(ctx))
+	defer events.Shutdown()
+	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events("")})
+	c.events = events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rebound-lab-chaos"})
+
 	crds := dynamicinformer.NewFilteredDynamicInformer(c.dyn, crdGVR, "", 0, cache.Indexers{}, nil)
 	if _, err := crds.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { c.crdChanged(ctx, o, false) },
@@ -200,13 +211,34 @@ func (c *Controller) crdChanged(ctx context.Context, obj any, deleted bool) {
 		}
 	}
 	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: enqueue,
+		AddFunc: enqueue, DeleteFunc: enqueue,
+		UpdateFunc: func(old, o any) {
+			if ownerChanged(old, o) {
+				enqueue(o)
+			}
+		},
 	}); err != nil {
 		c.log.Error("watch chaos kind", "kind", kind, "err", err)
 		return
 	}
 	go inf.Informer().Run(wctx.Done())
 	c.log.Info("watching chaos kind", "kind", kind)
+}
+
+// ownerChanged tells whether an update of an experiment is its owner's
+// (spec, annotations, finalizers, deletion) rather than the controller's
+// own status write, which must not trigger another reconcile: a failing
+// step would otherwise retry at once, in a loop, instead of with back-off.
+func ownerChanged(old, cur any) bool {
+	o, ok1 := old.(*unstructured.Unstructured)
+	n, ok2 := cur.(*unstructured.Unstructured)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return !equality.Semantic.DeepEqual(o.Object["spec"], n.Object["spec"]) ||
+		!equality.Semantic.DeepEqual(o.GetAnnotations(), n.GetAnnotations()) ||
+		!equality.Semantic.DeepEqual(o.GetFinalizers(), n.GetFinalizers()) ||
+		!equality.Semantic.DeepEqual(o.GetDeletionTimestamp(), n.GetDeletionTimestamp())
 }
 
 func meta(o any) (metav1.Object, error) {
@@ -272,15 +304,24 @@ func (c *Controller) sync(ctx context.Context, key objKey) (time.Duration, error
 		return 0, err
 	}
 
-	var out outcome
-	if ex := c.executorFor(key.kind); ex == nil {
-		notExecuted(obj, key.kind)
-		out.finalizer = false
-	} else {
-		out = c.reconcile(ctx, obj, ex)
+	event := func(eventtype, reason, message string) {
+		if c.events != nil {
+			c.events.Event(u, eventtype, reason, message)
+		}
 	}
-	if err := c.write(ctx, key, u, obj.GetStatus(), out.finalizer); err != nil {
+	var out outcome
+	ex := c.executorFor(key.kind)
+	if ex == nil {
+		notExecuted(obj, key.kind)
+	} else {
+		out = c.reconcile(ctx, obj, ex, event)
+	}
+	changed, err := c.write(ctx, key, u, obj.GetStatus(), out.finalizer)
+	if err != nil {
 		return 0, err
+	}
+	if changed && ex == nil {
+		event(corev1.EventTypeWarning, "NotSupported", notExecutedReason(key.kind))
 	}
 	if out.retry != nil {
 		return 0, out.retry
@@ -326,17 +367,18 @@ func decode(kind string, u *unstructured.Unstructured) (v1alpha1.InnerObjectWith
 // when either changed. Chaos Mesh's CRDs have no status subresource: the
 // object is updated whole, as Chaos Mesh's controller does, re-read on a
 // conflict (the status is the controller's alone).
-func (c *Controller) write(ctx context.Context, key objKey, u *unstructured.Unstructured, st *v1alpha1.ChaosStatus, finalizer bool) error {
+func (c *Controller) write(ctx context.Context, key objKey, u *unstructured.Unstructured, st *v1alpha1.ChaosStatus, finalizer bool) (bool, error) {
 	data, err := json.Marshal(st)
 	if err != nil {
-		return err
+		return false, err
 	}
 	want := map[string]any{}
 	if err := utiljson.Unmarshal(data, &want); err != nil {
-		return err
+		return false, err
 	}
 	api := c.dyn.Resource(key.gvr).Namespace(key.namespace)
-	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+	wrote := false
+	err = retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		changed := false
 		status, _, _ := unstructured.NestedMap(u.Object, "status")
 		if status == nil {
@@ -381,6 +423,8 @@ func (c *Controller) write(ctx context.Context, key objKey, u *unstructured.Unst
 		if err != nil {
 			return fmt.Errorf("update %s %s/%s: %w", key.kind, key.namespace, key.name, err)
 		}
+		wrote = true
 		return nil
 	})
+	return wrote, err
 }

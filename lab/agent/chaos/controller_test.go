@@ -22,6 +22,7 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/ptr"
 
 	"github.com/reboundhq/rebound/faults/chaosmesh"
@@ -49,7 +50,7 @@ func (a *agentStandIn) KillContainer(_ context.Context, ns, pod, container strin
 // faults in effect by key and pod, and fails recovery when told to.
 type networkStandIn struct {
 	mu          sync.Mutex
-	active      map[string]NetFault // "key pod"
+	active      map[string]NetFault // "key|pod"
 	failRecover error
 }
 
@@ -59,7 +60,7 @@ func (n *networkStandIn) Inject(_ context.Context, key string, pod *corev1.Pod, 
 	if n.active == nil {
 		n.active = map[string]NetFault{}
 	}
-	n.active[key+" "+pod.Namespace+"/"+pod.Name] = f
+	n.active[key+"|"+pod.Namespace+"/"+pod.Name] = f
 	return nil
 }
 
@@ -69,7 +70,7 @@ func (n *networkStandIn) Recover(_ context.Context, key string, pod *corev1.Pod)
 	if n.failRecover != nil {
 		return n.failRecover
 	}
-	delete(n.active, key+" "+pod.Namespace+"/"+pod.Name)
+	delete(n.active, key+"|"+pod.Namespace+"/"+pod.Name)
 	return nil
 }
 
@@ -79,9 +80,13 @@ func (n *networkStandIn) onPod(pod string) map[string]NetFault {
 	defer n.mu.Unlock()
 	out := map[string]NetFault{}
 	for k, f := range n.active {
-		key, p, _ := strings.Cut(k, " ")
+		key, p, _ := strings.Cut(k, "|")
 		if p == pod {
-			out[key[strings.LastIndex(key, "/")+1:]] = f
+			side := "source"
+			if strings.Contains(key, " target ") {
+				side = "target"
+			}
+			out[side] = f
 		}
 	}
 	return out
@@ -96,13 +101,27 @@ var (
 // harness is a controller wired to stand-ins for the API server (client-go's
 // fake clientsets), the agent and the network, with a clock the test sets.
 type harness struct {
-	t    *testing.T
-	c    *Controller
-	kube *fake.Clientset
-	dyn  *dynamicfake.FakeDynamicClient
-	net  *networkStandIn
-	pods *agentStandIn
-	now  time.Time
+	t      *testing.T
+	c      *Controller
+	kube   *fake.Clientset
+	dyn    *dynamicfake.FakeDynamicClient
+	net    *networkStandIn
+	pods   *agentStandIn
+	events *record.FakeRecorder
+	now    time.Time
+}
+
+// takeEvents returns the Kubernetes Events recorded so far.
+func (h *harness) takeEvents() []string {
+	var out []string
+	for {
+		select {
+		case e := <-h.events.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
 }
 
 var created = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -115,6 +134,10 @@ func newHarness(t *testing.T) *harness {
 	})
 	h.c = New(Config{Dynamic: h.dyn, Kube: h.kube, Pods: h.pods, Network: h.net})
 	h.c.now = func() time.Time { return h.now }
+	// eventsStandIn is client-go's fake recorder, standing in for the
+	// API server's Events.
+	h.events = record.NewFakeRecorder(100)
+	h.c.events = h.events
 	return h
 }
 
@@ -299,6 +322,16 @@ func TestPodKillThenDeleteRecoversThroughTheFinalizer(t *testing.T) {
 	h.markDeleted(k)
 	h.mustSync(k)
 	h.wantState(k, state{desired: v1alpha1.StoppedPhase, records: []string{".db/etcd-0=Not Injected 1/1"}, conditions: recoveredConds, finalizer: false})
+
+	want := []string{
+		"Normal Started Experiment has started",
+		"Normal Applied Successfully apply chaos for db/etcd-0",
+		"Normal Deleted Experiment has been deleted",
+		"Normal Recovered Successfully recover chaos for db/etcd-0",
+	}
+	if got := h.takeEvents(); !slices.Equal(got, want) {
+		t.Errorf("events:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 func TestPartitionPerDirectionDurationAndPause(t *testing.T) {
@@ -328,8 +361,12 @@ func TestPartitionPerDirectionDurationAndPause(t *testing.T) {
 		t.Errorf("target etcd-1 fault %+v, want both ways against the source's IP", tgt)
 	}
 
+	h.takeEvents()
 	h.setPaused(k, true)
 	h.mustSync(k)
+	if ev := h.takeEvents(); len(ev) == 0 || ev[0] != "Normal Paused Experiment has been paused" {
+		t.Errorf("events on pause %v, want Paused first", ev)
+	}
 	h.wantState(k, state{desired: v1alpha1.StoppedPhase, records: wantRecords("Not Injected", 1, 1),
 		conditions: []string{"Selected=True", "AllInjected=False", "AllRecovered=True", "Paused=True"}, finalizer: true})
 	if n := len(h.net.onPod("db/etcd-0")) + len(h.net.onPod("db/etcd-1")); n != 0 {
@@ -344,9 +381,13 @@ func TestPartitionPerDirectionDurationAndPause(t *testing.T) {
 	h.mustSync(k)
 	h.wantState(k, state{desired: v1alpha1.RunningPhase, records: wantRecords("Injected", 2, 1), conditions: injectedConds, finalizer: true})
 
+	h.takeEvents()
 	h.now = created.Add(time.Minute + time.Second)
 	if after := h.mustSync(k); after != 0 {
 		t.Errorf("requeue after %s once the duration is over, want none", after)
+	}
+	if ev := h.takeEvents(); len(ev) == 0 || ev[0] != "Normal TimeUp Time up according to the duration" {
+		t.Errorf("events at the end of the duration %v, want TimeUp first", ev)
 	}
 	h.wantState(k, state{desired: v1alpha1.StoppedPhase, records: wantRecords("Not Injected", 2, 2), conditions: recoveredConds, finalizer: true})
 	if n := len(h.net.onPod("db/etcd-0")); n != 0 {
@@ -492,6 +533,10 @@ func TestKindsTheLabDoesNotExecute(t *testing.T) {
 	if in.Injected || !strings.Contains(in.Message, "does not execute StressChaos") {
 		t.Errorf("rebound reads %+v, want not injected, saying why", in)
 	}
+	h.mustSync(k)
+	if ev := h.takeEvents(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning NotSupported "+NotExecutedPrefix) {
+		t.Errorf("events %v, want one NotSupported warning (once, not per sync)", ev)
+	}
 }
 
 func TestNothingSelected(t *testing.T) {
@@ -577,6 +622,36 @@ func TestRefusedNetworkFields(t *testing.T) {
 		var re *refusedError
 		if !errors.As(err, &re) || !strings.Contains(err.Error(), strings.ToLower(name[:1])+name[1:]) && !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v, want a refusal naming it", name, err)
+		}
+	}
+}
+
+func TestOnlyTheOwnersChangesTriggerAReconcile(t *testing.T) {
+	t.Parallel()
+	base := &unstructured.Unstructured{Object: map[string]any{
+		"metadata": map[string]any{"name": "x", "finalizers": []any{Finalizer}},
+		"spec":     map[string]any{"action": "partition"},
+		"status":   map[string]any{"experiment": map[string]any{"desiredPhase": "Run"}},
+	}}
+	for name, tc := range map[string]struct {
+		edit func(u *unstructured.Unstructured)
+		want bool
+	}{
+		"status only (the controller's write)": {func(u *unstructured.Unstructured) {
+			u.Object["status"] = map[string]any{"experiment": map[string]any{"desiredPhase": "Stop"}}
+			u.SetResourceVersion("2")
+		}, false},
+		"spec": {func(u *unstructured.Unstructured) { u.Object["spec"] = map[string]any{"action": "loss"} }, true},
+		"pause": {func(u *unstructured.Unstructured) {
+			u.SetAnnotations(map[string]string{v1alpha1.PauseAnnotationKey: "true"})
+		}, true},
+		"finalizers": {func(u *unstructured.Unstructured) { u.SetFinalizers(nil) }, true},
+		"deletion":   {func(u *unstructured.Unstructured) { now := metav1.Now(); u.SetDeletionTimestamp(&now) }, true},
+	} {
+		cur := base.DeepCopy()
+		tc.edit(cur)
+		if got := ownerChanged(base, cur); got != tc.want {
+			t.Errorf("%s: reconcile %v, want %v", name, got, tc.want)
 		}
 	}
 }

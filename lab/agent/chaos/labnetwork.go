@@ -39,7 +39,7 @@ func faultID(key string, pod *corev1.Pod) netfault.ID {
 }
 
 func (n *labNetwork) Inject(ctx context.Context, key string, pod *corev1.Pod, f NetFault) error {
-	want, err := toNetfault(n.lab, faultID(key, pod), pod, f)
+	want, err := toNetfault(n.lab, faultID(key, pod), key, pod, f)
 	if err != nil {
 		return err
 	}
@@ -69,8 +69,8 @@ func (n *labNetwork) Recover(ctx context.Context, key string, pod *corev1.Pod) e
 // toNetfault turns one pod's share of a NetworkChaos into a lab network
 // fault: partition and loss between the pod's address and its peers' (or
 // everything else), bandwidth on the pod's link.
-func toNetfault(lab string, id netfault.ID, pod *corev1.Pod, f NetFault) (netfault.Fault, error) {
-	out := netfault.Fault{ID: id, Labels: map[string]string{"pod": pod.Namespace + "/" + pod.Name}}
+func toNetfault(lab string, id netfault.ID, by string, pod *corev1.Pod, f NetFault) (netfault.Fault, error) {
+	out := netfault.Fault{ID: id, Labels: map[string]string{"pod": pod.Namespace + "/" + pod.Name, "by": by}}
 	switch {
 	case f.Egress && f.Ingress:
 		out.Direction = netfault.Both

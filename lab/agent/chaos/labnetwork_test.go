@@ -43,7 +43,7 @@ func TestToNetfault(t *testing.T) {
 		{"bandwidth towards chosen pods", NetFault{Action: v1alpha1.BandwidthAction, Egress: true, RateBits: 8e6, Peers: []string{"10.20.2.2"}}, netfault.Fault{}, "leave spec.target out"},
 		{"no direction", NetFault{Action: v1alpha1.PartitionAction}, netfault.Fault{}, "no direction"},
 	} {
-		got, err := toNetfault("lab1", "chaos-x", pod, tc.in)
+		got, err := toNetfault("lab1", "chaos-x", "NetworkChaos db/x source", pod, tc.in)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: err %v, want one saying %q", tc.name, err, tc.err)
@@ -54,7 +54,7 @@ func TestToNetfault(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
-		tc.want.ID, tc.want.Labels = "chaos-x", map[string]string{"pod": "db/etcd-0"}
+		tc.want.ID = "chaos-x"
 		if got.String() != tc.want.String() || got.Kind != tc.want.Kind || got.Direction != tc.want.Direction || !slices.Equal(got.From, tc.want.From) ||
 			!slices.Equal(got.To, tc.want.To) || got.Percent != tc.want.Percent || got.Rate != tc.want.Rate || got.Burst != tc.want.Burst ||
 			got.Limit != tc.want.Limit || !slices.Equal(got.Links, tc.want.Links) {
@@ -79,7 +79,7 @@ func TestFaultIDIsStablePerRecordAndPod(t *testing.T) {
 		}
 	}
 	var re *refusedError
-	if _, err := toNetfault("lab1", id, a, NetFault{Action: v1alpha1.DelayAction, Egress: true}); !errors.As(err, &re) {
+	if _, err := toNetfault("lab1", id, "x", a, NetFault{Action: v1alpha1.DelayAction, Egress: true}); !errors.As(err, &re) {
 		t.Errorf("delay: %v, want a refusal", err)
 	}
 }

@@ -108,13 +108,14 @@ func (n *networkChaos) pod(ctx context.Context, id string) (*corev1.Pod, error) 
 	return p, nil
 }
 
-// netKey names one record's fault on its pod: the experiment and the side.
+// netKey names one record's fault on its pod: the experiment (by name and
+// UID, so a new experiment of the same name is another fault) and the side.
 func netKey(nc *v1alpha1.NetworkChaos, r *v1alpha1.Record) string {
 	side := "source"
 	if r.SelectorKey == ".Target" {
 		side = "target"
 	}
-	return string(nc.GetUID()) + "/" + side
+	return fmt.Sprintf("NetworkChaos %s %s (uid %s)", objName(nc), side, nc.GetUID())
 }
 
 // netFault works out one side's fault (selector key "." or ".Target"),

@@ -62,35 +62,55 @@ type outcome struct {
 // paused; else Run), the records (the targets, selected once), applying or
 // recovering each record towards the desired phase, the conditions, and
 // letting a deleted object go once every record is recovered.
-func (c *Controller) reconcile(ctx context.Context, obj v1alpha1.InnerObjectWithSelector, ex executor) outcome {
+//
+// It reports what it did as Chaos Mesh's controller does, through event
+// (a Kubernetes Event on the experiment): Started, Paused, TimeUp or
+// Deleted when the desired phase changes, Applied or Recovered per
+// target, Failed with the cause.
+func (c *Controller) reconcile(ctx context.Context, obj v1alpha1.InnerObjectWithSelector, ex executor, event func(eventtype, reason, message string)) outcome {
 	st := obj.GetStatus()
 	now := c.now()
 	var out outcome
+	was := st.Experiment.DesiredPhase
 
 	// Desired phase.
-	phase := v1alpha1.RunningPhase
-	switch exceeded, untilStop, err := obj.DurationExceeded(now); {
-	case obj.IsDeleted():
-		phase = v1alpha1.StoppedPhase
-	case obj.IsOneShot():
-	case err != nil:
+	phase, why := v1alpha1.RunningPhase, ""
+	exceeded, untilStop, err := obj.DurationExceeded(now)
+	if err != nil {
 		c.log.Warn("chaos experiment duration", "object", objName(obj), "err", err)
-		fallthrough
+	}
+	switch {
+	case obj.IsDeleted():
+		phase, why = v1alpha1.StoppedPhase, "Deleted"
+	case obj.IsOneShot():
+	case exceeded:
+		phase, why = v1alpha1.StoppedPhase, "TimeUp"
+	case obj.IsPaused():
+		phase, why = v1alpha1.StoppedPhase, "Paused"
+		out.requeueAfter = untilStop
 	default:
-		if exceeded || obj.IsPaused() {
-			phase = v1alpha1.StoppedPhase
-		}
-		if !exceeded {
-			out.requeueAfter = untilStop
-		}
+		out.requeueAfter = untilStop
 	}
 	st.Experiment.DesiredPhase = phase
+	if phase != was {
+		switch why {
+		case "Deleted":
+			event(corev1.EventTypeNormal, why, "Experiment has been deleted")
+		case "TimeUp":
+			event(corev1.EventTypeNormal, why, "Time up according to the duration")
+		case "Paused":
+			event(corev1.EventTypeNormal, why, "Experiment has been paused")
+		default:
+			event(corev1.EventTypeNormal, "Started", "Experiment has started")
+		}
+	}
 
 	// Records: the targets, selected once, as Chaos Mesh does.
 	var selectErr error
 	if st.Experiment.Records == nil && !obj.IsDeleted() {
 		st.Experiment.Records, selectErr = c.selectRecords(ctx, obj)
 		if selectErr != nil {
+			event(corev1.EventTypeWarning, "Failed", "Failed to select targets: "+selectErr.Error())
 			c.log.Info("chaos experiment selects nothing", "object", objName(obj), "err", selectErr)
 			if !errors.Is(selectErr, errNoPodSelected) {
 				out.retry = selectErr
@@ -121,6 +141,7 @@ func (c *Controller) reconcile(ctx context.Context, obj v1alpha1.InnerObjectWith
 		switch {
 		case err != nil:
 			addEvent(r, v1alpha1.TypeFailed, op, err.Error())
+			event(corev1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to %s chaos: %v", strings.ToLower(string(op)), err))
 			var re *refusedError
 			if errors.As(err, &re) {
 				refusal = err
@@ -131,10 +152,12 @@ func (c *Controller) reconcile(ctx context.Context, obj v1alpha1.InnerObjectWith
 		case op == v1alpha1.Apply && next == v1alpha1.Injected:
 			r.InjectedCount++
 			addEvent(r, v1alpha1.TypeSucceeded, op, "")
+			event(corev1.EventTypeNormal, "Applied", "Successfully apply chaos for "+r.Id)
 			c.log.Info("chaos injected", "object", objName(obj), "target", r.Id)
 		case op == v1alpha1.Recover && next == v1alpha1.NotInjected:
 			r.RecoveredCount++
 			addEvent(r, v1alpha1.TypeSucceeded, op, "")
+			event(corev1.EventTypeNormal, "Recovered", "Successfully recover chaos for "+r.Id)
 			c.log.Info("chaos recovered", "object", objName(obj), "target", r.Id)
 		}
 	}
@@ -146,9 +169,6 @@ func (c *Controller) reconcile(ctx context.Context, obj v1alpha1.InnerObjectWith
 	out.finalizer = !obj.IsDeleted()
 	if obj.IsDeleted() && !allPhase(records, v1alpha1.NotInjected) && obj.GetAnnotations()[AnnotationCleanFinalizer] != annotationCleanFinalizerForced {
 		out.finalizer = true
-	}
-	if phase == v1alpha1.StoppedPhase {
-		out.requeueAfter = 0
 	}
 	return out
 }
