@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/reboundhq/rebound/lab/agent/kubeletapi"
+	"github.com/reboundhq/rebound/lab/agent/podexec"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
 )
 
@@ -54,19 +55,28 @@ func (a *Agent) serveKubelet(ctx context.Context) {
 type kubeletPods struct{ a *Agent }
 
 // find returns the worker of a pod on node and its container called name
-// ("" for none).
+// ("" for none). A node that is stopped or frozen answers nothing, as its
+// kubelet would not.
 func (p kubeletPods) find(node, namespace, pod, name string) (*podWorker, *ctr, error) {
 	a := p.a
+	if n := a.nodes[node]; n == nil || n.Power() != PowerOn {
+		return nil, nil, fmt.Errorf("node %s is powered off or frozen in the lab, so its kubelet does not answer: `rebound lab node start %s`", node, node)
+	}
 	a.mu.Lock()
-	var w *podWorker
+	var cands []*podWorker
 	for _, cand := range a.workers {
 		if cand.nodeName == node && cand.namespace == namespace && cand.name == pod {
-			if cur, _ := cand.current(); w == nil || cur.DeletionTimestamp == nil {
-				w = cand // a new incarnation wins over one being deleted
-			}
+			cands = append(cands, cand)
 		}
 	}
 	a.mu.Unlock()
+	// Not under a.mu: a worker holds its own lock while it takes a.mu.
+	var w *podWorker
+	for _, cand := range cands {
+		if cur, _ := cand.current(); w == nil || cur.DeletionTimestamp == nil {
+			w = cand // a new incarnation wins over one being deleted
+		}
+	}
 	if w == nil {
 		return nil, nil, fmt.Errorf("%w: pod %s/%s on node %s", kubeletapi.ErrNotFound, namespace, pod, node)
 	}
@@ -140,10 +150,12 @@ func (p kubeletPods) Exec(node, namespace, pod, name string, cmd []string) (kube
 	if err != nil {
 		return kubeletapi.Process{}, fmt.Errorf("exec in container %q of pod %s/%s: %w (the lab runs only executables its image mapping names: extend it with `rebound lab up --images FILE`, see lab/agent/podspec/images.yaml)", name, namespace, pod, err)
 	}
-	return kubeletapi.Process{
-		UID: w.uid, PID: pid, Path: proc.Path, Argv: cmd, Env: append(proc.Env, LabEnv+"="+a.cfg.Name),
-		Dir: proc.Dir, Exited: exited,
-	}, nil
+	// In the container's namespaces and as its user, as exec probes run,
+	// in its working folder; LabEnv lets `lab down` find a stray session.
+	ex := podexec.Enter(a.ctx, pid, proc.User, proc.NoNewPrivs, proc.Path, cmd[1:])
+	ex.Args = append([]string{ex.Args[0], "--wd=" + proc.Dir}, ex.Args[1:]...)
+	ex.Env = append(proc.Env, LabEnv+"="+a.cfg.Name)
+	return kubeletapi.Process{UID: w.uid, Cmd: ex, Exited: exited}, nil
 }
 
 func (p kubeletPods) Addr(node, namespace, pod string) (string, types.UID, error) {

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -84,7 +85,11 @@ func TestKubeletAPI(t *testing.T) {
 			if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: kubeletNamespace}}, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
+			runAs := shellPod("runas", `sleep 3600`)
+			runAs.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To[int64](4321), RunAsGroup: ptr.To[int64](4322)}
+			runAs.Spec.Containers[0].WorkingDir = "/scratch"
 			for _, p := range []*corev1.Pod{
+				runAs,
 				shellPod("ticker", `hostname > /scratch/who; i=0; while :; do echo "tick $i"; i=$((i+1)); sleep 0.2; done`),
 				// Each run counts itself in the emptyDir, which outlives restarts.
 				shellPod("crasher", `n=$(($(cat /scratch/n 2>/dev/null || echo 0)+1)); echo $n > /scratch/n; echo "run $n"; sleep 1; exit 3`),
@@ -187,6 +192,15 @@ func TestKubeletAPI(t *testing.T) {
 			out, errs, code = kubectl(t, ctx, "", "-n", kubeletNamespace, "exec", "ticker", "--", "cat", "/scratch/who")
 			if out != "ticker\n" || code != 0 {
 				t.Errorf("kubectl exec ticker -- cat /scratch/who: exit %d, %q (stderr %q): want what the container wrote in its emptyDir", code, out, errs)
+			}
+			// As the container's user, in its working folder.
+			waitFor(t, ctx, "pod runas running", time.Minute, func() bool {
+				p, err := kube(t, ctx).CoreV1().Pods(kubeletNamespace).Get(ctx, "runas", metav1.GetOptions{})
+				return err == nil && p.Status.Phase == corev1.PodRunning
+			})
+			out, errs, code = kubectl(t, ctx, "", "-n", kubeletNamespace, "exec", "runas", "--", "sh", "-c", `id -u; id -g; pwd`)
+			if out != "4321\n4322\n/scratch\n" || code != 0 {
+				t.Errorf("kubectl exec runas -- id: exit %d, %q (stderr %q); want the pod's runAsUser, runAsGroup and the container's workingDir", code, out, errs)
 			}
 			// A container that is not running has nothing to exec into.
 			waitFor(t, ctx, "crasher waiting out a back-off", time.Minute, func() bool {

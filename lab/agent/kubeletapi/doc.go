@@ -8,9 +8,10 @@
 // WebSocket) are the kubelet's own library, k8s.io/cri-streaming.
 //
 // What it asks of the node agent is behind the small Pods interface: where a
-// container's logs are, which process a command runs as, a pod's address.
-// Exec enters the container's namespaces with nsenter; port-forward dials the
-// pod's address with the dial function it is given.
+// container's logs are, the command that runs a program in a container (the
+// agent's enters the container's namespaces with nsenter, as its user), a
+// pod's address. Port-forward dials the pod's address with the dial
+// function it is given.
 //
 // Authentication is deliberately simple: a request must carry a client
 // certificate that verifies against the cluster's CA (the API server's
@@ -19,6 +20,6 @@
 // the API server has authorized the user's pods/log, pods/exec or
 // pods/portforward already, and only holders of a certificate of the
 // cluster's CA get this far. It must not serve anything beyond these
-// endpoints (no /pods, /run, /attach, /stats, /metrics) and must not act on a
-// pod of another node.
+// endpoints (no /pods, /run, /stats, /metrics; /attach is refused with the
+// reason) and must not act on a pod of another node.
 package kubeletapi

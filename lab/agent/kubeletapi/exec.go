@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -49,11 +48,10 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 // processExecutor runs one Process for the remotecommand library.
 type processExecutor struct{ p Process }
 
-// ExecInContainer runs the process in the container's mount, UTS and
-// network namespaces (nsenter), with a terminal when tty is set, and
+// ExecInContainer runs the process, with a terminal when tty is set, and
 // returns its exit status as a utilexec.ExitError.
 func (e processExecutor) ExecInContainer(ctx context.Context, _, _, _ string, _ []string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize, _ time.Duration) error {
-	cmd := nsenterCommand(e.p)
+	cmd := e.p.Cmd
 	var err error
 	if tty {
 		err = runTTY(ctx, cmd, e.p.Exited, in, out, resize)
@@ -69,16 +67,6 @@ func (e processExecutor) ExecInContainer(ctx context.Context, _, _, _ string, _ 
 		return utilexec.CodeExitError{Err: err, Code: code}
 	}
 	return err
-}
-
-// nsenterCommand is the command that runs p inside the namespaces of its
-// container's process.
-func nsenterCommand(p Process) *exec.Cmd {
-	args := []string{"--target", strconv.Itoa(p.PID), "--mount", "--uts", "--net", "--wd=" + p.Dir, "--", p.Path}
-	args = append(args, p.Argv[1:]...)
-	cmd := exec.Command("nsenter", args...)
-	cmd.Env = p.Env
-	return cmd
 }
 
 // killOnEnd kills the process group of cmd when ctx ends or the container
@@ -118,7 +106,7 @@ func runPlain(ctx context.Context, cmd *exec.Cmd, exited <-chan struct{}, in io.
 	// Output of children that outlive the command is cut after a while.
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start nsenter: %w", err)
+		return fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	stop := killOnEnd(ctx, cmd, exited)
 	defer stop()
@@ -135,7 +123,7 @@ func runTTY(ctx context.Context, cmd *exec.Cmd, exited <-chan struct{}, in io.Re
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // pty adds Setsid and Setctty
 	ptmx, err := pty.Start(cmd)
 	if err != nil {
-		return fmt.Errorf("start nsenter on a terminal: %w", err)
+		return fmt.Errorf("start %s on a terminal: %w", cmd.Path, err)
 	}
 	defer ptmx.Close()
 	stop := killOnEnd(ctx, cmd, exited)

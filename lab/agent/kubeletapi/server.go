@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"strconv"
 	"time"
 
@@ -49,12 +50,12 @@ type Container struct {
 
 // Process is a command to run in a container.
 type Process struct {
-	UID  types.UID // the pod's
-	PID  int       // a process of the container, whose namespaces the command enters
-	Path string    // the host executable
-	Argv []string  // Argv[0] is the name the container asked for
-	Env  []string
-	Dir  string
+	UID types.UID // the pod's
+	// Cmd is the command, not started, that runs in the container: the
+	// node agent builds it to enter the container's namespaces as its user,
+	// with its environment and working folder. The server sets its stdio
+	// and SysProcAttr.
+	Cmd *exec.Cmd
 	// Exited is closed when the container's run ends; the command is killed
 	// then, as a container runtime ends the exec sessions of a container.
 	Exited <-chan struct{}

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,7 +78,8 @@ func (ca *testCA) issue(t *testing.T, cn string, usage x509.ExtKeyUsage) (certPE
 // "c" whose log files and process the test sets.
 type podsStandIn struct {
 	ctr     Container
-	proc    Process
+	command func(argv []string) *exec.Cmd
+	exited  <-chan struct{} // of the container, for exec
 	addr    string
 	execErr error
 }
@@ -96,9 +98,7 @@ func (p *podsStandIn) Exec(node, ns, pod, name string, cmd []string) (Process, e
 	if p.execErr != nil {
 		return Process{}, p.execErr
 	}
-	proc := p.proc
-	proc.Argv = cmd
-	return proc, nil
+	return Process{UID: "uid-1", Cmd: p.command(cmd), Exited: p.exited}, nil
 }
 
 func (p *podsStandIn) Addr(node, ns, pod string) (string, types.UID, error) {

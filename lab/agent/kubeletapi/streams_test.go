@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -38,28 +37,21 @@ func (h *harness) execURL(t *testing.T, cmd []string, stdin, tty bool) *url.URL 
 	return u
 }
 
-// needNsenter skips tests that enter namespaces: they need root and nsenter.
-func needNsenter(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("exec enters namespaces with nsenter, which needs root")
-	}
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		t.Skip("no nsenter on this machine")
-	}
-}
-
 // TestExec runs commands through the kubelet's remotecommand protocol as
-// kubectl exec does (SPDY, through client-go), in this test process's own
-// namespaces.
+// kubectl exec does (SPDY, through client-go); the stand-in's commands run
+// on the host, as the agent's would in a container.
 func TestExec(t *testing.T) {
-	needNsenter(t)
 	h := newHarness(t)
 	sh, err := exec.LookPath("sh")
 	if err != nil {
 		t.Skip("no sh")
 	}
 	dir := t.TempDir()
-	h.pods.proc = Process{UID: "uid-1", PID: os.Getpid(), Path: sh, Env: []string{"PATH=/usr/bin:/bin", "FROM_POD=yes"}, Dir: dir}
+	h.pods.command = func(argv []string) *exec.Cmd {
+		cmd := exec.Command(sh, argv[1:]...)
+		cmd.Env, cmd.Dir = []string{"PATH=/usr/bin:/bin", "FROM_POD=yes"}, dir
+		return cmd
+	}
 	for name, tc := range map[string]struct {
 		script   string
 		stdin    string
@@ -102,6 +94,27 @@ func TestExec(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr %q", code, out.String(), errb.String(), tc.wantCode, tc.wantOut, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestExecEndsWithTheContainer: a session whose container exits is killed,
+// as a runtime ends the exec sessions of a container that stops.
+func TestExecEndsWithTheContainer(t *testing.T) {
+	h := newHarness(t)
+	exited := make(chan struct{})
+	h.pods.exited = exited
+	h.pods.command = func(argv []string) *exec.Cmd { return exec.Command("sleep", "600") }
+	ex, err := remotecommand.NewSPDYExecutor(h.rc, http.MethodPost, h.execURL(t, []string{"sleep", "600"}, false, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(500*time.Millisecond, func() { close(exited) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: io.Discard, Stderr: io.Discard})
+	var ce interface{ ExitStatus() int }
+	if !errors.As(err, &ce) || ce.ExitStatus() != 137 {
+		t.Errorf("exec when the container exits: %v, want exit code 137 (SIGKILL)", err)
 	}
 }
 
