@@ -31,8 +31,8 @@ type NetTarget struct {
 	Zone       string `json:"zone,omitempty"`
 	ExceptZone string `json:"exceptZone,omitempty"` // every lab node outside this zone
 	Node       string `json:"node,omitempty"`
-	Namespace string `json:"namespace,omitempty"`
-	Selector  string `json:"selector,omitempty"` // with Namespace; empty: every pod
+	Namespace  string `json:"namespace,omitempty"`
+	Selector   string `json:"selector,omitempty"` // with Namespace; empty: every pod
 }
 
 func (t NetTarget) String() string {
