@@ -195,6 +195,30 @@ func TestNetworkFaults(t *testing.T) {
 			}
 			return ctx
 		}).
+		Assess("kill -9 during the catalog's zone-partition, then rebound cleanup heals it from the journal", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			l := labFrom(ctx)
+			file := writeScenarioFile(t, scenarioYAML("zone-partition", "zone", "kind: zone-partition\nzone: lab-1a\nduration: 5m", ""))
+			cmd, out := startUntilFault(t, ctx, file)
+			list, err := l.NetList(ctx)
+			if err != nil || len(list) != 1 || list[0].Kind != netfault.Partition {
+				t.Fatalf("while the scenario runs: faults %v, %v; want its one partition\n%s", list, err, out)
+			}
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if list, _ := l.NetList(ctx); len(list) != 1 {
+				t.Fatalf("after kill -9 the partition should still be in effect: %v", list)
+			}
+			cleaned, err := cli(ctx, "cleanup").CombinedOutput()
+			if err != nil || !strings.Contains(string(cleaned), "rolled back") {
+				t.Fatalf("rebound cleanup: %v\n%s", err, cleaned)
+			}
+			if list, err := l.NetList(ctx); err != nil || len(list) != 0 {
+				t.Errorf("after cleanup: faults %v, %v; want none", list, err)
+			}
+			ecli, eps := etcdClient(t, ctx, kube(t, ctx))
+			waitFor(t, ctx, "three healthy members after cleanup", 60*time.Second, func() bool { return healthyMembers(ctx, ecli, eps) == 3 })
+			return ctx
+		}).
 		Assess("delay is refused with the kernel option named, and nothing is left", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			if _, err := os.Stat("/proc/config.gz"); err != nil {
 				t.Skip("no /proc/config.gz to tell whether the kernel has netem")
