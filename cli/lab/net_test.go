@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +62,25 @@ func TestNetFlags(t *testing.T) {
 				t.Errorf("fault %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	pod := []netip.Prefix{netip.MustParsePrefix("10.20.1.2/32")}
+	tests := []struct {
+		a    netfault.Applied
+		want string
+	}{
+		{netfault.Applied{Fault: netfault.Fault{Kind: netfault.Partition, From: pod, Labels: map[string]string{"target": "zone lab-1a", "peers": "the zones other than lab-1a"}}},
+			"partition zone lab-1a from the zones other than lab-1a"},
+		{netfault.Applied{Fault: netfault.Fault{Kind: netfault.Loss, Percent: 30, Direction: netfault.Egress, From: pod, Labels: map[string]string{"target": "pods demo/app=etcd"}}},
+			"drop 30% of the packets between pods demo/app=etcd and everything else (egress only)"},
+		{netfault.Applied{Fault: netfault.Fault{Kind: netfault.Partition, From: pod, Labels: map[string]string{"by": "demo/netchaos"}}},
+			"partition 10.20.1.2/32 from everything else (by demo/netchaos)"},
+	}
+	for _, tt := range tests {
+		if got := describe(tt.a); got != tt.want {
+			t.Errorf("describe = %q, want %q", got, tt.want)
+		}
 	}
 }
