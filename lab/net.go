@@ -317,6 +317,12 @@ func (l *Lab) resolveNet(ctx context.Context, cs kubernetes.Interface, t NetTarg
 			continue
 		}
 		if links {
+			if p.Status.PodIP == "" {
+				if t.Namespace != "" {
+					return side, fmt.Errorf("%s: pod %s has no network yet (phase %s): wait until it runs", t, name, p.Status.Phase)
+				}
+				continue // not started: nothing to shape on its node yet
+			}
 			side.links = append(side.links, netfault.PodLink{Name: name, HostVeth: labnet.HostVeth(p.UID), Netns: labnet.PodNetnsPath(l.Name, p.UID)})
 			continue
 		}
