@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,6 +193,66 @@ func TestNetworkFaults(t *testing.T) {
 			}
 			if f := failedProbes(ctx, addr, 50); f > 5 {
 				t.Errorf("after heal %d%% of the probes fail", f)
+			}
+			return ctx
+		}).
+		Assess("a bandwidth limit holds traffic to a pod near its rate", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			l, cs := labFrom(ctx), kube(t, ctx)
+			victim := etcdPods(t, ctx, cs)["etcd-1"]
+			// A sink of the test's own inside the pod's namespace.
+			sink, err := labnet.Listen(labnet.PodNetnsPath(l.Name, victim.UID), "tcp4", net.JoinHostPort(victim.Status.PodIP, "0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sink.Close()
+			var got atomic.Int64
+			go func() {
+				for {
+					c, err := sink.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						b := make([]byte, 64<<10)
+						for {
+							n, err := c.Read(b)
+							got.Add(int64(n))
+							if err != nil {
+								return
+							}
+						}
+					}()
+				}
+			}()
+			out, err := cli(ctx, "lab", "net", "bandwidth", "--rate", "8mbit", "--pods", demoNamespace+"/statefulset.kubernetes.io/pod-name="+victim.Name, "--id", "e2e-bandwidth").CombinedOutput()
+			if err != nil {
+				t.Fatalf("rebound lab net bandwidth: %v\n%s", err, out)
+			}
+			conn, err := labnet.Dial(ctx, "tcp", sink.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					if _, err := conn.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+			time.Sleep(time.Second) // past the first burst
+			start, before := time.Now(), got.Load()
+			time.Sleep(2 * time.Second)
+			rate := float64(got.Load()-before) / time.Since(start).Seconds()
+			t.Logf("8mbit limit: %.0f bytes/s reached the pod", rate)
+			// Wide bounds around 1 MB/s.
+			if rate < 0.4e6 || rate > 2e6 {
+				t.Errorf("8mbit limit: %.0f bytes/s reached the pod, want 0.4–2 MB/s", rate)
+			}
+			if out, err := cli(ctx, "lab", "net", "heal", "e2e-bandwidth").CombinedOutput(); err != nil {
+				t.Fatalf("rebound lab net heal: %v\n%s", err, out)
 			}
 			return ctx
 		}).
