@@ -82,6 +82,9 @@ func (l *Lab) Up(ctx context.Context) error {
 	if err := l.waitNodesReady(ctx, 90*time.Second); err != nil {
 		return err
 	}
+	if err := l.waitAddons(ctx, 60*time.Second); err != nil {
+		return err
+	}
 	l.say("lab %q is up: %d nodes over %d zones in %s (%.1fs)", l.Name, l.Nodes, l.Zones, l.Region, time.Since(start).Seconds())
 	l.say("kubeconfig: %s", l.Kubeconfig())
 	return nil

@@ -82,6 +82,12 @@ func (o Options) ClusterName() string { return "rebound-" + o.Name }
 // KwokWorkdir is kwokctl's work folder for this lab.
 func (o Options) KwokWorkdir() string { return filepath.Join(o.Dir(), "kwok") }
 
+// PKIDir is where kwokctl keeps the lab's certificates: the cluster CA
+// (ca.crt, ca.key) and the admin's (admin.crt, admin.key).
+func (o Options) PKIDir() string {
+	return filepath.Join(o.KwokWorkdir(), "clusters", o.ClusterName(), "pki")
+}
+
 // Kubeconfig is the path of the lab's kubeconfig.
 func (o Options) Kubeconfig() string {
 	return filepath.Join(o.KwokWorkdir(), "clusters", o.ClusterName(), "kubeconfig.yaml")

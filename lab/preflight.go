@@ -20,7 +20,7 @@ import (
 var ErrNotReady = errors.New("the lab cannot run here")
 
 // Binaries the lab needs from `make lab-bins`.
-var labBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwokctl"}
+var labBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwokctl", "kube-proxy", "coredns"}
 
 // Preflight checks everything the lab needs before anything is started.
 func Preflight(o Options) error {
@@ -39,11 +39,16 @@ func Preflight(o Options) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: missing %s in %s: run `make lab-bins` (or set REBOUND_LAB_BINS to where they are)", ErrNotReady, strings.Join(missing, ", "), o.BinDir)
 	}
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		return fmt.Errorf("%w: nsenter is not installed (exec probes use it): install util-linux", ErrNotReady)
+	for _, tool := range []string{"nsenter", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%w: %s is not installed (exec probes use nsenter, and setpriv for containers that run as a user): install util-linux", ErrNotReady, tool)
+		}
 	}
 	if err := labnet.CheckKernel(); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotReady, err)
+	}
+	if err := checkServices(); err != nil {
+		return err
 	}
 	// Labs side by side need their own networks; names pick them.
 	others, _ := filepath.Glob(filepath.Join(o.StateDir, "labs", "*"))

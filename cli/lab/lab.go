@@ -45,7 +45,7 @@ It needs Linux and root. State lives in $REBOUND_STATE_DIR (default
 	cmd.PersistentFlags().StringVar(&opts.Name, "name", opts.Name, "name of the lab ($REBOUND_LAB)")
 	cmd.AddCommand(upCommand(s, &opts), downCommand(s, &opts), statusCommand(s, &opts), kubeconfigCommand(s, &opts),
 		powerCommand(s, &opts, "node"), powerCommand(s, &opts, "zone"), diskCommand(s, &opts),
-		execCommand(s, &opts), netCommand(s, &opts), agentCommand(s), podExecCommand())
+		execCommand(s, &opts), netCommand(s, &opts), agentCommand(s), podExecCommand(), netcheckCommand(s))
 	return cmd
 }
 

@@ -14,9 +14,11 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/reboundhq/rebound/lab/agent/kubeletapi"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
 	"github.com/reboundhq/rebound/lab/labnet"
 )
@@ -35,14 +37,14 @@ type Agent struct {
 	cfg    *Config
 	log    *slog.Logger
 	client kubernetes.Interface
+	rest   *rest.Config
 	images podspec.ImageMap
 	self   string
 	ctx    context.Context // Run's; ends every pod worker and prober
 
-	pods     corelisters.PodLister
-	services corelisters.ServiceLister
-	pvcs     corelisters.PersistentVolumeClaimLister
-	pvs      corelisters.PersistentVolumeLister
+	pods corelisters.PodLister
+	pvcs corelisters.PersistentVolumeClaimLister
+	pvs  corelisters.PersistentVolumeLister
 
 	nodes map[string]*node // by name; fixed after New
 
@@ -51,13 +53,18 @@ type Agent struct {
 	ips     map[netip.Addr]types.UID
 	created []string // mount targets made on the host
 
-	hostsDirty chan struct{}
-
 	// server is the API server's URL in the agent's kubeconfig; apiHost
 	// and apiPort are what containers get as $KUBERNETES_SERVICE_HOST and
 	// _PORT (apiServerAddr), set before the first pod starts.
 	server           string
 	apiHost, apiPort string
+
+	// caPEM is the cluster's CA (from the kubeconfig): the kubelet API
+	// trusts client certificates it signed. dial reaches pod addresses
+	// from the lab's namespace, as a kubelet from its node: probes and
+	// port-forwards.
+	caPEM []byte
+	dial  kubeletapi.DialFunc
 }
 
 type node struct {
@@ -101,13 +108,20 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	caPEM := rc.CAData
+	if len(caPEM) == 0 && rc.CAFile != "" {
+		if caPEM, err = os.ReadFile(rc.CAFile); err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: cluster CA: %w", cfg.Kubeconfig, err)
+		}
+	}
 	a := &Agent{
-		cfg: cfg, log: log, client: client, images: images, self: self,
+		cfg: cfg, log: log, client: client, rest: rc, images: images, self: self,
 		nodes:      map[string]*node{},
 		workers:    map[types.UID]*podWorker{},
 		ips:        map[netip.Addr]types.UID{},
-		hostsDirty: make(chan struct{}, 1),
 		server:     rc.Host,
+		caPEM:      caPEM,
+		dial:       kubeletapi.DialFunc(labnet.Dialer(cfg.Name)),
 	}
 	saved := a.loadPower()
 	for _, nc := range cfg.Nodes {
@@ -136,15 +150,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := labnet.Up(labnet.Network{Lab: a.cfg.Name, Plan: a.cfg.Net}); err != nil {
 		return fmt.Errorf("the lab's network: %w", err)
 	}
+	waitAddons, err := a.startAddons(ctx)
+	if err != nil {
+		return fmt.Errorf("the lab's add-ons (kube-proxy, CoreDNS, API server forwarder): %w", err)
+	}
+	defer waitAddons()
 	if err := a.resolveAPIServer(ctx); err != nil {
 		return err
 	}
 	factory := informers.NewSharedInformerFactory(a.client, 0)
 	podInf := factory.Core().V1().Pods()
-	svcInf := factory.Core().V1().Services()
 	pvcInf := factory.Core().V1().PersistentVolumeClaims()
 	pvInf := factory.Core().V1().PersistentVolumes()
-	a.pods, a.services, a.pvcs, a.pvs = podInf.Lister(), svcInf.Lister(), pvcInf.Lister(), pvInf.Lister()
+	a.pods, a.pvcs, a.pvs = podInf.Lister(), pvcInf.Lister(), pvInf.Lister()
 
 	podHandler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { a.podChanged(o) },
@@ -152,11 +170,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		DeleteFunc: func(o any) { a.podChanged(o) },
 	}
 	if _, err := podInf.Informer().AddEventHandler(podHandler); err != nil {
-		return err
-	}
-	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { a.markHosts() }, UpdateFunc: func(any, any) { a.markHosts() }, DeleteFunc: func(any) { a.markHosts() },
-	}); err != nil {
 		return err
 	}
 	prov := &provisioner{a: a, queue: make(chan struct{}, 1)}
@@ -179,9 +192,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("sync %v informer", t)
 		}
 	}
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); a.runChaos(ctx) }()
+	go func() { defer wg.Done(); a.serveKubelet(ctx) }()
 	go func() { defer wg.Done(); prov.run(ctx) }()
-	go func() { defer wg.Done(); a.runHosts(ctx) }()
 	go func() { defer wg.Done(); a.serveAPI(ctx) }()
 	a.log.Info("agent running", "nodes", len(a.nodes))
 	<-ctx.Done()
@@ -209,7 +223,6 @@ func (a *Agent) podChanged(obj any) {
 	if !ok || a.nodes[pod.Spec.NodeName] == nil {
 		return
 	}
-	a.markHosts()
 	a.mu.Lock()
 	w := a.workers[pod.UID]
 	if w == nil {

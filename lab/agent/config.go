@@ -74,6 +74,16 @@ func (c *Config) PodDir(uid string) string   { return filepath.Join(c.StateDir, 
 func (c *Config) LogDir() string             { return filepath.Join(c.StateDir, "logs") }
 func (c *Config) powerFile() string          { return filepath.Join(c.StateDir, "power.json") }
 
+// ContainerLog is the file holding what a container's current (or last)
+// run wrote; with previous, the one of the run before its last restart.
+func (c *Config) ContainerLog(namespace, pod, container string, previous bool) string {
+	name := fmt.Sprintf("%s_%s_%s", namespace, pod, container)
+	if previous {
+		name += ".previous"
+	}
+	return filepath.Join(c.LogDir(), name+".log")
+}
+
 // CreatedPathsFile lists host paths the agent made as mount targets, one a
 // line, for `lab down` to remove.
 func (c *Config) CreatedPathsFile() string { return filepath.Join(c.StateDir, "created-paths") }

@@ -51,6 +51,7 @@ type ctr struct {
 	nextStart    time.Time
 	backoff      time.Duration
 	powerKilled  bool // killed by a node stop: restart at once, as after a reboot
+	held         bool // held down by a Chaos Mesh pod-failure (chaoshooks.go)
 	ready        bool
 	started      bool // the startup probe passed (or there is none)
 	startCount   int
@@ -170,16 +171,20 @@ func (c *ctr) launch(proc *podspec.Process) error {
 		HostsFile:  filepath.Join(a.cfg.PodDir(string(w.uid)), "hosts"),
 		ResolvFile: filepath.Join(a.cfg.PodDir(string(w.uid)), "resolv.conf"), Mounts: proc.Mounts,
 		Netns: w.netns,
+		User:  proc.User, NoNewPrivs: proc.NoNewPrivs, Dirs: proc.Dirs,
 	})
 	if err != nil {
 		return err
 	}
-	logPath := filepath.Join(a.cfg.LogDir(), fmt.Sprintf("%s_%s_%s.log", w.namespace, w.name, c.spec.Name))
+	// Each run gets a new log; the one before is kept for --previous.
+	logPath := a.cfg.ContainerLog(w.namespace, w.name, c.spec.Name, false)
+	if err := os.Rename(logPath, a.cfg.ContainerLog(w.namespace, w.name, c.spec.Name, true)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("keep the previous log: %w", err)
+	}
 	logf, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(logf, "--- rebound lab: start %s (restart %d) at %s: %s %q\n", c.spec.Name, c.restartCount, time.Now().Format(time.RFC3339Nano), proc.Path, proc.Argv)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -194,7 +199,8 @@ func (c *ctr) launch(proc *podspec.Process) error {
 	// Probers end with this run of the process: the wait below cancels.
 	ctx, cancel := context.WithCancel(a.ctx)
 	c.startProbers(ctx, c.startCount)
-	a.log.Info("container started", "pod", w.namespace+"/"+w.name, "container", c.spec.Name, "pid", c.pid, "ip", w.ip)
+	a.log.Info("container started", "pod", w.namespace+"/"+w.name, "container", c.spec.Name, "pid", c.pid, "ip", w.ip,
+		"restart", c.restartCount, "path", proc.Path, "argv", proc.Argv)
 	exited := c.exited
 	go func() {
 		err := cmd.Wait()
@@ -270,7 +276,10 @@ func (c *ctr) kill(byPower bool) {
 	}
 	if c.simulated && c.running {
 		c.running = false
-		c.terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error", Message: "node stopped", FinishedAt: metav1.NewTime(time.Now().Truncate(time.Second))}
+		c.terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error", Message: "killed", FinishedAt: metav1.NewTime(time.Now().Truncate(time.Second))}
+		if byPower {
+			c.terminated.Message = "node stopped"
+		}
 	}
 	c.mu.Unlock()
 	if pid == 0 {

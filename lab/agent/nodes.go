@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/reboundhq/rebound/lab/agent/kubeletapi"
 )
 
 // Labels every lab node carries, as cloud nodes do.
@@ -94,7 +96,7 @@ func (a *Agent) nodeObject(n *node) *corev1.Node {
 				KubeletVersion: "v1.36.3-rebound-lab", OperatingSystem: "linux", Architecture: "amd64",
 				ContainerRuntimeVersion: "rebound-lab://1", OSImage: "rebound lab node",
 			},
-			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 0}},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: kubeletapi.Port}},
 		},
 	}
 }
@@ -138,6 +140,7 @@ func (a *Agent) updateNodeStatus(ctx context.Context, n *node) error {
 	want := a.nodeObject(n).Status
 	cur.Status.Capacity, cur.Status.Allocatable = want.Capacity, want.Allocatable
 	cur.Status.Addresses, cur.Status.NodeInfo = want.Addresses, want.NodeInfo
+	cur.Status.DaemonEndpoints = want.DaemonEndpoints
 	cur.Status.Phase = corev1.NodeRunning
 	conds := []corev1.NodeCondition{
 		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "rebound lab agent is posting ready status"},

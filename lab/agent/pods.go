@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -35,6 +36,7 @@ type podWorker struct {
 	pod       *corev1.Pod
 	ip        string
 	netns     string // the network namespace its containers join
+	hostPorts []net.Listener
 	volumes   map[string]string
 	waiting   string // why the pod's containers cannot start yet
 	waitMsg   string
@@ -84,7 +86,6 @@ func (w *podWorker) run() {
 		}
 		if w.sync(ctx) {
 			w.a.removeWorker(w.uid)
-			w.a.markHosts()
 			return
 		}
 	}
@@ -143,8 +144,6 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		if err := w.setupNetwork(pod); err != nil {
 			w.waiting, w.waitMsg = "PodNetworkUnavailable", err.Error()
 			a.log.Warn("pod network", "pod", w.namespace+"/"+w.name, "err", err)
-		} else {
-			a.markHosts()
 		}
 	}
 	w.mu.Unlock()
@@ -153,12 +152,8 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		if err := privateDir(a.cfg.PodDir(string(w.uid))); err != nil { // it holds the pod's secret volumes
 			a.log.Error("pod folder", "err", err)
 		}
-		hosts := a.cfg.PodDir(string(w.uid)) + "/hosts"
-		if _, err := os.Stat(hosts); err != nil {
-			_ = os.WriteFile(hosts, HostsFile(pod, w.ip, nil), 0o644)
-			a.markHosts()
-		}
-		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/resolv.conf", ResolvConf(pod, a.cfg.Net.DNSServiceIP()), 0o644)
+		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/hosts", HostsFile(pod, w.ip), 0o644)
+		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/resolv.conf", PodDNS(pod, a.cfg.Net.DNSServiceIP()), 0o644)
 		vols, err := w.prepareVolumes(ctx, pod)
 		w.mu.Lock()
 		var ce *podspec.ConfigError
@@ -175,7 +170,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		}
 		w.mu.Unlock()
 	}
-	if w.volumes != nil {
+	if w.volumes != nil && !w.holdForPodFailure(pod) {
 		w.runContainers(pod)
 	}
 	w.reportStatus(ctx, pod)
@@ -269,12 +264,22 @@ func (w *podWorker) setupNetwork(pod *corev1.Pod) error {
 		a.releaseIPs(w.uid)
 		return err
 	}
+	w.ip = ip
+	if err := w.openHostPorts(pod); err != nil {
+		w.ip = ""
+		_ = labnet.TeardownPod(a.cfg.Name, w.uid)
+		a.releaseIPs(w.uid)
+		return err
+	}
 	a.log.Info("pod network", "pod", w.namespace+"/"+w.name, "ip", ip, "veth", link.HostVeth, "took", time.Since(start))
 	w.ip, w.netns = ip, link.Netns
 	return nil
 }
 
 func (w *podWorker) cleanup() {
+	w.mu.Lock()
+	w.closeHostPorts()
+	w.mu.Unlock()
 	if w.netns != "" && w.netns != labnet.NetnsPath(w.a.cfg.Name) {
 		if err := labnet.TeardownPod(w.a.cfg.Name, w.uid); err != nil {
 			w.a.log.Warn("remove pod network", "pod", w.namespace+"/"+w.name, "err", err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -18,8 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/reboundhq/rebound/lab/agent/podexec"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
-	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 type probeKind string
@@ -196,9 +195,9 @@ func (w *podWorker) runProbe(ctx context.Context, c *ctr, pid int, p *corev1.Pro
 		if err != nil {
 			return fmt.Errorf("exec probe: %w", err)
 		}
-		// Run inside the container's mount, UTS and network namespaces, as the kubelet does.
-		args := append([]string{"-t", strconv.Itoa(pid), "-m", "-u", "-n", "--", proc.Path}, proc.Argv[1:]...)
-		cmd := exec.CommandContext(ctx, "nsenter", args...)
+		// Run inside the container's mount, UTS and network namespaces
+		// and as its user, as the kubelet does.
+		cmd := podexec.Enter(ctx, pid, proc.User, proc.NoNewPrivs, proc.Path, proc.Argv[1:])
 		cmd.Env = proc.Env
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -257,5 +256,5 @@ func (o apiObjects) Secret(ns, name string) (*corev1.Secret, error) {
 // dial reaches the pod as the kubelet does from its node: from the lab's
 // namespace (a hostNetwork pod's own).
 func (w *podWorker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	return labnet.Dialer(w.a.cfg.Name)(ctx, network, addr)
+	return w.a.dial(ctx, network, addr)
 }

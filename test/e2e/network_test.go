@@ -22,7 +22,7 @@ import (
 	"github.com/reboundhq/rebound/lab/labnet"
 )
 
-const netNamespace = "e2e-net"
+const podNetNamespace = "e2e-net"
 
 // peerServer answers each TCP connection on 0.0.0.0:5432 with the address
 // the connection came from, as the server sees it.
@@ -40,7 +40,7 @@ for my $h (@ARGV) {
 
 func perlPod(name, zone string, restart corev1.RestartPolicy, script string, args ...string) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: netNamespace, Labels: map[string]string{"app": name}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: podNetNamespace, Labels: map[string]string{"app": name}},
 		Spec: corev1.PodSpec{
 			RestartPolicy: restart,
 			NodeSelector:  map[string]string{agent.LabelZone: zone},
@@ -81,7 +81,7 @@ func TestPodNetwork(t *testing.T) {
 	f := features.New("pod network").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			cs := kube(t, ctx)
-			if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: netNamespace}}, metav1.CreateOptions{}); err != nil {
+			if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: podNetNamespace}}, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			return ctx
@@ -90,14 +90,14 @@ func TestPodNetwork(t *testing.T) {
 			cs, l := kube(t, ctx), labFrom(ctx)
 			servers := make([]*corev1.Pod, 2)
 			for i, zone := range []string{l.ZoneName(0), l.ZoneName(1)} {
-				if _, err := cs.CoreV1().Pods(netNamespace).Create(ctx, perlPod(fmt.Sprintf("server-%d", i), zone, corev1.RestartPolicyAlways, peerServer), metav1.CreateOptions{}); err != nil {
+				if _, err := cs.CoreV1().Pods(podNetNamespace).Create(ctx, perlPod(fmt.Sprintf("server-%d", i), zone, corev1.RestartPolicyAlways, peerServer), metav1.CreateOptions{}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			for i := range servers {
-				servers[i] = runningPod(t, ctx, cs, netNamespace, fmt.Sprintf("server-%d", i))
+				servers[i] = runningPod(t, ctx, cs, podNetNamespace, fmt.Sprintf("server-%d", i))
 				waitFor(t, ctx, servers[i].Name+" listening", 30*time.Second, func() bool {
-					return strings.Contains(podLog(ctx, netNamespace, servers[i].Name, "perl"), "listening")
+					return strings.Contains(podLog(ctx, podNetNamespace, servers[i].Name, "perl"), "listening")
 				})
 			}
 			if servers[0].Status.PodIP == servers[1].Status.PodIP {
@@ -110,19 +110,19 @@ func TestPodNetwork(t *testing.T) {
 				}
 			}
 			client := perlPod("client", l.ZoneName(2), corev1.RestartPolicyNever, peerClient, servers[0].Status.PodIP, servers[1].Status.PodIP)
-			if _, err := cs.CoreV1().Pods(netNamespace).Create(ctx, client, metav1.CreateOptions{}); err != nil {
+			if _, err := cs.CoreV1().Pods(podNetNamespace).Create(ctx, client, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			var clientIP string
 			waitFor(t, ctx, "the client to finish", 60*time.Second, func() bool {
-				p, err := cs.CoreV1().Pods(netNamespace).Get(ctx, "client", metav1.GetOptions{})
+				p, err := cs.CoreV1().Pods(podNetNamespace).Get(ctx, "client", metav1.GetOptions{})
 				if err != nil {
 					return false
 				}
 				clientIP = p.Status.PodIP
 				return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 			})
-			out := podLog(ctx, netNamespace, "client", "perl")
+			out := podLog(ctx, podNetNamespace, "client", "perl")
 			for _, s := range servers {
 				want := fmt.Sprintf("%s saw %s\n", s.Status.PodIP, clientIP)
 				if !strings.Contains(out, want) {
@@ -150,8 +150,45 @@ func TestPodNetwork(t *testing.T) {
 			}
 			return ctx
 		}).
+		Assess("a hostPort answers on the node's address; a second pod asking for it on the same node is refused, naming the port", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			cs, l := kube(t, ctx), labFrom(ctx)
+			first := perlPod("hostport-0", l.ZoneName(0), corev1.RestartPolicyAlways, peerServer)
+			first.Spec.Containers[0].Ports[0].HostPort = 15432
+			if _, err := cs.CoreV1().Pods(podNetNamespace).Create(ctx, first, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			p := runningPod(t, ctx, cs, podNetNamespace, "hostport-0")
+			waitFor(t, ctx, "hostport-0 listening", 30*time.Second, func() bool {
+				return strings.Contains(podLog(ctx, podNetNamespace, "hostport-0", "perl"), "listening")
+			})
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(p.Status.HostIP, "15432"), 5*time.Second)
+			if err != nil {
+				t.Fatalf("hostPort 15432 on node %s (%s): %v", p.Spec.NodeName, p.Status.HostIP, err)
+			}
+			b, _ := io.ReadAll(c)
+			c.Close()
+			if strings.TrimSpace(string(b)) == "" {
+				t.Errorf("hostPort 15432 reached no server")
+			}
+			// Bound to the same node past the scheduler, as a user's nodeName does.
+			second := perlPod("hostport-1", l.ZoneName(0), corev1.RestartPolicyAlways, peerServer)
+			second.Spec.NodeName, second.Spec.NodeSelector = p.Spec.NodeName, nil
+			second.Spec.Containers[0].Ports[0].HostPort = 15432
+			if _, err := cs.CoreV1().Pods(podNetNamespace).Create(ctx, second, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, ctx, "hostport-1 waiting with the port named", 30*time.Second, func() bool {
+				q, err := cs.CoreV1().Pods(podNetNamespace).Get(ctx, "hostport-1", metav1.GetOptions{})
+				if err != nil || len(q.Status.ContainerStatuses) == 0 {
+					return false
+				}
+				w := q.Status.ContainerStatuses[0].State.Waiting
+				return w != nil && strings.Contains(w.Message, "hostPort 15432 is taken")
+			})
+			return ctx
+		}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			deleteNamespace(t, ctx, kube(t, ctx), netNamespace)
+			deleteNamespace(t, ctx, kube(t, ctx), podNetNamespace)
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
