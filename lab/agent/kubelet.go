@@ -57,6 +57,10 @@ type kubeletPods struct{ a *Agent }
 // ("" for none).
 func (p kubeletPods) find(node, namespace, pod, name string) (*podWorker, *ctr, error) {
 	a := p.a
+	if n := a.nodes[node]; n != nil && n.CutOff() {
+		// As behind a partition, the API server does not reach the node.
+		return nil, nil, fmt.Errorf("node %s is cut off from the control plane (a lab network partition with --cut-control-plane): its kubelet cannot be reached", node)
+	}
 	a.mu.Lock()
 	var w *podWorker
 	for _, cand := range a.workers {
