@@ -10,6 +10,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -135,6 +136,9 @@ func TestNetworkFaults(t *testing.T) {
 			})
 			if took := time.Since(cut); took > lab.NotReadyWithin {
 				t.Errorf("zone NotReady after %s, documented within %s", took, lab.NotReadyWithin)
+			}
+			if body, err := cs.CoreV1().Pods(demoNamespace).GetLogs(victim.Name, &corev1.PodLogOptions{}).DoRaw(ctx); err == nil || !strings.Contains(string(body), "cut off from the control plane") {
+				t.Errorf("logs of a pod on a cut-off node: %v, %q; want the kubelet unreachable", err, body)
 			}
 			list, err := cli(ctx, "lab", "net", "list").CombinedOutput()
 			if err != nil || !strings.Contains(string(list), "partition zone "+zone) {
