@@ -195,17 +195,18 @@ func (l *Lab) cutControlPlane(ctx context.Context, nodes []string, action string
 }
 
 // NetHeal heals one network fault: nodes it cut off from the control
-// plane heartbeat again, and its rules and qdiscs go.
+// plane heartbeat again, and its rules and qdiscs go. On a lab that is
+// down there is nothing left to heal (the namespace took the rules, the
+// agent its cuts) and it only drops the record.
 func (l *Lab) NetHeal(ctx context.Context, id netfault.ID) error {
 	c := l.NetFaults()
+	if err := l.needNetwork(); err != nil {
+		_ = os.Remove(filepath.Join(l.Dir(), "netfaults", string(id)+".json"))
+		return nil
+	}
 	var errs []error
 	if a, err := c.Get(ctx, id); err == nil && a.Labels[netLabelCut] != "" {
 		errs = append(errs, l.cutControlPlane(ctx, strings.Split(a.Labels[netLabelCut], ","), agent.LinkResume))
-	}
-	if err := l.needNetwork(); err != nil {
-		// The namespace, and every rule in it, is gone with the lab.
-		_ = os.Remove(filepath.Join(l.Dir(), "netfaults", string(id)+".json"))
-		return errors.Join(errs...)
 	}
 	errs = append(errs, c.Heal(ctx, id))
 	return errors.Join(errs...)
