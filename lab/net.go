@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -201,7 +202,9 @@ func (l *Lab) cutControlPlane(ctx context.Context, nodes []string, action string
 func (l *Lab) NetHeal(ctx context.Context, id netfault.ID) error {
 	c := l.NetFaults()
 	if err := l.needNetwork(); err != nil {
-		_ = os.Remove(filepath.Join(l.Dir(), "netfaults", string(id)+".json"))
+		if err := os.Remove(filepath.Join(l.Dir(), "netfaults", string(id)+".json")); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s (lab %q is down)", netfault.ErrUnknownFault, id, l.Name)
+		}
 		return nil
 	}
 	var errs []error
