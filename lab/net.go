@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -195,17 +196,20 @@ func (l *Lab) cutControlPlane(ctx context.Context, nodes []string, action string
 }
 
 // NetHeal heals one network fault: nodes it cut off from the control
-// plane heartbeat again, and its rules and qdiscs go.
+// plane heartbeat again, and its rules and qdiscs go. On a lab that is
+// down there is nothing left to heal (the namespace took the rules, the
+// agent its cuts) and it only drops the record.
 func (l *Lab) NetHeal(ctx context.Context, id netfault.ID) error {
 	c := l.NetFaults()
+	if err := l.needNetwork(); err != nil {
+		if err := os.Remove(filepath.Join(l.Dir(), "netfaults", string(id)+".json")); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s (lab %q is down)", netfault.ErrUnknownFault, id, l.Name)
+		}
+		return nil
+	}
 	var errs []error
 	if a, err := c.Get(ctx, id); err == nil && a.Labels[netLabelCut] != "" {
 		errs = append(errs, l.cutControlPlane(ctx, strings.Split(a.Labels[netLabelCut], ","), agent.LinkResume))
-	}
-	if err := l.needNetwork(); err != nil {
-		// The namespace, and every rule in it, is gone with the lab.
-		_ = os.Remove(filepath.Join(l.Dir(), "netfaults", string(id)+".json"))
-		return errors.Join(errs...)
 	}
 	errs = append(errs, c.Heal(ctx, id))
 	return errors.Join(errs...)
@@ -317,6 +321,12 @@ func (l *Lab) resolveNet(ctx context.Context, cs kubernetes.Interface, t NetTarg
 			continue
 		}
 		if links {
+			if p.Status.PodIP == "" {
+				if t.Namespace != "" {
+					return side, fmt.Errorf("%s: pod %s has no network yet (phase %s): wait until it runs", t, name, p.Status.Phase)
+				}
+				continue // not started: nothing to shape on its node yet
+			}
 			side.links = append(side.links, netfault.PodLink{Name: name, HostVeth: labnet.HostVeth(p.UID), Netns: labnet.PodNetnsPath(l.Name, p.UID)})
 			continue
 		}

@@ -139,7 +139,11 @@ func statusCommand(s streams.Streams, opts *rlab.Options) *cobra.Command {
 			tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NODE\tZONE\tIP\tPOWER\tREADY\tPODS")
 			for _, n := range st.Nodes {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", n.Name, n.Zone, n.IP, n.Power, n.Ready, n.Pods)
+				power := string(n.Power)
+				if n.CutOff {
+					power += ", cut off"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", n.Name, n.Zone, n.IP, power, n.Ready, n.Pods)
 			}
 			return tw.Flush()
 		},

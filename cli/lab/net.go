@@ -200,9 +200,18 @@ func netApply(ctx context.Context, out io.Writer, l *rlab.Lab, nf rlab.NetFault)
 	return nil
 }
 
-// describe says what a fault does in terms of its lab targets.
+// describe says what a fault does in terms of its lab targets, or of its
+// addresses and links when another owner (the lab's Chaos Mesh
+// controller, label "by") applied it.
 func describe(a netfault.Applied) string {
+	by := ""
+	if a.Labels["by"] != "" {
+		by = " (by " + a.Labels["by"] + ")"
+	}
 	t := a.Labels["target"]
+	if t == "" {
+		return a.Fault.String() + by
+	}
 	peers := a.Labels["peers"]
 	if peers == "" {
 		peers = "everything else"
@@ -213,13 +222,13 @@ func describe(a netfault.Applied) string {
 	}
 	switch a.Kind {
 	case netfault.Partition:
-		return fmt.Sprintf("partition %s from %s%s", t, peers, dir)
+		return fmt.Sprintf("partition %s from %s%s%s", t, peers, dir, by)
 	case netfault.Loss:
-		return fmt.Sprintf("drop %d%% of the packets between %s and %s%s", a.Percent, t, peers, dir)
+		return fmt.Sprintf("drop %d%% of the packets between %s and %s%s%s", a.Percent, t, peers, dir, by)
 	case netfault.Bandwidth:
-		return fmt.Sprintf("limit the %d pods of %s to %s%s", len(a.Links), t, netfault.FormatRate(a.Rate), dir)
+		return fmt.Sprintf("limit the %d pods of %s to %s%s%s", len(a.Links), t, netfault.FormatRate(a.Rate), dir, by)
 	}
-	return a.Fault.String()
+	return a.Fault.String() + by
 }
 
 func netHealCommand(s streams.Streams, opts *rlab.Options) *cobra.Command {

@@ -62,6 +62,10 @@ func (p kubeletPods) find(node, namespace, pod, name string) (*podWorker, *ctr, 
 	if n := a.nodes[node]; n == nil || n.Power() != PowerOn {
 		return nil, nil, fmt.Errorf("node %s is powered off or frozen in the lab, so its kubelet does not answer: `rebound lab node start %s`", node, node)
 	}
+	if n := a.nodes[node]; n != nil && n.CutOff() {
+		// As behind a partition, the API server does not reach the node.
+		return nil, nil, fmt.Errorf("node %s is cut off from the control plane (a lab network partition with --cut-control-plane): its kubelet cannot be reached", node)
+	}
 	a.mu.Lock()
 	var cands []*podWorker
 	for _, cand := range a.workers {

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/nftables"
@@ -27,7 +26,6 @@ import (
 type Controller struct {
 	netns string // path of the lab's network namespace
 	dir   string // state folder: one <ID>.json per applied fault
-	mu    sync.Mutex
 }
 
 // New returns the controller of the network namespace at netnsPath (the
@@ -141,8 +139,10 @@ func (c *Controller) Heal(ctx context.Context, id ID) error {
 	return nil
 }
 
-// HealAll heals every recorded fault, then deletes rebound's table, which
-// also ends rules whose records are lost. It returns the IDs it healed.
+// HealAll heals every recorded fault, then the fault chains left without
+// a record (a process killed between the kernel and its record). It
+// returns the IDs it healed. Rebound's table and base chains stay, empty;
+// they go with the namespace.
 func (c *Controller) HealAll(ctx context.Context) ([]ID, error) {
 	list, err := c.List(ctx)
 	if err != nil {
@@ -157,8 +157,19 @@ func (c *Controller) HealAll(ctx context.Context) ([]ID, error) {
 		}
 		ids = append(ids, a.ID)
 	}
-	if len(errs) == 0 {
-		errs = append(errs, c.withNetns(func(ns netns.NsHandle) error { return delTable(ns) }))
+	orphans, err := c.ruleIDs()
+	if err != nil {
+		return ids, errors.Join(append(errs, err)...)
+	}
+	for _, id := range orphans {
+		if _, err := os.Stat(c.recordPath(id)); err == nil {
+			continue // applied since the list above
+		}
+		if err := c.withNetns(func(ns netns.NsHandle) error { return delRules(ns, id) }); err != nil {
+			errs = append(errs, fmt.Errorf("heal %s (no record): %w", id, err))
+			continue
+		}
+		ids = append(ids, id)
 	}
 	return ids, errors.Join(errs...)
 }
@@ -251,7 +262,13 @@ func (c *Controller) withNetns(fn func(ns netns.NsHandle) error) error {
 }
 
 func (c *Controller) hasRules(id ID) (bool, error) {
-	var found bool
+	ids, err := c.ruleIDs()
+	return slices.Contains(ids, id), err
+}
+
+// ruleIDs lists the IDs of the fault chains in rebound's table.
+func (c *Controller) ruleIDs() ([]ID, error) {
+	var ids []ID
 	err := c.withNetns(func(ns netns.NsHandle) error {
 		conn, err := nftables.New(nftables.WithNetNSFd(int(ns)))
 		if err != nil {
@@ -259,14 +276,16 @@ func (c *Controller) hasRules(id ID) (bool, error) {
 		}
 		chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
 		if err != nil {
-			return err
+			return fmt.Errorf("nftables: list chains: %w", err)
 		}
 		for _, ch := range chains {
-			found = found || (ch.Table.Name == TableName && ch.Name == chainName(id))
+			if id, ok := strings.CutPrefix(ch.Name, "f-"); ok && ch.Table.Name == TableName && ch.Hooknum == nil {
+				ids = append(ids, ID(id))
+			}
 		}
 		return nil
 	})
-	return found, err
+	return ids, err
 }
 
 // addRules adds a partition or loss fault in one batch: rebound's table and
@@ -370,22 +389,6 @@ func delRules(ns netns.NsHandle, id ID) error {
 	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("nftables: %w", err)
-	}
-	return nil
-}
-
-// delTable deletes rebound's table, if there.
-func delTable(ns netns.NsHandle) error {
-	conn, err := nftables.New(nftables.WithNetNSFd(int(ns)))
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	if _, err := conn.ListTableOfFamily(TableName, nftables.TableFamilyINet); err != nil {
-		return nil // not there
-	}
-	conn.DelTable(table())
-	if err := conn.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("nftables: delete table %s: %w", TableName, err)
 	}
 	return nil
 }

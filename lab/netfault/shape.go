@@ -112,7 +112,7 @@ func addQdisc(ns netns.NsHandle, ifname string, f Fault) error {
 	defer h.Close()
 	link, err := h.LinkByName(ifname)
 	if err != nil {
-		return fmt.Errorf("find link %s: %w", ifname, err)
+		return fmt.Errorf("find link %s: %w (does the pod run with a network of its own?)", ifname, err)
 	}
 	if q, err := ownRoot(h, link); err != nil {
 		return err

@@ -5,10 +5,12 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -135,6 +137,9 @@ func TestNetworkFaults(t *testing.T) {
 			if took := time.Since(cut); took > lab.NotReadyWithin {
 				t.Errorf("zone NotReady after %s, documented within %s", took, lab.NotReadyWithin)
 			}
+			if body, err := cs.CoreV1().Pods(demoNamespace).GetLogs(victim.Name, &corev1.PodLogOptions{}).DoRaw(ctx); err == nil || !strings.Contains(string(body), "cut off from the control plane") {
+				t.Errorf("logs of a pod on a cut-off node: %v, %q; want the kubelet unreachable", err, body)
+			}
 			list, err := cli(ctx, "lab", "net", "list").CombinedOutput()
 			if err != nil || !strings.Contains(string(list), "partition zone "+zone) {
 				t.Errorf("rebound lab net list: %v\n%s", err, list)
@@ -193,6 +198,90 @@ func TestNetworkFaults(t *testing.T) {
 			if f := failedProbes(ctx, addr, 50); f > 5 {
 				t.Errorf("after heal %d%% of the probes fail", f)
 			}
+			return ctx
+		}).
+		Assess("a bandwidth limit holds traffic to a pod near its rate", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			l, cs := labFrom(ctx), kube(t, ctx)
+			victim := etcdPods(t, ctx, cs)["etcd-1"]
+			// A sink of the test's own inside the pod's namespace.
+			sink, err := labnet.Listen(labnet.PodNetnsPath(l.Name, victim.UID), "tcp4", net.JoinHostPort(victim.Status.PodIP, "0"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sink.Close()
+			var got atomic.Int64
+			go func() {
+				for {
+					c, err := sink.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						b := make([]byte, 64<<10)
+						for {
+							n, err := c.Read(b)
+							got.Add(int64(n))
+							if err != nil {
+								return
+							}
+						}
+					}()
+				}
+			}()
+			out, err := cli(ctx, "lab", "net", "bandwidth", "--rate", "8mbit", "--pods", demoNamespace+"/statefulset.kubernetes.io/pod-name="+victim.Name, "--id", "e2e-bandwidth").CombinedOutput()
+			if err != nil {
+				t.Fatalf("rebound lab net bandwidth: %v\n%s", err, out)
+			}
+			conn, err := labnet.Dial(ctx, "tcp", sink.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					if _, err := conn.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+			time.Sleep(time.Second) // past the first burst
+			start, before := time.Now(), got.Load()
+			time.Sleep(2 * time.Second)
+			rate := float64(got.Load()-before) / time.Since(start).Seconds()
+			t.Logf("8mbit limit: %.0f bytes/s reached the pod", rate)
+			// Wide bounds around 1 MB/s.
+			if rate < 0.4e6 || rate > 2e6 {
+				t.Errorf("8mbit limit: %.0f bytes/s reached the pod, want 0.4–2 MB/s", rate)
+			}
+			if out, err := cli(ctx, "lab", "net", "heal", "e2e-bandwidth").CombinedOutput(); err != nil {
+				t.Fatalf("rebound lab net heal: %v\n%s", err, out)
+			}
+			return ctx
+		}).
+		Assess("kill -9 during the catalog's zone-partition, then rebound cleanup heals it from the journal", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			l := labFrom(ctx)
+			file := writeScenarioFile(t, scenarioYAML("zone-partition", "zone", "kind: zone-partition\nzone: lab-1a\nduration: 5m", ""))
+			cmd, out := startUntilFault(t, ctx, file)
+			list, err := l.NetList(ctx)
+			if err != nil || len(list) != 1 || list[0].Kind != netfault.Partition {
+				t.Fatalf("while the scenario runs: faults %v, %v; want its one partition\n%s", list, err, out)
+			}
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if list, _ := l.NetList(ctx); len(list) != 1 {
+				t.Fatalf("after kill -9 the partition should still be in effect: %v", list)
+			}
+			cleaned, err := cli(ctx, "cleanup").CombinedOutput()
+			if err != nil || !strings.Contains(string(cleaned), "rolled back") {
+				t.Fatalf("rebound cleanup: %v\n%s", err, cleaned)
+			}
+			if list, err := l.NetList(ctx); err != nil || len(list) != 0 {
+				t.Errorf("after cleanup: faults %v, %v; want none", list, err)
+			}
+			ecli, eps := etcdClient(t, ctx, kube(t, ctx))
+			waitFor(t, ctx, "three healthy members after cleanup", 60*time.Second, func() bool { return healthyMembers(ctx, ecli, eps) == 3 })
 			return ctx
 		}).
 		Assess("delay is refused with the kernel option named, and nothing is left", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
