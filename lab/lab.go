@@ -50,8 +50,8 @@ func (l *Lab) Up(ctx context.Context) error {
 	if err := Preflight(l.Options); err != nil {
 		return err
 	}
-	if cfg, err := agent.LoadConfig(l.Dir()); err == nil && (len(cfg.Nodes) != l.Nodes || zonesOf(cfg) != l.Zones) {
-		return fmt.Errorf("lab %q is up with %d nodes over %d zones; run `rebound lab down` first to change its shape", l.Name, len(cfg.Nodes), zonesOf(cfg))
+	if run, up := l.Running(); up && (run.Nodes != l.Nodes || run.Zones != l.Zones || run.Region != l.Region) {
+		return fmt.Errorf("lab %q is up with %d nodes over %d zones in region %s; run `rebound lab down --name %s` first to change its shape or region", l.Name, run.Nodes, run.Zones, run.Region, l.Name)
 	}
 	if err := os.MkdirAll(l.Dir(), 0o755); err != nil {
 		return err
@@ -72,14 +72,6 @@ func (l *Lab) Up(ctx context.Context) error {
 	l.say("lab %q is up: %d nodes over %d zones in %s (%.1fs)", l.Name, l.Nodes, l.Zones, l.Region, time.Since(start).Seconds())
 	l.say("kubeconfig: %s", l.Kubeconfig())
 	return nil
-}
-
-func zonesOf(cfg *agent.Config) int {
-	z := map[string]bool{}
-	for _, n := range cfg.Nodes {
-		z[n.Zone] = true
-	}
-	return len(z)
 }
 
 func (l *Lab) agentConfig() *agent.Config {

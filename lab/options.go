@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/reboundhq/rebound/lab/agent"
 )
 
 // Options describe a lab.
@@ -55,6 +57,26 @@ func envOr(k, def string) string {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
 
+var regionRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+
+// Running returns o shaped like the lab of its name as it was brought up
+// (its nodes, zones and region, read from the state the agent runs on),
+// and whether that lab is up; o unchanged and false when it is not. A
+// command that acts on a lab by name (a second lab standing for a DR
+// region) uses it, so it need not repeat how the lab was made.
+func (o Options) Running() (Options, bool) {
+	cfg, err := agent.LoadConfig(o.Dir())
+	if err != nil || len(cfg.Nodes) == 0 {
+		return o, false
+	}
+	zones := map[string]bool{}
+	for _, n := range cfg.Nodes {
+		zones[n.Zone] = true
+	}
+	o.Nodes, o.Zones, o.Region = len(cfg.Nodes), len(zones), cfg.Nodes[0].Region
+	return o, true
+}
+
 // Validate checks the options and names the fix.
 func (o Options) Validate() error {
 	switch {
@@ -64,6 +86,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--zones %d: a lab has 1 to 26 zones", o.Zones)
 	case o.Nodes < o.Zones || o.Nodes > 250:
 		return fmt.Errorf("--nodes %d: a lab has at least one node per zone (%d) and at most 250", o.Nodes, o.Zones)
+	case !regionRE.MatchString(o.Region):
+		return fmt.Errorf("--region %q: use 1 to 32 lower-case letters, digits and dashes, like lab-2 (its zones are lab-2a, lab-2b, …)", o.Region)
 	}
 	return nil
 }
@@ -83,7 +107,9 @@ func (o Options) Kubeconfig() string {
 }
 
 // Network is the loopback /16 of this lab: nodes get x.y.0.n, pods x.y.1.1
-// upwards. It is derived from the name so labs side by side do not clash.
+// upwards. It is derived from the name so labs side by side do not clash;
+// two names that hash alike are refused by Preflight while the other lab
+// exists, naming the fix (another --name).
 func (o Options) Network() netip.Prefix {
 	h := fnv.New32a()
 	h.Write([]byte(o.Name))
