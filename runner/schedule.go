@@ -104,4 +104,3 @@ func shortID(id string) string {
 	}
 	return id
 }
-

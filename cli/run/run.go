@@ -85,9 +85,9 @@ With no arguments it brings the local lab up, deploys the demo etcd app into
 namespace rebound-demo and runs the default game day (node loss, zone outage,
 disk loss, human error, region loss), then prints the table and writes every
 report into ./rebound-report/. Region loss restores the demo app into a
-second lab, the DR region (lab `+DefaultDRLab+`, region lab-2), which it brings
+second lab, the DR region (lab ` + DefaultDRLab + `, region lab-2), which it brings
 up beside the first and leaves up like the first (rebound lab down --name
-`+DefaultDRLab+`).
+` + DefaultDRLab + `).
 
 A scenario with spec.dr acts on two clusters: the fault in its target's,
 the restore in the DR cluster, where the probes follow the app. The safety
