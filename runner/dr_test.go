@@ -215,4 +215,3 @@ func TestCheckSafetyOfTheDRCluster(t *testing.T) {
 		})
 	}
 }
-

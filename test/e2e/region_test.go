@@ -239,7 +239,7 @@ func TestRegionLoss(t *testing.T) {
 			if err != nil {
 				t.Fatalf("rebound cleanup: %v\n%s", err, clean)
 			}
-			for _, want := range []string{"start lab node", "the app's copy restored into namespace " + drNamespace} {
+			for _, want := range []string{"stop every node of lab " + labFrom(ctx).Name, "the app's copy restored into namespace " + drNamespace} {
 				if !strings.Contains(string(clean), want) {
 					t.Errorf("cleanup output does not mention %q:\n%s", want, clean)
 				}
