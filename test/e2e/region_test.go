@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -99,6 +100,10 @@ func TestRegionLoss(t *testing.T) {
 			o.Binary = os.Getenv("REBOUND_BINARY")
 			dr := lab.New(o, os.Stderr)
 			_ = dr.Down(ctx) // one left over from an interrupted run
+			// As after `export KUBECONFIG=$(rebound lab kubeconfig --path)`:
+			// bringing the second lab up must leave the first's kubeconfig
+			// pointing at the first.
+			t.Setenv("KUBECONFIG", labFrom(ctx).Kubeconfig())
 			if err := dr.Up(ctx); err != nil {
 				t.Fatalf("bring the DR lab up: %v", err)
 			}
@@ -108,6 +113,17 @@ func TestRegionLoss(t *testing.T) {
 			dr := drLabFrom(ctx)
 			if dr.Network() == labFrom(ctx).Network() {
 				t.Fatalf("the two labs share the network %s", dr.Network())
+			}
+			target, err := clientcmd.BuildConfigFromFlags("", labFrom(ctx).Kubeconfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			drConfig, err := clientcmd.BuildConfigFromFlags("", dr.Kubeconfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if target.Host == drConfig.Host {
+				t.Fatalf("the target lab's kubeconfig names the DR lab's API server %s: bringing the DR lab up rewrote it", drConfig.Host)
 			}
 			cs, err := dr.KubeClient()
 			if err != nil {
