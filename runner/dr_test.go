@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -214,4 +215,84 @@ func TestCheckSafetyOfTheDRCluster(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scheduleStandIn stands in for a backup engine that runs schedules
+// (spec.backup.every): each tick takes a fakeBackups backup, or fails with
+// fails.
+type scheduleStandIn struct {
+	*fakeBackups
+	ticks int
+}
+
+func (s *scheduleStandIn) Schedule(ctx context.Context, t *Target, tag string, every time.Duration, taken func(BackupCut, error)) {
+	for {
+		s.ticks++
+		cut, err := s.Backup(ctx, t)
+		if ctx.Err() != nil {
+			return
+		}
+		taken(cut, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// A schedule rebound runs during the scenario: the fault waits for its
+// first backup, the schedule stops at the fault, and the restore into the
+// DR cluster takes its newest backup from before the fault.
+func TestPhaseMachineScheduleDuringTheScenario(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		eng := &scheduleStandIn{fakeBackups: &fakeBackups{w: h.w, clk: h.opts.Clock.(testClock)}}
+		h.opts.Backup = eng
+		h.opts.Baseline = 5 * time.Second // two ticks of a 2 s schedule before the fault
+		s := drScenario(h)
+		s.Backup = scenarios.Backup{Schedule: "every-2s", Every: 2 * time.Second}
+		h.opts.DR = map[string]*Cluster{DRKey(s.DR): drStandIn(h, eng)}
+		run, err := h.run(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := run.Scenarios[0]
+		res := sc.Result
+		if sc.Error != "" || res.RestoredBackup == "" || res.RestoredBackup == "backup-1" || res.LostBeforeBackupCount != 0 || res.ExpectedLossCount == 0 {
+			t.Fatalf("error %q restored %q (of %d ticks) lost before the cut %d expected %d; want the newest scheduled backup before the fault restored\n%s",
+				sc.Error, res.RestoredBackup, eng.ticks, res.LostBeforeBackupCount, res.ExpectedLossCount, h.out)
+		}
+		ticks := eng.ticks
+		time.Sleep(10 * time.Second)
+		if eng.ticks != ticks {
+			t.Errorf("the schedule still runs after the scenario: %d ticks, then %d", ticks, eng.ticks)
+		}
+	})
+}
+
+// A schedule whose first backup fails leaves nothing to restore: the
+// scenario is refused before the fault, saying why.
+func TestPhaseMachineScheduleFirstBackupFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		eng := &scheduleStandIn{fakeBackups: &fakeBackups{w: h.w, clk: h.opts.Clock.(testClock), fails: errors.New("repository is locked")}}
+		h.opts.Backup = eng
+		s := drScenario(h)
+		s.Backup = scenarios.Backup{Schedule: "every-2s", Every: 2 * time.Second}
+		h.opts.DR = map[string]*Cluster{DRKey(s.DR): drStandIn(h, eng)}
+		run, err := h.run(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := run.Scenarios[0]
+		if !strings.Contains(sc.Error, "its first backup failed") || !strings.Contains(sc.Error, "repository is locked") || !strings.Contains(sc.Error, "nothing was injected") {
+			t.Errorf("error %q, want the first backup's failure and that nothing was injected", sc.Error)
+		}
+		for _, e := range sc.Events {
+			if e.Kind == "faultApplied" {
+				t.Errorf("the fault was applied: %v", sc.Events)
+			}
+		}
+	})
 }
