@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -75,7 +76,7 @@ func checkDRSafety(opts Options, s *scenarios.Scenario) []error {
 	switch ns := dr.Namespace; {
 	case ns == "kube-system":
 		errs = append(errs, fmt.Errorf("%w: %s names namespace kube-system of the DR cluster; rebound never acts there", ErrRefused, what))
-	case !containsString(opts.AllowNamespaces, ns):
+	case !slices.Contains(opts.AllowNamespaces, ns):
 		errs = append(errs, fmt.Errorf("%w: %s names namespace %q of %s, which is not in the allowlist %v: add --allow-namespace %s", ErrRefused, what, ns, dr, opts.AllowNamespaces, ns))
 	}
 	if dr.Lab == "" && !opts.Yes && !opts.DryRun {
@@ -89,15 +90,6 @@ func checkDRSafety(opts Options, s *scenarios.Scenario) []error {
 		errs = append(errs, fmt.Errorf("%w: %s: the DR cluster (%s) is the target's own cluster; a region loss takes both: name another cluster (rebound lab up --name dr --region lab-2)", ErrRefused, what, dr))
 	}
 	return errs
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // drRun is a scenario's DR side as it runs.
@@ -125,7 +117,7 @@ func (sr *scenarioRun) prepareDR(ctx context.Context) error {
 			return fmt.Errorf("recovery path failover: the %s driver cannot promote a standby in the DR cluster; recover with recovery.path restore", sr.s.Target.Driver)
 		}
 		if err := f.FailoverSupport(); err != nil {
-			return fmt.Errorf("recovery path failover, nothing was injected: the %s driver: %w", sr.s.Target.Driver, err)
+			return fmt.Errorf("recovery path failover: the %s driver: %w", sr.s.Target.Driver, err)
 		}
 		return fmt.Errorf("recovery path failover: this rebound cannot drive a failover of the %s driver yet; recover with recovery.path restore", sr.s.Target.Driver)
 	}

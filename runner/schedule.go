@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/reboundhq/rebound/measure"
@@ -32,15 +33,25 @@ func (sr *scenarioRun) startSchedule(ctx context.Context) error {
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	first := make(chan error, 1)
-	n := 0
+	// The schedule's goroutine only records on the timeline (safe from any
+	// goroutine) and counts; notes are written when it has stopped.
+	var mu sync.Mutex
+	taken, failed := 0, 0
+	var lastErr error
 	go func() {
 		defer close(done)
 		sch.Schedule(sctx, sr.target, b.Schedule, b.Every, func(cut BackupCut, err error) {
-			n++
+			mu.Lock()
+			n := taken + failed + 1
 			if err != nil {
-				if sctx.Err() == nil {
-					sr.note("scheduled backup %d failed: %v", n, err)
-				}
+				failed++
+				lastErr = err
+			} else {
+				taken++
+			}
+			mu.Unlock()
+			if err != nil {
+				sr.record(measure.Mark, fmt.Sprintf("schedule %s: backup %d failed: %v", b.Schedule, n, err))
 			} else {
 				sr.record(measure.Mark, fmt.Sprintf("schedule %s took backup %s", b.Schedule, shortID(cut.ID)))
 			}
@@ -51,10 +62,16 @@ func (sr *scenarioRun) startSchedule(ctx context.Context) error {
 	}()
 	stopped := false
 	sr.stopSchedule = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			<-done
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		if failed > 0 {
+			sr.note("backup schedule %q: %d backups taken, %d failed (the last: %v)", b.Schedule, taken, failed, lastErr)
 		}
 	}
 	sr.note("backup schedule %q runs every %s until the fault", b.Schedule, b.Every)

@@ -113,7 +113,8 @@ in ERROR, such as a fault that never took effect). See docs/exit-codes.md.`,
   rebound run --dry-run                        # what it would do, changing nothing
   rebound run --scenario node-loss --scenario pause
   rebound run -f my-scenarios/ --kubeconfig ~/.kube/aks --allow-namespace search --yes
-  rebound run --gameday smoke --rung zone-redundant --format json,junit`,
+  rebound run --gameday smoke --rung zone-redundant --format json,junit
+  rebound run --scenario region-loss --dr-lab dr   # restore into lab dr (rebound lab up --name dr --region lab-2)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runE(cmd.Context(), s, f) },
 	}
