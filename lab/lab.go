@@ -50,8 +50,14 @@ func (l *Lab) Up(ctx context.Context) error {
 	if err := Preflight(l.Options); err != nil {
 		return err
 	}
-	if run, up := l.Running(); up && (run.Nodes != l.Nodes || run.Zones != l.Zones || run.Region != l.Region) {
+	run, up := l.Running()
+	if up && (run.Nodes != l.Nodes || run.Zones != l.Zones || run.Region != l.Region) {
 		return fmt.Errorf("lab %q is up with %d nodes over %d zones in region %s; run `rebound lab down --name %s` first to change its shape or region", l.Name, run.Nodes, run.Zones, run.Region, l.Name)
+	}
+	// Labs side by side (a DR region) need ranges of their own, including
+	// labs of other state folders, which Preflight does not see.
+	if addr := l.NetworkInUse(); !up && addr != "" {
+		return fmt.Errorf("%w: lab %q would use the loopback network %s, where something already listens (%s: another lab whose name hashes alike?); choose another --name", ErrNotReady, l.Name, l.Network(), addr)
 	}
 	if err := os.MkdirAll(l.Dir(), 0o755); err != nil {
 		return err

@@ -1,12 +1,15 @@
 package lab
 
 import (
+	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/reboundhq/rebound/lab/agent"
 )
@@ -114,6 +117,45 @@ func (o Options) Network() netip.Prefix {
 	h := fnv.New32a()
 	h.Write([]byte(o.Name))
 	return netip.PrefixFrom(netip.AddrFrom4([4]byte{127, byte(20 + h.Sum32()%200), 0, 0}), 16)
+}
+
+// NetworkInUse names an address of the lab's loopback range that something
+// already listens on (a lab of another state folder whose name hashes
+// alike, which Preflight cannot see), read from /proc/net/tcp; empty when
+// the range is free or that cannot be read. Up checks it for a lab that is
+// not up yet.
+func (o Options) NetworkInUse() string {
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return ""
+	}
+	return listenerIn(string(data), o.Network())
+}
+
+// listenerIn returns the first listening address of a /proc/net/tcp table
+// that lies in p.
+func listenerIn(table string, p netip.Prefix) string {
+	for _, line := range strings.Split(table, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "0A" { // 0A: LISTEN
+			continue
+		}
+		host, port, ok := strings.Cut(f[1], ":")
+		if !ok || len(host) != 8 {
+			continue
+		}
+		b, err := hex.DecodeString(host)
+		if err != nil {
+			continue
+		}
+		// The kernel writes the address as a little-endian word.
+		addr := netip.AddrFrom4([4]byte{b[3], b[2], b[1], b[0]})
+		if p.Contains(addr) {
+			n, _ := strconv.ParseUint(port, 16, 16)
+			return netip.AddrPortFrom(addr, uint16(n)).String()
+		}
+	}
+	return ""
 }
 
 // ZoneName is the name of zone i (0-based): lab-1a, lab-1b, …
