@@ -38,14 +38,18 @@ chart-test:
 	cd charts/test && $(GO) test -count=1 ./...
 	cd hack/ociimage && $(GO) test -count=1 ./...
 
-# Debian packages the lab needs (nsenter for exec probes) and the tests need
-# (chromium, for the browser check of report.html); a no-op when present.
+# Debian packages the lab needs (nsenter for exec probes and the lab's
+# network namespace, setpriv for containers' users; nft, which kube-proxy's
+# nftables mode runs) and the tests need (chromium, for the browser check of
+# report.html); a no-op when present.
 deps:
-	@command -v nsenter >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
+	@command -v nsenter >/dev/null && command -v setpriv >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
+	@command -v nft >/dev/null || { apt-get update -qq && apt-get install -y -qq nftables; }
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and
-# kwokctl from the pinned Go modules in lab/bins; skips what is built.
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
+# kube-proxy, kwokctl and CoreDNS from the pinned Go modules in lab/bins;
+# skips what is built.
 lab-bins:
 	@lab/bins/build.sh $(LAB_BINS)
 

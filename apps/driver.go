@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"sync"
 )
@@ -32,6 +33,10 @@ type Config struct {
 	// Username, Password and CACert are optional credentials.
 	Username, Password string
 	CACert             []byte
+	// Dial opens the driver's connections (nil: a plain dialer). On the
+	// lab it opens them inside the lab's network namespace, where pod IPs
+	// route.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Health is the app's own view of itself.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/faults"
 	"github.com/reboundhq/rebound/journal"
+	"github.com/reboundhq/rebound/lab/labnet"
 	"github.com/reboundhq/rebound/logging"
 )
 
@@ -50,6 +52,18 @@ func (e *Engine) moverPod(ns, tok, target string, args []string) *corev1.Pod {
 	if e.moverEnv != "" {
 		c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: e.moverEnv}}}}
 	}
+	vols := []corev1.Volume{{Name: keyVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: keySecretName(tok), DefaultMode: ptr.To(int32(0o400)),
+	}}}}
+	// A repository in a local folder reaches the pod as a hostPath at the
+	// same path, as it would have to on any cluster: a container sees its
+	// own filesystem, not the node's (the lab's pods have a private /tmp).
+	if dir, ok := localRepoDir(e.moverURL); ok {
+		vols = append(vols, corev1.Volume{Name: "repository", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
+			Path: dir, Type: ptr.To(corev1.HostPathDirectory),
+		}}})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "repository", MountPath: dir})
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: moverName(tok, target), Namespace: ns,
@@ -60,11 +74,22 @@ func (e *Engine) moverPod(ns, tok, target string, args []string) *corev1.Pod {
 			AutomountServiceAccountToken:  ptr.To(false),
 			TerminationGracePeriodSeconds: ptr.To(int64(5)),
 			Containers:                    []corev1.Container{c},
-			Volumes: []corev1.Volume{{Name: keyVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-				SecretName: keySecretName(tok), DefaultMode: ptr.To(int32(0o400)),
-			}}}},
+			Volumes:                       vols,
 		},
 	}
+}
+
+// localRepoDir is the folder of a repository URL that names a local path
+// (a plain absolute path or file://), and false for remote ones.
+func localRepoDir(u string) (string, bool) {
+	p, ok := strings.CutPrefix(u, "file://")
+	if !ok && strings.Contains(u, "://") {
+		return "", false
+	}
+	if !strings.HasPrefix(p, "/") {
+		return "", false
+	}
+	return filepath.Clean(p), true
 }
 
 func moverName(tok, target string) string {
@@ -340,7 +365,8 @@ func (e *Engine) Connect(ctx context.Context, driver, ns string, sel labels.Sele
 	if err != nil {
 		return nil, err
 	}
-	return apps.New(ctx, driver, apps.Config{Endpoints: eps, Prefix: prefix})
+	// Pod IPs of a lab route inside the lab's network namespace only.
+	return apps.New(ctx, driver, apps.Config{Endpoints: eps, Prefix: prefix, Dial: labnet.Dial})
 }
 
 func podEndpoints(ctx context.Context, e *Engine, driver, ns string, sel labels.Selector) (apps.Endpoints, error) {

@@ -2,7 +2,8 @@
 # Times `rebound lab up` until the demo etcd app is Ready, and `rebound lab
 # down`, side by side with plain `kwokctl create cluster` / `delete cluster`
 # on the same binaries, RUNS times each, interleaved; prints each run and
-# the medians. Usage: bench/lab-up.sh [RUNS]   (needs root, make lab-bins)
+# the medians, and the median of each pod's network set-up (from the
+# agent's log) over the demo's pods. Usage: bench/lab-up.sh [RUNS]   (needs root, make lab-bins)
 set -euo pipefail
 runs=${1:-5}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,12 +22,19 @@ export REBOUND_STATE_DIR=$state REBOUND_LAB_BINS=$bins
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-up=() down=() kup=() kdown=()
+# ms of one pod's network set-up, as the agent logs it ("pod network … took=…").
+podnet_ms() {
+  sed -n 's/.*msg="pod network".* took=\([0-9.]*\)\(ms\|µs\|s\).*/\1 \2/p' "$1" |
+    awk '{v=$1; if ($2=="s") v*=1000; if ($2=="µs") v/=1000; print v}'
+}
+
+up=() down=() kup=() kdown=() podnet=()
 for i in $(seq "$runs"); do
   t0=$(now)
   "$rebound" lab up --name bench >/dev/null
   "$rebound" demo deploy etcd -n bench --kubeconfig "$state/labs/bench/kwok/clusters/rebound-bench/kubeconfig.yaml" >/dev/null
   t1=$(now)
+  mapfile -t -O "${#podnet[@]}" podnet < <(podnet_ms "$state/labs/bench/agent.log")
   "$rebound" lab down --name bench >/dev/null
   t2=$(now)
   KWOK_WORKDIR=$state/kwok "$bins/kwokctl" --name bench-kwok create cluster --runtime binary --quiet-pull \
@@ -47,3 +55,4 @@ mku=$(printf '%s\n' "${kup[@]}" | median) mkd=$(printf '%s\n' "${kdown[@]}" | me
 printf '\nmedian over %d runs:\n' "$runs"
 printf '  rebound lab up -> etcd app Ready   %6.2fs   (kwokctl create cluster, API ready: %6.2fs, ratio %.2f)\n' "$mu" "$mku" "$(echo "$mu / $mku" | bc -l)"
 printf '  rebound lab down                   %6.2fs   (kwokctl delete cluster:            %6.2fs, ratio %.2f)\n' "$md" "$mkd" "$(echo "$md / $mkd" | bc -l)"
+printf '  pod network set-up (per pod, %d pods) %6.1fms median\n' "${#podnet[@]}" "$(printf '%s\n' "${podnet[@]}" | median)"

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/reboundhq/rebound/journal"
+	"github.com/reboundhq/rebound/lab/netfault"
 )
 
 // Undo kinds.
@@ -24,6 +25,7 @@ const (
 	undoLabNode  = "lab-node-power" // args: node, action (start)
 	undoLabPod   = "lab-pod"        // args: namespace, pod, action (thaw)
 	undoLabDisk  = "lab-disk"       // args: namespace, pvc, action (readwrite, unfill)
+	undoLabNet   = "lab-net-heal"   // args: id
 	undoUncordon = "uncordon"       // args: node
 	undoUntaint  = "remove-taint"   // args: node, key, effect
 	undoDelete   = "delete-object"  // args: group, version, resource, namespace, name
@@ -47,6 +49,12 @@ func DeletePodsUndo(namespace, selector string) journal.Undo {
 		Describe: fmt.Sprintf("delete the pods of %s matching %s", namespace, selector)}
 }
 
+// LabNetHealUndo is the step that heals one lab network fault (and lets
+// the nodes it cut off from the control plane heartbeat again).
+func LabNetHealUndo(id netfault.ID) journal.Undo {
+	return journal.Undo{Kind: undoLabNet, Args: map[string]string{"id": string(id)}, Describe: "heal lab network fault " + string(id)}
+}
+
 var errNoLab = errors.New("this undo step acts on the lab, and the target cluster is not the lab (or the lab is down)")
 
 // RunUndo runs one undo step.
@@ -68,6 +76,15 @@ func RunUndo(ctx context.Context, env *Env, u journal.Undo) error {
 			return errNoLab
 		}
 		_, err := env.Lab.DiskFault(ctx, a["namespace"], a["pvc"], a["action"])
+		return err
+	case undoLabNet:
+		if env.Lab == nil {
+			return errNoLab
+		}
+		err := env.Lab.NetHeal(ctx, netfault.ID(a["id"]))
+		if errors.Is(err, netfault.ErrUnknownFault) {
+			return nil // never applied (the run died before), or healed already
+		}
 		return err
 	case undoUncordon:
 		return setUnschedulable(ctx, env, a["node"], false)

@@ -2,7 +2,10 @@ package faults
 
 import (
 	"context"
+	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -11,6 +14,10 @@ import (
 	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/reboundhq/rebound/lab"
+	"github.com/reboundhq/rebound/lab/netfault"
+	"github.com/reboundhq/rebound/scenarios"
 )
 
 // TestDeletePodsAndSecretUndoWithFakeAPIServer: fake clientsets stand in
@@ -51,5 +58,31 @@ func TestDeletePodsAndSecretUndoWithFakeAPIServer(t *testing.T) {
 		if err := RunUndo(ctx, env, DeletePodsUndo("shop", sel)); err == nil {
 			t.Errorf("selector %q accepted: it must be a non-empty label selector", sel)
 		}
+	}
+}
+
+func TestLabZonePartitionPlansARealPartition(t *testing.T) {
+	e, _ := env(t)
+	e.Lab = lab.New(lab.Options{Name: "plan-test", StateDir: t.TempDir()}, nil)
+	p := plan(t, e, scenarios.Fault{Kind: scenarios.FaultZonePartition, Via: scenarios.ViaLab, Zone: "a", Duration: 30 * time.Second})
+	if len(p.Undo) != 1 || p.Undo[0].Kind != undoLabNet {
+		t.Fatalf("undo = %+v, want one %s step", p.Undo, undoLabNet)
+	}
+	id := p.Undo[0].Args["id"]
+	if !strings.HasPrefix(id, "zone-partition-") || !strings.Contains(p.Description, id) || strings.Contains(p.Description, "freeze") {
+		t.Errorf("plan %q with undo id %q: want a partition naming its fault ID, no freeze", p.Description, id)
+	}
+	if err := (netfault.Fault{Kind: netfault.Partition, ID: netfault.ID(id), From: []netip.Prefix{netip.MustParsePrefix("10.1.1.0/24")}}).Validate(); err != nil {
+		t.Errorf("fault ID %q is not a valid network fault ID: %v", id, err)
+	}
+	// Another scenario of the run partitions under another ID.
+	e.Scenario = "other"
+	if other := plan(t, e, scenarios.Fault{Kind: scenarios.FaultZonePartition, Via: scenarios.ViaLab, Zone: "a", Duration: time.Second}); other.Undo[0].Args["id"] == id {
+		t.Errorf("two scenarios share the fault ID %s", id)
+	}
+	// Undo of a fault that was never applied (the run died first) is done:
+	// the lab has no record and no rule of it.
+	if err := RunUndo(context.Background(), e, LabNetHealUndo(netfault.ID(id))); err != nil {
+		t.Errorf("undo of a fault never applied: %v", err)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/reboundhq/rebound/faults/chaosmesh"
 	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
+	"github.com/reboundhq/rebound/lab/netfault"
 	"github.com/reboundhq/rebound/scenarios"
 )
 
@@ -68,12 +70,14 @@ func zonePower(f scenarios.Fault, action string) Injector {
 }
 
 // zonePartition cuts the app's pods in a zone off from its pods elsewhere:
-// a Chaos Mesh NetworkChaos, or in the lab, where pods share the host's
-// network, by freezing the zone's app pods (to their peers they hang as
-// behind a partition, while their nodes stay Ready).
+// a Chaos Mesh NetworkChaos, or in the lab a real partition in the lab's
+// network namespace between the pod CIDRs of the zone's nodes and those of
+// the other zones' nodes, both ways. The zone's pods keep running and keep
+// serving whoever reaches them (its nodes stay Ready, its pods still reach
+// the lab's DNS and API server), as behind a cloud network partition.
 func zonePartition(f scenarios.Fault) Injector {
 	return injectorFunc(func(ctx context.Context, env *Env) (*Plan, error) {
-		zone, nodes, err := targetZone(ctx, env, f)
+		zone, _, err := targetZone(ctx, env, f)
 		if err != nil {
 			return nil, err
 		}
@@ -89,36 +93,26 @@ func zonePartition(f scenarios.Fault) Injector {
 		if env.Lab == nil {
 			return nil, fmt.Errorf("%s: %w", f.Kind, errNeedsLab)
 		}
-		pods, err := appPods(ctx, env)
-		if err != nil {
-			return nil, err
-		}
-		inZone := map[string]bool{}
-		for _, n := range nodes {
-			inZone[n] = true
-		}
-		var names []string
-		for _, pod := range pods {
-			if inZone[pod.Spec.NodeName] {
-				names = append(names, pod.Name)
-				p.Undo = append(p.Undo, journal.Undo{Kind: undoLabPod, Args: map[string]string{"namespace": env.Namespace, "pod": pod.Name, "action": lab.PodThaw}, Describe: "thaw pod " + pod.Name})
-			}
-		}
-		if len(names) == 0 {
-			return nil, fmt.Errorf("no pod of the app runs in zone %s: nothing to partition", zone)
-		}
-		p.Targets = append(p.Targets, names...)
-		p.Description = fmt.Sprintf("partition zone %s: freeze the app's pods there (%v) while their nodes stay Ready", zone, names)
-		// Confirmed by the agent's answer for each pod: it has sent
-		// SIGSTOP to all of the pod's processes.
+		id := labNetID(env, "zone-partition", zone)
+		p.Description = fmt.Sprintf("partition zone %s from the other zones in the lab network (fault %s): packets between their pods are dropped both ways; nodes stay Ready", zone, id)
+		p.Undo = append(p.Undo, LabNetHealUndo(id))
+		// Confirmed by the kernel's answer: the rules are in once NetApply
+		// returns, and the next packet across the zone's edge is dropped.
 		p.apply = func(ctx context.Context) error {
-			for _, n := range names {
-				if err := env.Lab.PodPause(ctx, env.Namespace, n, lab.PodFreeze); err != nil {
-					return err
-				}
-			}
-			return nil
+			_, err := env.Lab.NetApply(ctx, lab.NetFault{
+				Kind: netfault.Partition, ID: id,
+				Target: lab.NetTarget{Zone: zone}, Peers: &lab.NetTarget{ExceptZone: zone},
+			})
+			return err
 		}
 		return p, nil
 	})
+}
+
+// labNetID is the ID of a lab network fault of a run: fixed before the
+// fault is applied, so the journal's undo names it.
+func labNetID(env *Env, what, target string) netfault.ID {
+	h := fnv.New32a()
+	h.Write([]byte(env.RunID + "\x00" + env.Scenario + "\x00" + target))
+	return netfault.ID(fmt.Sprintf("%s-%08x", what, h.Sum32()))
 }

@@ -12,6 +12,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/reboundhq/rebound/lab/addons"
 	"github.com/reboundhq/rebound/logging"
 )
 
@@ -38,8 +39,21 @@ const (
 
 // kwokctlConfig makes kwokctl run the real control plane binaries with the
 // lab's settings, and no kwok controller: the lab's node agent is the
-// kubelet of every node.
+// kubelet of every node. The API server allocates ClusterIPs from the
+// lab's Service range and advertises the lab's infra address, where the
+// agent's forwarder carries connections from inside the lab network
+// namespace to it: the default/kubernetes Service routes there, and its
+// certificate names the Service's ClusterIP, the infra address and the
+// kubernetes.default.svc names, so in-cluster clients verify it.
+// For the kubelet API (logs, exec, port-forward) the
+// API server reaches nodes on their InternalIP with kwok's admin client
+// certificate and verifies their serving certificates against the cluster's
+// CA, which the kube-controller-manager signs them with (kwokctl makes
+// pki/{ca,admin}.{crt,key}).
 func (l *Lab) kwokctlConfig() string {
+	plan := l.NetPlan()
+	sans := []string{plan.KubernetesServiceIP().String(), plan.Infra().String(),
+		"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + addons.ClusterDomain}
 	bin := func(n string) string { return filepath.Join(l.BinDir, n) }
 	kver := strings.TrimSpace(readFile(bin("kube-apiserver.version")))
 	if kver == "" {
@@ -62,17 +76,27 @@ options:
   kubeControllerManagerBinary: %[5]s
   kubeSchedulerBinary: %[6]s
   kubectlBinary: %[7]s
+  kubeApiserverCertSANs: [%[11]s]
 componentsPatches:
 - name: kube-apiserver
   extraArgs:
+  - {key: service-cluster-ip-range, value: "%[12]s"}
+  - {key: advertise-address, value: "%[13]s"}
   - {key: default-not-ready-toleration-seconds, value: "%[10]s"}
   - {key: default-unreachable-toleration-seconds, value: "%[10]s"}
+  - {key: kubelet-preferred-address-types, value: InternalIP}
+  - {key: kubelet-client-certificate, value: "%[14]s/admin.crt"}
+  - {key: kubelet-client-key, value: "%[14]s/admin.key"}
+  - {key: kubelet-certificate-authority, value: "%[14]s/ca.crt"}
 - name: kube-controller-manager
   extraArgs:
   - {key: node-monitor-period, value: "%[8]s", override: true}
   - {key: node-monitor-grace-period, value: "%[9]s", override: true}
+  - {key: cluster-signing-cert-file, value: "%[14]s/ca.crt"}
+  - {key: cluster-signing-key-file, value: "%[14]s/ca.key"}
 `, kver, filepath.Join(l.KwokWorkdir(), "cache"), bin("etcd"), bin("kube-apiserver"), bin("kube-controller-manager"),
-		bin("kube-scheduler"), bin("kubectl"), nodeMonitorPeriod, nodeMonitorGracePeriod, tolerationSeconds)
+		bin("kube-scheduler"), bin("kubectl"), nodeMonitorPeriod, nodeMonitorGracePeriod, tolerationSeconds,
+		strings.Join(sans, ", "), plan.ServiceCIDR, plan.Infra(), l.PKIDir())
 }
 
 func readFile(p string) string {

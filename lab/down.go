@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/reboundhq/rebound/lab/agent"
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // Down deletes the lab and everything it made: the agent and every pod
@@ -23,7 +25,7 @@ import (
 // created on the host, and the state folder. Like rm -f, it succeeds on a
 // lab that is not up. It reports what it could not remove.
 func (l *Lab) Down(ctx context.Context) error {
-	if !l.IsUp() {
+	if !l.IsUp() && len(labnet.Leftovers(l.Name)) == 0 {
 		l.say("lab %q is not up; nothing to do", l.Name)
 		return nil
 	}
@@ -40,6 +42,10 @@ func (l *Lab) Down(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	l.removeCreatedPaths()
+	// After the processes: a namespace lives on in a process inside it.
+	if err := labnet.Down(l.Name); err != nil {
+		errs = append(errs, err)
+	}
 	if err := os.RemoveAll(l.Dir()); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", l.Dir(), err))
 	}
@@ -57,9 +63,25 @@ func (l *Lab) Down(ctx context.Context) error {
 }
 
 // Leftovers lists what of the lab is still on the machine: processes,
-// mounts, and the state folder. Empty after a clean Down.
+// mounts, network namespaces (their links, routes and rules live in them),
+// listeners on the lab's node addresses, host routes or addresses in the
+// lab's ranges, and the state folder. Empty after a clean Down.
 func (l *Lab) Leftovers() []string {
 	var out []string
+	for _, ns := range labnet.Leftovers(l.Name) {
+		out = append(out, "network namespace "+ns)
+	}
+	for _, a := range listenersIn(l.Network()) {
+		out = append(out, "listener "+a)
+	}
+	if host, err := labnet.HostRanges(); err == nil {
+		plan := l.NetPlan()
+		for _, h := range host {
+			if h.Prefix.Overlaps(plan.PodCIDR) || h.Prefix.Overlaps(plan.ServiceCIDR) {
+				out = append(out, "host "+h.What)
+			}
+		}
+	}
 	for _, pid := range l.labProcesses() {
 		out = append(out, fmt.Sprintf("process %d", pid))
 	}
@@ -188,4 +210,35 @@ func (l *Lab) removeCreatedPaths() {
 			}
 		}
 	}
+}
+
+// listenersIn lists the TCP listening sockets of the host's namespace on an
+// address of net (the lab's node addresses), from /proc/net/tcp.
+func listenersIn(net netip.Prefix) []string {
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "0A" { // 0A: LISTEN
+			continue
+		}
+		hexAddr, hexPort, ok := strings.Cut(f[1], ":")
+		if !ok || len(hexAddr) != 8 {
+			continue
+		}
+		v, err1 := strconv.ParseUint(hexAddr, 16, 32)
+		port, err2 := strconv.ParseUint(hexPort, 16, 16)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		// The kernel prints the address in host byte order (little endian here).
+		a := netip.AddrFrom4([4]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)})
+		if net.Contains(a) {
+			out = append(out, netip.AddrPortFrom(a, uint16(port)).String())
+		}
+	}
+	return out
 }

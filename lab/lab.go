@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/reboundhq/rebound/lab/agent"
+	"github.com/reboundhq/rebound/lab/labnet"
 	"github.com/reboundhq/rebound/logging"
 )
 
@@ -51,21 +52,34 @@ func (l *Lab) Up(ctx context.Context) error {
 		return err
 	}
 	run, up := l.Running()
-	if up && (run.Nodes != l.Nodes || run.Zones != l.Zones || run.Region != l.Region) {
+	cfg, err := agent.LoadConfig(l.Dir())
+	switch {
+	case up && (run.Nodes != l.Nodes || run.Zones != l.Zones || run.Region != l.Region):
 		return fmt.Errorf("lab %q is up with %d nodes over %d zones in region %s; run `rebound lab down --name %s` first to change its shape or region", l.Name, run.Nodes, run.Zones, run.Region, l.Name)
-	}
-	// Labs side by side (a DR region) need ranges of their own, including
-	// labs of other state folders, which Preflight does not see.
-	if addr := l.NetworkInUse(); !up && addr != "" {
-		return fmt.Errorf("%w: lab %q would use the loopback network %s, where something already listens (%s: another lab whose name hashes alike?); choose another --name", ErrNotReady, l.Name, l.Network(), addr)
+	case err == nil && cfg.Net != l.NetPlan():
+		return fmt.Errorf("lab %q is up with pods in %s and Services in %s; run `rebound lab down` first to change its ranges", l.Name, cfg.Net.PodCIDR, cfg.Net.ServiceCIDR)
+	case err != nil:
+		// A new lab: its ranges must not meet the machine's.
+		if err := CheckRanges(l.Options); err != nil {
+			return err
+		}
+		// Labs side by side (a DR region) need loopback ranges of their
+		// own, labs of other state folders included, which Preflight
+		// does not see.
+		if addr := l.NetworkInUse(); addr != "" {
+			return fmt.Errorf("%w: lab %q would use the loopback network %s, where something already listens (%s: another lab whose name hashes alike?); choose another --name", ErrNotReady, l.Name, l.Network(), addr)
+		}
 	}
 	if err := os.MkdirAll(l.Dir(), 0o755); err != nil {
 		return err
 	}
+	if err := labnet.Up(labnet.Network{Lab: l.Name, Plan: l.NetPlan()}); err != nil {
+		return fmt.Errorf("the lab's network: %w", err)
+	}
 	if err := l.ensureControlPlane(ctx); err != nil {
 		return err
 	}
-	cfg := l.agentConfig()
+	cfg = l.agentConfig()
 	if err := cfg.Save(); err != nil {
 		return err
 	}
@@ -73,6 +87,9 @@ func (l *Lab) Up(ctx context.Context) error {
 		return err
 	}
 	if err := l.waitNodesReady(ctx, 90*time.Second); err != nil {
+		return err
+	}
+	if err := l.waitAddons(ctx, 60*time.Second); err != nil {
 		return err
 	}
 	l.say("lab %q is up: %d nodes over %d zones in %s (%.1fs)", l.Name, l.Nodes, l.Zones, l.Region, time.Since(start).Seconds())
@@ -83,16 +100,18 @@ func (l *Lab) Up(ctx context.Context) error {
 func (l *Lab) agentConfig() *agent.Config {
 	net := l.Network()
 	base := net.Addr().As4()
+	plan := l.NetPlan()
 	cfg := &agent.Config{
 		Name: l.Name, StateDir: l.Dir(), Kubeconfig: l.Kubeconfig(), LabBins: l.BinDir,
-		ImagesFile: l.ImagesFile, PodNet: net, Timings: agent.DefaultTimings,
+		ImagesFile: l.ImagesFile, Net: plan, Timings: agent.DefaultTimings,
 	}
 	for i := range l.Nodes {
 		zone := i % l.Zones
 		cfg.Nodes = append(cfg.Nodes, agent.NodeConfig{
 			Name: fmt.Sprintf("%s-%d", l.ZoneName(zone), i/l.Zones+1),
 			Zone: l.ZoneName(zone), Region: l.Region, InstanceType: l.InstanceType,
-			IP: netip.AddrFrom4([4]byte{base[0], base[1], 0, byte(i + 1)}).String(),
+			IP:      netip.AddrFrom4([4]byte{base[0], base[1], 0, byte(i + 1)}).String(),
+			PodCIDR: plan.NodePodCIDR(i + 1),
 		})
 	}
 	return cfg

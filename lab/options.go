@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/reboundhq/rebound/lab/agent"
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // Options describe a lab.
@@ -24,6 +25,9 @@ type Options struct {
 	StateDir     string // root of all labs' state; the lab's own is StateDir/labs/Name
 	BinDir       string // the binaries `make lab-bins` built
 	ImagesFile   string // a user's image mapping, read in front of the built-in one
+	// PodCIDR and ServiceCIDR override the lab's address ranges (zero:
+	// derived from the name, see NetPlan).
+	PodCIDR, ServiceCIDR netip.Prefix
 	// Binary is the rebound binary the node agent runs as; default this
 	// executable ($REBOUND_BINARY overrides, for tests that drive the lab
 	// from a test binary).
@@ -77,6 +81,7 @@ func (o Options) Running() (Options, bool) {
 		zones[n.Zone] = true
 	}
 	o.Nodes, o.Zones, o.Region = len(cfg.Nodes), len(zones), cfg.Nodes[0].Region
+	o.PodCIDR, o.ServiceCIDR = cfg.Net.PodCIDR, cfg.Net.ServiceCIDR
 	return o, true
 }
 
@@ -92,7 +97,7 @@ func (o Options) Validate() error {
 	case !regionRE.MatchString(o.Region):
 		return fmt.Errorf("--region %q: use 1 to 32 lower-case letters, digits and dashes, like lab-2 (its zones are lab-2a, lab-2b, …)", o.Region)
 	}
-	return nil
+	return o.NetPlan().Validate(o.Nodes)
 }
 
 // Dir is the lab's own state folder.
@@ -104,15 +109,23 @@ func (o Options) ClusterName() string { return "rebound-" + o.Name }
 // KwokWorkdir is kwokctl's work folder for this lab.
 func (o Options) KwokWorkdir() string { return filepath.Join(o.Dir(), "kwok") }
 
+// PKIDir is where kwokctl keeps the lab's certificates: the cluster CA
+// (ca.crt, ca.key) and the admin's (admin.crt, admin.key).
+func (o Options) PKIDir() string {
+	return filepath.Join(o.KwokWorkdir(), "clusters", o.ClusterName(), "pki")
+}
+
 // Kubeconfig is the path of the lab's kubeconfig.
 func (o Options) Kubeconfig() string {
 	return filepath.Join(o.KwokWorkdir(), "clusters", o.ClusterName(), "kubeconfig.yaml")
 }
 
-// Network is the loopback /16 of this lab: nodes get x.y.0.n, pods x.y.1.1
-// upwards. It is derived from the name so labs side by side do not clash;
-// two names that hash alike are refused by Preflight while the other lab
-// exists, naming the fix (another --name).
+// Network is the loopback /16 of this lab: nodes get x.y.0.n (their
+// kubelet API listens there). It is derived from the name so labs side by
+// side do not clash; so are the default pod and Service ranges. Two names
+// that hash alike are refused (Preflight, for labs of the same state
+// folder; Up, through NetworkInUse, for any), naming the fix: another
+// --name.
 func (o Options) Network() netip.Prefix {
 	h := fnv.New32a()
 	h.Write([]byte(o.Name))
@@ -160,3 +173,16 @@ func listenerIn(table string, p netip.Prefix) string {
 
 // ZoneName is the name of zone i (0-based): lab-1a, lab-1b, …
 func (o Options) ZoneName(i int) string { return fmt.Sprintf("%s%c", o.Region, 'a'+i) }
+
+// NetPlan is the lab's pod and Service ranges: --pod-cidr/--service-cidr,
+// or by default 10.y.0.0/16 and 10.255.y.0/24 with y of Network.
+func (o Options) NetPlan() labnet.Plan {
+	p := labnet.DefaultPlan(o.Network().Addr().As4()[1])
+	if o.PodCIDR.IsValid() {
+		p.PodCIDR = o.PodCIDR.Masked()
+	}
+	if o.ServiceCIDR.IsValid() {
+		p.ServiceCIDR = o.ServiceCIDR.Masked()
+	}
+	return p
+}

@@ -55,6 +55,11 @@ func (c agentClient) power(ctx context.Context, node, action string) error {
 	return c.post(ctx, "/v1/nodes/"+node+"/power", body)
 }
 
+func (c agentClient) controlPlane(ctx context.Context, node, action string) error {
+	body, _ := json.Marshal(agent.PowerRequest{Action: action})
+	return c.post(ctx, "/v1/nodes/"+node+"/control-plane", body)
+}
+
 func (c agentClient) killVolumeUsers(ctx context.Context, dir string) (int, error) {
 	body, _ := json.Marshal(map[string]string{"path": dir})
 	var out struct{ Killed int }

@@ -4,11 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // ErrNotReady is returned when the machine cannot run the lab; the error
@@ -16,7 +20,7 @@ import (
 var ErrNotReady = errors.New("the lab cannot run here")
 
 // Binaries the lab needs from `make lab-bins`.
-var labBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwokctl"}
+var labBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwokctl", "kube-proxy", "coredns"}
 
 // Preflight checks everything the lab needs before anything is started.
 func Preflight(o Options) error {
@@ -35,8 +39,16 @@ func Preflight(o Options) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: missing %s in %s: run `make lab-bins` (or set REBOUND_LAB_BINS to where they are)", ErrNotReady, strings.Join(missing, ", "), o.BinDir)
 	}
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		return fmt.Errorf("%w: nsenter is not installed (exec probes use it): install util-linux", ErrNotReady)
+	for _, tool := range []string{"nsenter", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%w: %s is not installed (exec probes use nsenter, and setpriv for containers that run as a user): install util-linux", ErrNotReady, tool)
+		}
+	}
+	if err := labnet.CheckKernel(); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotReady, err)
+	}
+	if err := checkServices(); err != nil {
+		return err
 	}
 	// Labs side by side need their own networks; names pick them.
 	others, _ := filepath.Glob(filepath.Join(o.StateDir, "labs", "*"))
@@ -54,5 +66,31 @@ func Preflight(o Options) error {
 		return fmt.Errorf("%w: cannot listen on the lab's loopback range %s (%v): check that lo carries 127.0.0.0/8", ErrNotReady, o.Network(), err)
 	}
 	l.Close()
+	return nil
+}
+
+// CheckRanges refuses a new lab whose pod or Service range meets a route or
+// address of this machine, or the ranges of another lab that is up.
+func CheckRanges(o Options) error {
+	plan := o.NetPlan()
+	host, err := labnet.HostRanges()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotReady, err)
+	}
+	// A guard route left by this lab's last run is its own, not a conflict.
+	host = slices.DeleteFunc(host, func(h labnet.HostRange) bool {
+		return h.Guard && (h.Prefix == plan.PodCIDR || h.Prefix == plan.ServiceCIDR)
+	})
+	for _, n := range labnet.Registered() {
+		if n.Lab == o.Name {
+			continue
+		}
+		for _, p := range []netip.Prefix{n.Plan.PodCIDR, n.Plan.ServiceCIDR} {
+			host = append(host, labnet.HostRange{Prefix: p, What: fmt.Sprintf("a range of lab %q", n.Lab)})
+		}
+	}
+	if err := plan.Conflicts(host); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotReady, err)
+	}
 	return nil
 }

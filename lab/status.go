@@ -30,6 +30,8 @@ type NodeStatus struct {
 	Power agent.Power `json:"power"`
 	Ready string      `json:"ready"` // the Ready condition: True, False or Unknown
 	Pods  int         `json:"pods"`
+	// CutOff: cut off from the control plane by a network fault.
+	CutOff bool `json:"cutOff,omitempty"`
 }
 
 // Status reports the lab's state without changing anything.
@@ -44,7 +46,7 @@ func (l *Lab) Status(ctx context.Context) (*Status, error) {
 	s.Agent = err == nil
 	byName := map[string]*NodeStatus{}
 	for _, n := range states {
-		s.Nodes = append(s.Nodes, NodeStatus{Name: n.Name, Zone: n.Zone, IP: n.IP, Power: n.Power, Ready: "Unknown", Pods: n.Pods})
+		s.Nodes = append(s.Nodes, NodeStatus{Name: n.Name, Zone: n.Zone, IP: n.IP, Power: n.Power, Ready: "Unknown", Pods: n.Pods, CutOff: n.CutOff})
 	}
 	for i := range s.Nodes {
 		byName[s.Nodes[i].Name] = &s.Nodes[i]

@@ -16,6 +16,7 @@ import (
 
 	"github.com/reboundhq/rebound/apps"
 	"github.com/reboundhq/rebound/clock"
+	"github.com/reboundhq/rebound/lab/labnet"
 	"github.com/reboundhq/rebound/scenarios"
 )
 
@@ -134,7 +135,8 @@ func (r *Runner) resolveTarget(ctx context.Context, s *scenarios.Scenario, runID
 	if t.scheme == "" {
 		t.scheme = "http"
 	}
-	cfg := apps.Config{Prefix: t.Prefix}
+	// Pod IPs of a lab route inside the lab's network namespace only.
+	cfg := apps.Config{Prefix: t.Prefix, Dial: labnet.Dial}
 	if name := s.Target.Endpoints.Secret; name != "" {
 		// Read once, kept in memory only, never logged or journaled.
 		sec, err := r.kube.CoreV1().Secrets(t.Namespace).Get(ctx, name, metav1.GetOptions{})

@@ -3,9 +3,11 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -144,7 +146,14 @@ func New(cfg apps.Config, opts ...Option) (*Driver, error) {
 	if len(index)+len(aliasSuffix) > 255 {
 		return nil, fmt.Errorf("elasticsearch driver: prefix %q is too long: its write alias %q would pass Elasticsearch's 255 bytes; give a shorter prefix", cfg.Prefix, index+aliasSuffix)
 	}
+	var transport http.RoundTripper
+	if cfg.Dial != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext, tr.Proxy, tr.TLSClientConfig = cfg.Dial, nil, &tls.Config{MinVersion: tls.VersionTLS12}
+		transport = tr
+	}
 	client, err := es.NewClient(es.Config{
+		Transport: transport,
 		Addresses: cfg.Endpoints.URLs,
 		Username:  cfg.Username,
 		Password:  cfg.Password,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -54,8 +56,14 @@ func New(ctx context.Context, cfg apps.Config) (apps.Driver, error) {
 			tlsConfig.RootCAs = pool
 		}
 	}
+	var dialOpts []grpc.DialOption
+	if cfg.Dial != nil {
+		dialOpts = append(dialOpts, grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return cfg.Dial(ctx, "tcp", addr)
+		}))
+	}
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints: cfg.Endpoints.URLs, DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
+		Endpoints: cfg.Endpoints.URLs, DialTimeout: 2 * time.Second, Logger: zap.NewNop(), DialOptions: dialOpts,
 		Username: cfg.Username, Password: cfg.Password, TLS: tlsConfig,
 		// Keep each call's own deadline the only limit: no hidden retries
 		// that would stretch a probe past its timeout.

@@ -9,11 +9,15 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 func main() {
@@ -28,7 +32,10 @@ func main() {
 }
 
 func run(endpoints []string, mb int, prefix string) error {
-	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+	// Pod IPs live inside the lab's network namespace: dial through it.
+	dial := func(ctx context.Context, addr string) (net.Conn, error) { return labnet.Dial(ctx, "tcp", addr) }
+	c, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second,
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(dial)}})
 	if err != nil {
 		return err
 	}

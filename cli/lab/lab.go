@@ -3,8 +3,11 @@ package lab
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -17,6 +20,7 @@ import (
 	rlab "github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/lab/agent"
 	"github.com/reboundhq/rebound/lab/agent/podexec"
+	"github.com/reboundhq/rebound/lab/labnet"
 	"github.com/reboundhq/rebound/logging"
 )
 
@@ -29,8 +33,10 @@ func NewCommand(s streams.Streams) *cobra.Command {
 		Long: `The lab is a real Kubernetes control plane (etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler, built by 'make lab-bins') with N
 nodes over Z zones served by rebound's node agent, which runs the pods of
-known images (etcd, rebound) as real processes, each on its own loopback
-address. Stopping a node or a zone is a real outage of a real database.
+known images (etcd, rebound) as real processes, each pod in its own network
+namespace with its own IP. Stopping a node or a zone is a real outage of a
+real database. The lab's network lives in namespaces of its own; reach it
+with 'rebound lab exec -- CMD'.
 
 It needs Linux and root. State lives in $REBOUND_STATE_DIR (default
 ~/.local/state/rebound); binaries come from $REBOUND_LAB_BINS (default
@@ -39,7 +45,7 @@ It needs Linux and root. State lives in $REBOUND_STATE_DIR (default
 	cmd.PersistentFlags().StringVar(&opts.Name, "name", opts.Name, "name of the lab ($REBOUND_LAB)")
 	cmd.AddCommand(upCommand(s, &opts), downCommand(s, &opts), statusCommand(s, &opts), kubeconfigCommand(s, &opts),
 		powerCommand(s, &opts, "node"), powerCommand(s, &opts, "zone"), diskCommand(s, &opts),
-		agentCommand(s), podExecCommand())
+		execCommand(s, &opts), netCommand(s, &opts), agentCommand(s), podExecCommand(), netcheckCommand(s))
 	return cmd
 }
 
@@ -53,6 +59,7 @@ func invalid(format string, a ...any) error {
 }
 
 func upCommand(s streams.Streams, opts *rlab.Options) *cobra.Command {
+	var podCIDR, serviceCIDR string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start the lab (idempotent)",
@@ -65,8 +72,8 @@ is half up (after a reboot, or a killed agent) it starts what is missing.`,
   rebound lab up --images ./my-images.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// A lab that is up keeps the shape and region it was made
-			// with, unless the flags ask for another (which is refused).
+			// A lab that is up keeps the shape, region and ranges it was
+			// made with, unless the flags ask for others (which is refused).
 			if run, up := opts.Running(); up {
 				fl := cmd.Flags()
 				if !fl.Changed("nodes") {
@@ -78,6 +85,21 @@ is half up (after a reboot, or a killed agent) it starts what is missing.`,
 				if !fl.Changed("region") {
 					opts.Region = run.Region
 				}
+				opts.PodCIDR, opts.ServiceCIDR = run.PodCIDR, run.ServiceCIDR
+			}
+			for _, f := range []struct {
+				name string
+				val  string
+				dst  *netip.Prefix
+			}{{"--pod-cidr", podCIDR, &opts.PodCIDR}, {"--service-cidr", serviceCIDR, &opts.ServiceCIDR}} {
+				if f.val == "" {
+					continue
+				}
+				p, err := netip.ParsePrefix(f.val)
+				if err != nil {
+					return invalid("%s %q: give an IPv4 prefix such as 10.44.0.0/16", f.name, f.val)
+				}
+				*f.dst = p
 			}
 			if err := opts.Validate(); err != nil {
 				return exitcode.With(exitcode.InvalidInput, err)
@@ -87,6 +109,8 @@ is half up (after a reboot, or a killed agent) it starts what is missing.`,
 			return rlab.New(*opts, s.Out).Up(ctx)
 		},
 	}
+	cmd.Flags().StringVar(&podCIDR, "pod-cidr", "", "the pods' range, one /24 per node (default 10.Y.0.0/16, Y from the lab's name)")
+	cmd.Flags().StringVar(&serviceCIDR, "service-cidr", "", "the Services' range (default 10.255.Y.0/24)")
 	cmd.Flags().IntVar(&opts.Nodes, "nodes", opts.Nodes, "number of nodes")
 	cmd.Flags().IntVar(&opts.Zones, "zones", opts.Zones, "number of zones the nodes are spread over")
 	cmd.Flags().StringVar(&opts.Region, "region", opts.Region, "region of the lab: its nodes' topology.kubernetes.io/region label, and its zones' prefix (lab-2 gives lab-2a, lab-2b, …); a second lab beside the first stands for a DR region")
@@ -132,7 +156,11 @@ func statusCommand(s streams.Streams, opts *rlab.Options) *cobra.Command {
 			tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NODE\tZONE\tIP\tPOWER\tREADY\tPODS")
 			for _, n := range st.Nodes {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", n.Name, n.Zone, n.IP, n.Power, n.Ready, n.Pods)
+				power := string(n.Power)
+				if n.CutOff {
+					power += ", cut off"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", n.Name, n.Zone, n.IP, power, n.Ready, n.Pods)
 			}
 			return tw.Flush()
 		},
@@ -281,6 +309,42 @@ func podExecCommand() *cobra.Command {
 		DisableFlagParsing: true,
 		RunE: func(*cobra.Command, []string) error {
 			return podexec.Main()
+		},
+	}
+}
+
+func execCommand(s streams.Streams, opts *rlab.Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "exec -- COMMAND [ARG...]",
+		Short: "Run a command inside the lab's network",
+		Long: `Run a command inside the lab's network namespace, where pod IPs, Service
+ClusterIPs and the cluster DNS route, as from a node of the lab: psql,
+etcdctl, curl, dig. The command's exit code is rebound's. Only the network is
+the lab's: files, users and the rest are the host's.`,
+		Example: `  rebound lab exec -- etcdctl --endpoints http://10.44.1.2:2379 endpoint status
+  rebound lab exec -- curl -s http://10.255.44.20:9200`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := labnet.NetnsPath(opts.Name)
+			if _, err := os.Stat(path); err != nil {
+				return exitcode.With(exitcode.InvalidInput, fmt.Errorf("lab %q has no network namespace at %s: run rebound lab up --name %s", opts.Name, path, opts.Name))
+			}
+			bin, err := exec.LookPath(args[0])
+			if err != nil {
+				return invalid("%s: %v", args[0], err)
+			}
+			// Started from a thread inside the lab's namespace, the command
+			// is born in it; its exit code becomes rebound's.
+			return labnet.Do(path, func() error {
+				c := exec.Command(bin, args[1:]...)
+				c.Stdin, c.Stdout, c.Stderr = os.Stdin, s.Out, s.Err
+				err := c.Run()
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					return exitcode.With(exitcode.Code(ee.ExitCode()), fmt.Errorf("%s exited with %d", args[0], ee.ExitCode()))
+				}
+				return err
+			})
 		},
 	}
 }

@@ -217,6 +217,10 @@ func Create(ctx context.Context, dyn dynamic.Interface, obj Object) error {
 		return err
 	}
 	if _, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Create(ctx, u, metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict}); err != nil {
+		if apierrors.IsNotFound(err) {
+			// No such resource: the cluster has no CRD for the kind.
+			return fmt.Errorf("create %s %s/%s: %w (the cluster serves no %s: install Chaos Mesh; in the lab, apply its CRD from `make chaos-crds`, e.g. kubectl apply --server-side -f $REBOUND_CHAOS_CRDS/%s_%s.yaml)", u.GetKind(), obj.GetNamespace(), obj.GetName(), err, gvr.Resource, gvr.Group, gvr.Resource)
+		}
 		return fmt.Errorf("create %s %s/%s: %w", u.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 	}
 	return nil

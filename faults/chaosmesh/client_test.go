@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
 )
 
 func TestValidateRejects(t *testing.T) {
@@ -171,5 +172,18 @@ func TestCreateInvalidNeverReachesTheCluster(t *testing.T) {
 	}
 	if a := dyn.Actions(); len(a) != 0 {
 		t.Errorf("the cluster was called: %v", a)
+	}
+}
+
+func TestCreateWithoutTheCRDSaysHowToInstallIt(t *testing.T) {
+	t.Parallel()
+	dyn := fakeDynamic()
+	// A cluster without the CRD answers 404 for the resource.
+	dyn.PrependReactor("create", "networkchaos", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewNotFound(schema.GroupResource{}, "")
+	})
+	err := Create(context.Background(), dyn, PodPartition(meta, "rebound-demo", "etcd-0", time.Minute))
+	if !apierrors.IsNotFound(err) || !strings.Contains(err.Error(), "serves no networkchaos") || !strings.Contains(err.Error(), "chaos-mesh.org_networkchaos.yaml") {
+		t.Errorf("Create without the CRD = %v, want NotFound naming the CRD to install", err)
 	}
 }

@@ -4,8 +4,9 @@
 // objects of Chaos Mesh's own api module, and creates and deletes them
 // through a dynamic client. The fault injectors call it. crdgen/gen.sh (make
 // chaos-crds) generates the matching CRDs, which the e2e tests install in
-// the lab so its API server checks every object against the real schema; no
-// Chaos Mesh runs there, so nothing is injected.
+// the lab so its API server checks every object against the real schema;
+// there the lab's own controller (lab/agent/chaos) executes the objects in
+// place of Chaos Mesh.
 //
 // Every object is labelled with the run it belongs to, so cleanup finds it,
 // and carries a duration wherever Chaos Mesh has one, so Chaos Mesh ends the

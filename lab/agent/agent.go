@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -15,10 +14,13 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/reboundhq/rebound/lab/agent/kubeletapi"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // Power is a lab node's power state.
@@ -35,14 +37,14 @@ type Agent struct {
 	cfg    *Config
 	log    *slog.Logger
 	client kubernetes.Interface
+	rest   *rest.Config
 	images podspec.ImageMap
 	self   string
 	ctx    context.Context // Run's; ends every pod worker and prober
 
-	pods     corelisters.PodLister
-	services corelisters.ServiceLister
-	pvcs     corelisters.PersistentVolumeClaimLister
-	pvs      corelisters.PersistentVolumeLister
+	pods corelisters.PodLister
+	pvcs corelisters.PersistentVolumeClaimLister
+	pvs  corelisters.PersistentVolumeLister
 
 	nodes map[string]*node // by name; fixed after New
 
@@ -51,19 +53,25 @@ type Agent struct {
 	ips     map[netip.Addr]types.UID
 	created []string // mount targets made on the host
 
-	hostsDirty chan struct{}
-
 	// server is the API server's URL in the agent's kubeconfig; apiHost
 	// and apiPort are what containers get as $KUBERNETES_SERVICE_HOST and
 	// _PORT (apiServerAddr), set before the first pod starts.
 	server           string
 	apiHost, apiPort string
+
+	// caPEM is the cluster's CA (from the kubeconfig): the kubelet API
+	// trusts client certificates it signed. dial reaches pod addresses
+	// from the lab's namespace, as a kubelet from its node: probes and
+	// port-forwards.
+	caPEM []byte
+	dial  kubeletapi.DialFunc
 }
 
 type node struct {
 	NodeConfig
 	mu    sync.Mutex
 	power Power
+	cut   bool          // cut off from the control plane: no heartbeats, no status
 	wake  chan struct{} // heartbeat now
 }
 
@@ -71,6 +79,13 @@ func (n *node) Power() Power {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.power
+}
+
+// CutOff tells whether the node is cut off from the control plane.
+func (n *node) CutOff() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cut
 }
 
 // New builds an agent from its config.
@@ -93,13 +108,20 @@ func New(cfg *Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	caPEM := rc.CAData
+	if len(caPEM) == 0 && rc.CAFile != "" {
+		if caPEM, err = os.ReadFile(rc.CAFile); err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: cluster CA: %w", cfg.Kubeconfig, err)
+		}
+	}
 	a := &Agent{
-		cfg: cfg, log: log, client: client, images: images, self: self,
-		nodes:      map[string]*node{},
-		workers:    map[types.UID]*podWorker{},
-		ips:        map[netip.Addr]types.UID{},
-		hostsDirty: make(chan struct{}, 1),
-		server:     rc.Host,
+		cfg: cfg, log: log, client: client, rest: rc, images: images, self: self,
+		nodes:   map[string]*node{},
+		workers: map[types.UID]*podWorker{},
+		ips:     map[netip.Addr]types.UID{},
+		server:  rc.Host,
+		caPEM:   caPEM,
+		dial:    kubeletapi.DialFunc(labnet.Dialer(cfg.Name)),
 	}
 	saved := a.loadPower()
 	for _, nc := range cfg.Nodes {
@@ -123,15 +145,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := a.ensureStorageClass(ctx); err != nil {
 		return err
 	}
+	// lab up made the lab's namespace; an agent restarted by hand finds
+	// it again, or makes it.
+	if err := labnet.Up(labnet.Network{Lab: a.cfg.Name, Plan: a.cfg.Net}); err != nil {
+		return fmt.Errorf("the lab's network: %w", err)
+	}
+	waitAddons, err := a.startAddons(ctx)
+	if err != nil {
+		return fmt.Errorf("the lab's add-ons (kube-proxy, CoreDNS, API server forwarder): %w", err)
+	}
+	defer waitAddons()
 	if err := a.resolveAPIServer(ctx); err != nil {
 		return err
 	}
 	factory := informers.NewSharedInformerFactory(a.client, 0)
 	podInf := factory.Core().V1().Pods()
-	svcInf := factory.Core().V1().Services()
 	pvcInf := factory.Core().V1().PersistentVolumeClaims()
 	pvInf := factory.Core().V1().PersistentVolumes()
-	a.pods, a.services, a.pvcs, a.pvs = podInf.Lister(), svcInf.Lister(), pvcInf.Lister(), pvInf.Lister()
+	a.pods, a.pvcs, a.pvs = podInf.Lister(), pvcInf.Lister(), pvInf.Lister()
 
 	podHandler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { a.podChanged(o) },
@@ -139,11 +170,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		DeleteFunc: func(o any) { a.podChanged(o) },
 	}
 	if _, err := podInf.Informer().AddEventHandler(podHandler); err != nil {
-		return err
-	}
-	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { a.markHosts() }, UpdateFunc: func(any, any) { a.markHosts() }, DeleteFunc: func(any) { a.markHosts() },
-	}); err != nil {
 		return err
 	}
 	prov := &provisioner{a: a, queue: make(chan struct{}, 1)}
@@ -166,9 +192,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("sync %v informer", t)
 		}
 	}
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); a.runChaos(ctx) }()
+	go func() { defer wg.Done(); a.serveKubelet(ctx) }()
 	go func() { defer wg.Done(); prov.run(ctx) }()
-	go func() { defer wg.Done(); a.runHosts(ctx) }()
 	go func() { defer wg.Done(); a.serveAPI(ctx) }()
 	a.log.Info("agent running", "nodes", len(a.nodes))
 	<-ctx.Done()
@@ -196,7 +223,6 @@ func (a *Agent) podChanged(obj any) {
 	if !ok || a.nodes[pod.Spec.NodeName] == nil {
 		return
 	}
-	a.markHosts()
 	a.mu.Lock()
 	w := a.workers[pod.UID]
 	if w == nil {
@@ -210,8 +236,15 @@ func (a *Agent) podChanged(obj any) {
 
 func (a *Agent) removeWorker(uid types.UID) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	delete(a.workers, uid)
+	a.mu.Unlock()
+	a.releaseIPs(uid)
+}
+
+// releaseIPs frees the addresses held by a pod.
+func (a *Agent) releaseIPs(uid types.UID) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for ip, owner := range a.ips {
 		if owner == uid {
 			delete(a.ips, ip)
@@ -219,9 +252,10 @@ func (a *Agent) removeWorker(uid types.UID) {
 	}
 }
 
-// allocateIP gives a pod its loopback address, keeping the one in its status
-// when it has one (an agent restart must not renumber running pods).
-func (a *Agent) allocateIP(uid types.UID, current string) (string, error) {
+// allocateIP gives a pod an address of its node's pod range, keeping the
+// one in its status when it has one (an agent restart must not renumber
+// running pods).
+func (a *Agent) allocateIP(uid types.UID, n *node, current string) (string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for ip, owner := range a.ips {
@@ -229,25 +263,18 @@ func (a *Agent) allocateIP(uid types.UID, current string) (string, error) {
 			return ip.String(), nil
 		}
 	}
-	if ip, err := netip.ParseAddr(current); err == nil && a.cfg.PodNet.Contains(ip) {
+	if ip, err := netip.ParseAddr(current); err == nil && n.PodCIDR.Contains(ip) {
 		if _, taken := a.ips[ip]; !taken {
 			a.ips[ip] = uid
 			return current, nil
 		}
 	}
-	// Nodes have x.y.0.n; pods start at x.y.1.1 and skip every .0 and .255.
-	b := a.cfg.PodNet.Addr().As4()
-	for ip := netip.AddrFrom4([4]byte{b[0], b[1], 1, 1}); a.cfg.PodNet.Contains(ip); ip = ip.Next() {
-		b := ip.As4()
-		if b[3] == 0 || b[3] == 255 {
-			continue
-		}
-		if _, taken := a.ips[ip]; !taken {
-			a.ips[ip] = uid
-			return ip.String(), nil
-		}
+	ip, err := labnet.NextPodIP(n.PodCIDR, func(ip netip.Addr) bool { _, taken := a.ips[ip]; return taken })
+	if err != nil {
+		return "", fmt.Errorf("node %s: %w", n.Name, err)
 	}
-	return "", errors.New("pod network exhausted")
+	a.ips[ip] = uid
+	return ip.String(), nil
 }
 
 func (a *Agent) recordCreated(paths []string) {

@@ -26,6 +26,8 @@ type NodeState struct {
 	IP    string `json:"ip"`
 	Power Power  `json:"power"`
 	Pods  int    `json:"pods"`
+	// CutOff: the node is cut off from the control plane (no heartbeats).
+	CutOff bool `json:"cutOff,omitempty"`
 }
 
 // PowerRequest asks for a power action on a node.
@@ -37,6 +39,7 @@ type PowerRequest struct {
 //
 //	GET  /v1/nodes              the nodes and their power
 //	POST /v1/nodes/{name}/power {"action":"stop|freeze|start"}
+//	POST /v1/nodes/{name}/control-plane {"action":"cut|resume"}  stop or resume heartbeats
 //	POST /v1/pods/{ns}/{name}/freeze|thaw   SIGSTOP or SIGCONT one pod's processes
 //	POST /v1/volumes/kill-users {"path":…}  SIGKILL the containers of pods using a volume
 func (a *Agent) serveAPI(ctx context.Context) {
@@ -65,6 +68,22 @@ func (a *Agent) serveAPI(ctx context.Context) {
 			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		default:
 			writeJSON(rw, http.StatusOK, map[string]string{"power": string(p)})
+		}
+	})
+	mux.HandleFunc("POST /v1/nodes/{name}/control-plane", func(rw http.ResponseWriter, r *http.Request) {
+		var req PowerRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		err := a.SetControlPlaneLink(r.PathValue("name"), req.Action)
+		switch {
+		case errors.Is(err, ErrUnknownNode):
+			writeJSON(rw, http.StatusNotFound, map[string]string{"error": err.Error()})
+		case err != nil:
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(rw, http.StatusOK, map[string]string{"node": r.PathValue("name"), "action": req.Action})
 		}
 	})
 	mux.HandleFunc("POST /v1/pods/{namespace}/{name}/{action}", func(rw http.ResponseWriter, r *http.Request) {
@@ -101,7 +120,7 @@ func (a *Agent) serveAPI(ctx context.Context) {
 func (a *Agent) NodeStates() []NodeState {
 	var out []NodeState
 	for _, n := range a.nodes {
-		out = append(out, NodeState{Name: n.Name, Zone: n.Zone, IP: n.IP, Power: n.Power(), Pods: len(a.workersOn(n.Name))})
+		out = append(out, NodeState{Name: n.Name, Zone: n.Zone, IP: n.IP, Power: n.Power(), Pods: len(a.workersOn(n.Name)), CutOff: n.CutOff()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // Config is written by `rebound lab up` into the lab's state folder and read
@@ -18,8 +20,8 @@ type Config struct {
 	LabBins    string       `json:"labBins"`
 	ImagesFile string       `json:"imagesFile,omitempty"`
 	Nodes      []NodeConfig `json:"nodes"`
-	// PodNet is the loopback /16 pod IPs are taken from.
-	PodNet netip.Prefix `json:"podNet"`
+	// Net is the lab's pod and Service ranges.
+	Net labnet.Plan `json:"net"`
 	Timings
 }
 
@@ -30,6 +32,8 @@ type NodeConfig struct {
 	Region       string `json:"region"`
 	InstanceType string `json:"instanceType"`
 	IP           string `json:"ip"`
+	// PodCIDR is the node's spec.podCIDR, its pods' addresses.
+	PodCIDR netip.Prefix `json:"podCIDR"`
 }
 
 // Timings are the heartbeat settings; see docs/lab.md for why these values.
@@ -69,6 +73,16 @@ func (c *Config) VolumeDir(pv string) string { return filepath.Join(c.StateDir, 
 func (c *Config) PodDir(uid string) string   { return filepath.Join(c.StateDir, "pods", uid) }
 func (c *Config) LogDir() string             { return filepath.Join(c.StateDir, "logs") }
 func (c *Config) powerFile() string          { return filepath.Join(c.StateDir, "power.json") }
+
+// ContainerLog is the file holding what a container's current (or last)
+// run wrote; with previous, the one of the run before its last restart.
+func (c *Config) ContainerLog(namespace, pod, container string, previous bool) string {
+	name := fmt.Sprintf("%s_%s_%s", namespace, pod, container)
+	if previous {
+		name += ".previous"
+	}
+	return filepath.Join(c.LogDir(), name+".log")
+}
 
 // CreatedPathsFile lists host paths the agent made as mount targets, one a
 // line, for `lab down` to remove.

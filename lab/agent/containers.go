@@ -19,6 +19,7 @@ import (
 
 	"github.com/reboundhq/rebound/lab/agent/podexec"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 type ctrState int
@@ -50,6 +51,7 @@ type ctr struct {
 	nextStart    time.Time
 	backoff      time.Duration
 	powerKilled  bool // killed by a node stop: restart at once, as after a reboot
+	held         bool // held down by a Chaos Mesh pod-failure (chaoshooks.go)
 	ready        bool
 	started      bool // the startup probe passed (or there is none)
 	startCount   int
@@ -155,7 +157,7 @@ func (c *ctr) start() {
 // launch starts proc; c.mu is held.
 func (c *ctr) launch(proc *podspec.Process) error {
 	w, a := c.w, c.w.a
-	if err := portsFree(w.ip, c.spec.Ports); err != nil {
+	if err := portsFree(w.netns, w.ip, c.spec.Ports); err != nil {
 		return err
 	}
 	created, err := podexec.EnsureTargets(proc.Mounts)
@@ -168,16 +170,21 @@ func (c *ctr) launch(proc *podspec.Process) error {
 		Path: proc.Path, Argv: proc.Argv, Env: env, Dir: proc.Dir, Hostname: proc.Hostname,
 		HostsFile:  filepath.Join(a.cfg.PodDir(string(w.uid)), "hosts"),
 		ResolvFile: filepath.Join(a.cfg.PodDir(string(w.uid)), "resolv.conf"), Mounts: proc.Mounts,
+		Netns: w.netns,
+		User:  proc.User, NoNewPrivs: proc.NoNewPrivs, Dirs: proc.Dirs,
 	})
 	if err != nil {
 		return err
 	}
-	logPath := filepath.Join(a.cfg.LogDir(), fmt.Sprintf("%s_%s_%s.log", w.namespace, w.name, c.spec.Name))
+	// Each run gets a new log; the one before is kept for --previous.
+	logPath := a.cfg.ContainerLog(w.namespace, w.name, c.spec.Name, false)
+	if err := os.Rename(logPath, a.cfg.ContainerLog(w.namespace, w.name, c.spec.Name, true)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("keep the previous log: %w", err)
+	}
 	logf, err := os.OpenFile(logPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(logf, "--- rebound lab: start %s (restart %d) at %s: %s %q\n", c.spec.Name, c.restartCount, time.Now().Format(time.RFC3339Nano), proc.Path, proc.Argv)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -192,7 +199,8 @@ func (c *ctr) launch(proc *podspec.Process) error {
 	// Probers end with this run of the process: the wait below cancels.
 	ctx, cancel := context.WithCancel(a.ctx)
 	c.startProbers(ctx, c.startCount)
-	a.log.Info("container started", "pod", w.namespace+"/"+w.name, "container", c.spec.Name, "pid", c.pid, "ip", w.ip)
+	a.log.Info("container started", "pod", w.namespace+"/"+w.name, "container", c.spec.Name, "pid", c.pid, "ip", w.ip,
+		"restart", c.restartCount, "path", proc.Path, "argv", proc.Argv)
 	exited := c.exited
 	go func() {
 		err := cmd.Wait()
@@ -268,7 +276,10 @@ func (c *ctr) kill(byPower bool) {
 	}
 	if c.simulated && c.running {
 		c.running = false
-		c.terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error", Message: "node stopped", FinishedAt: metav1.NewTime(time.Now().Truncate(time.Second))}
+		c.terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error", Message: "killed", FinishedAt: metav1.NewTime(time.Now().Truncate(time.Second))}
+		if byPower {
+			c.terminated.Message = "node stopped"
+		}
 	}
 	c.mu.Unlock()
 	if pid == 0 {
@@ -333,18 +344,19 @@ func (c *ctr) status(podWaiting, podWaitMsg string) corev1.ContainerStatus {
 	return cs
 }
 
-// portsFree checks that the container's ports can be bound on its pod IP:
-// pods share the host's network, so a program listening on all addresses
-// would take them. The error names the fix instead of a crash loop.
-func portsFree(ip string, ports []corev1.ContainerPort) error {
+// portsFree checks that the container's ports can be bound on its pod IP
+// in its network namespace: another container of the pod, or for a
+// hostNetwork pod another hostNetwork pod of the lab, may hold them. The
+// error names the fix instead of a crash loop.
+func portsFree(netns, ip string, ports []corev1.ContainerPort) error {
 	for _, p := range ports {
 		if p.Protocol != "" && p.Protocol != corev1.ProtocolTCP {
 			continue
 		}
 		addr := net.JoinHostPort(ip, strconv.Itoa(int(p.ContainerPort)))
-		l, err := net.Listen("tcp", addr)
+		l, err := labnet.Listen(netns, "tcp", addr)
 		if err != nil {
-			return fmt.Errorf("port %d is taken on %s (%v): another program on this machine listens on it on all addresses; stop it or change its port", p.ContainerPort, ip, err)
+			return fmt.Errorf("port %d is taken on %s (%v): another container of the pod, or another hostNetwork pod of the lab, listens on it; change one of their ports", p.ContainerPort, ip, err)
 		}
 		l.Close()
 	}

@@ -7,6 +7,10 @@
 // node power: stopping a node stops its heartbeats and SIGKILLs its
 // processes; freezing SIGSTOPs them; starting brings them back.
 //
+// It also serves the kubelet API of every node (package kubeletapi) on the
+// node's address, for kubectl logs, exec and port-forward.
+//
 // It only ever acts on lab nodes and their pods, and listens only on a unix
-// socket in the lab's state folder.
+// socket in the lab's state folder and on the nodes' loopback addresses
+// (port 10250).
 package agent

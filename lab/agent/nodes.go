@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/reboundhq/rebound/lab/agent/kubeletapi"
 )
 
 // Labels every lab node carries, as cloud nodes do.
@@ -23,9 +25,10 @@ const (
 	LabelLab          = "rebound.dev/lab"
 )
 
-// runNode registers one node and heartbeats for it while it is powered on:
-// the lease every LeaseRenew, the Ready condition every StatusUpdate and at
-// once after a start.
+// runNode registers one node and heartbeats for it while it is powered on
+// and not cut off from the control plane: the lease every LeaseRenew, the
+// Ready condition every StatusUpdate and at once after a start or a
+// reconnect.
 func (a *Agent) runNode(ctx context.Context, n *node) {
 	log := a.log.With("node", n.Name)
 	registered := false
@@ -33,7 +36,7 @@ func (a *Agent) runNode(ctx context.Context, n *node) {
 	ticker := time.NewTicker(a.cfg.LeaseRenew)
 	defer ticker.Stop()
 	for {
-		if n.Power() == PowerOn {
+		if n.Power() == PowerOn && !n.CutOff() {
 			if !registered {
 				if err := a.registerNode(ctx, n); err != nil {
 					log.Warn("register node", "err", err)
@@ -82,6 +85,7 @@ func (a *Agent) nodeObject(n *node) *corev1.Node {
 			},
 			Annotations: map[string]string{"node.alpha.kubernetes.io/ttl": "0"},
 		},
+		Spec: corev1.NodeSpec{PodCIDR: n.PodCIDR.String(), PodCIDRs: []string{n.PodCIDR.String()}},
 		Status: corev1.NodeStatus{
 			Capacity: capacity, Allocatable: capacity,
 			Addresses: []corev1.NodeAddress{
@@ -92,7 +96,7 @@ func (a *Agent) nodeObject(n *node) *corev1.Node {
 				KubeletVersion: "v1.36.3-rebound-lab", OperatingSystem: "linux", Architecture: "amd64",
 				ContainerRuntimeVersion: "rebound-lab://1", OSImage: "rebound lab node",
 			},
-			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 0}},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: kubeletapi.Port}},
 		},
 	}
 }
@@ -117,6 +121,9 @@ func (a *Agent) registerNode(ctx context.Context, n *node) error {
 	for k, v := range want.Labels {
 		cur.Labels[k] = v
 	}
+	if cur.Spec.PodCIDR == "" { // set once, as the node IPAM controller does
+		cur.Spec.PodCIDR, cur.Spec.PodCIDRs = want.Spec.PodCIDR, want.Spec.PodCIDRs
+	}
 	if _, err := nodes.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		return err
 	}
@@ -133,6 +140,7 @@ func (a *Agent) updateNodeStatus(ctx context.Context, n *node) error {
 	want := a.nodeObject(n).Status
 	cur.Status.Capacity, cur.Status.Allocatable = want.Capacity, want.Allocatable
 	cur.Status.Addresses, cur.Status.NodeInfo = want.Addresses, want.NodeInfo
+	cur.Status.DaemonEndpoints = want.DaemonEndpoints
 	cur.Status.Phase = corev1.NodeRunning
 	conds := []corev1.NodeCondition{
 		{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "rebound lab agent is posting ready status"},
@@ -237,4 +245,46 @@ func (a *Agent) SetPower(nodeName string, action string) (Power, error) {
 	}
 	a.log.Info("node power", "node", nodeName, "from", from, "to", to)
 	return to, nil
+}
+
+// Control-plane link actions on a node.
+const (
+	LinkCut    = "cut"
+	LinkResume = "resume"
+)
+
+// SetControlPlaneLink cuts a node off from the control plane, or
+// reconnects it. Cut off, the node renews no lease and posts no node or
+// pod status, so the node-lifecycle controller marks it NotReady, while its
+// pod processes keep running and serving (the network partition of a
+// cloud zone, as seen from the API server). Resume heartbeats at once. The
+// cut lasts until resumed or until the agent restarts.
+func (a *Agent) SetControlPlaneLink(nodeName, action string) error {
+	n := a.nodes[nodeName]
+	if n == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownNode, nodeName)
+	}
+	var cut bool
+	switch action {
+	case LinkCut:
+		cut = true
+	case LinkResume:
+	default:
+		return fmt.Errorf("unknown control-plane link action %q (want %s or %s)", action, LinkCut, LinkResume)
+	}
+	n.mu.Lock()
+	was := n.cut
+	n.cut = cut
+	n.mu.Unlock()
+	if was && !cut {
+		select {
+		case n.wake <- struct{}{}:
+		default:
+		}
+		for _, w := range a.workersOn(nodeName) {
+			w.poke()
+		}
+	}
+	a.log.Info("node control-plane link", "node", nodeName, "action", action)
+	return nil
 }

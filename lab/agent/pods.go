@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/reboundhq/rebound/lab/agent/podspec"
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // podWorker is the kubelet of one pod: it runs the pod's containers, probes
@@ -32,6 +35,8 @@ type podWorker struct {
 	mu        sync.Mutex
 	pod       *corev1.Pod
 	ip        string
+	netns     string // the network namespace its containers join
+	hostPorts []net.Listener
 	volumes   map[string]string
 	waiting   string // why the pod's containers cannot start yet
 	waitMsg   string
@@ -81,7 +86,6 @@ func (w *podWorker) run() {
 		}
 		if w.sync(ctx) {
 			w.a.removeWorker(w.uid)
-			w.a.markHosts()
 			return
 		}
 	}
@@ -91,6 +95,11 @@ func (w *podWorker) run() {
 // pod is gone and the worker should end.
 func (w *podWorker) sync(ctx context.Context) bool {
 	a := w.a
+	if a.nodes[w.nodeName].CutOff() {
+		// Cut off from the control plane: the pod runs on, and neither
+		// sees the API's changes nor reports its own.
+		return false
+	}
 	pod, err := a.pods.Pods(w.namespace).Get(w.name)
 	if err != nil || pod.UID != w.uid {
 		// Deleted from the API (force delete, or our own final delete).
@@ -132,12 +141,9 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		}
 	}
 	if w.ip == "" {
-		ip, err := a.allocateIP(w.uid, pod.Status.PodIP)
-		if err != nil {
+		if err := w.setupNetwork(pod); err != nil {
 			w.waiting, w.waitMsg = "PodNetworkUnavailable", err.Error()
-		} else {
-			w.ip = ip
-			a.markHosts()
+			a.log.Warn("pod network", "pod", w.namespace+"/"+w.name, "err", err)
 		}
 	}
 	w.mu.Unlock()
@@ -146,12 +152,8 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		if err := privateDir(a.cfg.PodDir(string(w.uid))); err != nil { // it holds the pod's secret volumes
 			a.log.Error("pod folder", "err", err)
 		}
-		hosts := a.cfg.PodDir(string(w.uid)) + "/hosts"
-		if _, err := os.Stat(hosts); err != nil {
-			_ = os.WriteFile(hosts, HostsFile(pod, w.ip, nil), 0o644)
-			a.markHosts()
-		}
-		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/resolv.conf", ResolvConf(pod, a.cfg.PodNet), 0o644)
+		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/hosts", HostsFile(pod, w.ip), 0o644)
+		_ = os.WriteFile(a.cfg.PodDir(string(w.uid))+"/resolv.conf", PodDNS(pod, a.cfg.Net.DNSServiceIP()), 0o644)
 		vols, err := w.prepareVolumes(ctx, pod)
 		w.mu.Lock()
 		var ce *podspec.ConfigError
@@ -168,7 +170,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		}
 		w.mu.Unlock()
 	}
-	if w.volumes != nil {
+	if w.volumes != nil && !w.holdForPodFailure(pod) {
 		w.runContainers(pod)
 	}
 	w.reportStatus(ctx, pod)
@@ -243,7 +245,46 @@ func (w *podWorker) signalAll(sig os.Signal) {
 	}
 }
 
+// setupNetwork gives the pod its address and network namespace, linked to
+// the lab's; a hostNetwork pod runs in the lab namespace itself with its
+// node's address, as on a node. w.mu is held.
+func (w *podWorker) setupNetwork(pod *corev1.Pod) error {
+	a, n := w.a, w.a.nodes[w.nodeName]
+	if pod.Spec.HostNetwork {
+		w.ip, w.netns = n.IP, labnet.NetnsPath(a.cfg.Name)
+		return nil
+	}
+	ip, err := a.allocateIP(w.uid, n, pod.Status.PodIP)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	link, err := labnet.SetupPod(a.cfg.Name, w.uid, netip.MustParseAddr(ip))
+	if err != nil {
+		a.releaseIPs(w.uid)
+		return err
+	}
+	w.ip = ip
+	if err := w.openHostPorts(pod); err != nil {
+		w.ip = ""
+		_ = labnet.TeardownPod(a.cfg.Name, w.uid)
+		a.releaseIPs(w.uid)
+		return err
+	}
+	a.log.Info("pod network", "pod", w.namespace+"/"+w.name, "ip", ip, "veth", link.HostVeth, "took", time.Since(start))
+	w.ip, w.netns = ip, link.Netns
+	return nil
+}
+
 func (w *podWorker) cleanup() {
+	w.mu.Lock()
+	w.closeHostPorts()
+	w.mu.Unlock()
+	if w.netns != "" && w.netns != labnet.NetnsPath(w.a.cfg.Name) {
+		if err := labnet.TeardownPod(w.a.cfg.Name, w.uid); err != nil {
+			w.a.log.Warn("remove pod network", "pod", w.namespace+"/"+w.name, "err", err)
+		}
+	}
 	if err := os.RemoveAll(w.a.cfg.PodDir(string(w.uid))); err != nil {
 		w.a.log.Warn("remove pod folder", "err", err)
 	}

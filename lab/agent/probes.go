@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/reboundhq/rebound/lab/agent/podexec"
 	"github.com/reboundhq/rebound/lab/agent/podspec"
 )
 
@@ -141,8 +141,7 @@ func (w *podWorker) runProbe(ctx context.Context, c *ctr, pid int, p *corev1.Pro
 		if p.TCPSocket.Host != "" {
 			host = p.TCPSocket.Host
 		}
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		conn, err := w.dial(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
 			return err
 		}
@@ -172,7 +171,7 @@ func (w *podWorker) runProbe(ctx context.Context, c *ctr, pid int, p *corev1.Pro
 			req.Header.Add(h.Name, h.Value)
 		}
 		// As the kubelet: no certificate checks, no proxies.
-		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, Proxy: nil, DisableKeepAlives: true}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, Proxy: nil, DisableKeepAlives: true, DialContext: w.dial}
 		resp, err := (&http.Client{Transport: tr}).Do(req)
 		if err != nil {
 			return err
@@ -196,9 +195,9 @@ func (w *podWorker) runProbe(ctx context.Context, c *ctr, pid int, p *corev1.Pro
 		if err != nil {
 			return fmt.Errorf("exec probe: %w", err)
 		}
-		// Run inside the container's mount and UTS namespaces, as the kubelet does.
-		args := append([]string{"-t", strconv.Itoa(pid), "-m", "-u", "--", proc.Path}, proc.Argv[1:]...)
-		cmd := exec.CommandContext(ctx, "nsenter", args...)
+		// Run inside the container's mount, UTS and network namespaces
+		// and as its user, as the kubelet does.
+		cmd := podexec.Enter(ctx, pid, proc.User, proc.NoNewPrivs, proc.Path, proc.Argv[1:])
 		cmd.Env = proc.Env
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -206,7 +205,8 @@ func (w *podWorker) runProbe(ctx context.Context, c *ctr, pid int, p *corev1.Pro
 		}
 		return nil
 	case p.GRPC != nil:
-		conn, err := grpc.NewClient(net.JoinHostPort(host, strconv.Itoa(int(p.GRPC.Port))), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(net.JoinHostPort(host, strconv.Itoa(int(p.GRPC.Port))), grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) { return w.dial(ctx, "tcp", addr) }))
 		if err != nil {
 			return err
 		}
@@ -251,4 +251,10 @@ func (o apiObjects) ConfigMap(ns, name string) (*corev1.ConfigMap, error) {
 
 func (o apiObjects) Secret(ns, name string) (*corev1.Secret, error) {
 	return o.a.client.CoreV1().Secrets(ns).Get(o.a.ctx, name, metav1.GetOptions{})
+}
+
+// dial reaches the pod as the kubelet does from its node: from the lab's
+// namespace (a hostNetwork pod's own).
+func (w *podWorker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return w.a.dial(ctx, network, addr)
 }

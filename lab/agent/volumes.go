@@ -23,11 +23,24 @@ type errNotReady struct{ msg string }
 func (e errNotReady) Error() string { return e.msg }
 
 // prepareVolumes makes every pod volume available as a host folder and
-// returns volume name -> folder.
+// returns volume name -> folder. Volumes that support ownership management
+// on a kubelet get the pod's fsGroup (setVolumeOwnership).
 func (w *podWorker) prepareVolumes(ctx context.Context, pod *corev1.Pod) (map[string]string, error) {
 	a := w.a
 	podDir := a.cfg.PodDir(string(pod.UID))
 	out := map[string]string{}
+	var fsGroup *int64
+	var policy *corev1.PodFSGroupChangePolicy
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		fsGroup, policy = sc.FSGroup, sc.FSGroupChangePolicy
+	}
+	// As the kubelet's plugins: fsGroupChangePolicy is for persistent
+	// volumes; emptyDir and the projected kinds are always walked.
+	own := func(name, dir string, policy *corev1.PodFSGroupChangePolicy, readOnly bool) {
+		if err := setVolumeOwnership(dir, fsGroup, policy, readOnly); err != nil {
+			a.log.Warn("volume ownership", "pod", pod.Namespace+"/"+pod.Name, "volume", name, "err", err)
+		}
+	}
 	for _, v := range pod.Spec.Volumes {
 		dir := filepath.Join(podDir, "volumes", v.Name)
 		switch {
@@ -56,11 +69,21 @@ func (w *podWorker) prepareVolumes(ctx context.Context, pod *corev1.Pod) (map[st
 			if _, err := os.Stat(path); err != nil {
 				return nil, errNotReady{fmt.Sprintf("volume %q: the disk of %s is gone (%v)", v.Name, pv.Name, err)}
 			}
+			// The kubelet's local volumes take the fsGroup, hostPath ones not.
+			if pv.Spec.Local != nil && !v.PersistentVolumeClaim.ReadOnly {
+				own(v.Name, path, policy, false)
+			}
 			out[v.Name] = path
 		case v.EmptyDir != nil:
+			// Open to every user, as the kubelet's: the pod folder above
+			// keeps other pods and users out.
 			if err := os.MkdirAll(dir, 0o777); err != nil {
 				return nil, err
 			}
+			if err := os.Chmod(dir, 0o777); err != nil {
+				return nil, err
+			}
+			own(v.Name, dir, nil, false)
 			out[v.Name] = dir
 		case v.HostPath != nil:
 			t := ptr.Deref(v.HostPath.Type, corev1.HostPathUnset)
@@ -78,6 +101,7 @@ func (w *podWorker) prepareVolumes(ctx context.Context, pod *corev1.Pod) (map[st
 			if err := writeFiles(dir, files); err != nil {
 				return nil, err
 			}
+			own(v.Name, dir, nil, true)
 			out[v.Name] = dir
 		default:
 			return nil, &podspec.ConfigError{Msg: fmt.Sprintf("volume %q: this volume type is not supported by the lab (use a PVC, emptyDir, hostPath, configMap, secret, downwardAPI or projected volume)", v.Name)}
@@ -89,6 +113,7 @@ func (w *podWorker) prepareVolumes(ctx context.Context, pod *corev1.Pod) (map[st
 type file struct {
 	data []byte
 	mode os.FileMode
+	uid  *int64 // owner; nil: root
 }
 
 // projectedFiles renders configMap, secret, downwardAPI and projected
@@ -106,7 +131,7 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *corev1.Pod, v corev
 		m := os.FileMode(ptr.Deref(mode, 0o644))
 		if len(items) == 0 {
 			for k, d := range data {
-				files[k] = file{d, m}
+				files[k] = file{data: d, mode: m}
 			}
 			return nil
 		}
@@ -119,7 +144,7 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *corev1.Pod, v corev
 			if it.Mode != nil {
 				im = os.FileMode(*it.Mode)
 			}
-			files[it.Path] = file{d, im}
+			files[it.Path] = file{data: d, mode: im}
 		}
 		return nil
 	}
@@ -144,7 +169,7 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *corev1.Pod, v corev
 		}
 		return put(data, items, mode, optional, "secret "+name, err)
 	}
-	downward := func(items []corev1.DownwardAPIVolumeFile) error {
+	downward := func(items []corev1.DownwardAPIVolumeFile, mode *int32) error {
 		for _, it := range items {
 			if it.FieldRef == nil {
 				continue
@@ -153,7 +178,8 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *corev1.Pod, v corev
 			if !ok {
 				return &podspec.ConfigError{Msg: fmt.Sprintf("volume %q: downwardAPI field %q is not supported", v.Name, it.FieldRef.FieldPath)}
 			}
-			files[it.Path] = file{[]byte(val), 0o644}
+			m := ptr.Deref(it.Mode, ptr.Deref(mode, 0o644))
+			files[it.Path] = file{data: []byte(val), mode: os.FileMode(m)}
 		}
 		return nil
 	}
@@ -164,7 +190,7 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *corev1.Pod, v corev
 	case v.Secret != nil:
 		err = secret(v.Secret.SecretName, v.Secret.Items, v.Secret.DefaultMode, v.Secret.Optional)
 	case v.DownwardAPI != nil:
-		err = downward(v.DownwardAPI.Items)
+		err = downward(v.DownwardAPI.Items, v.DownwardAPI.DefaultMode)
 	case v.Projected != nil:
 		for _, src := range v.Projected.Sources {
 			switch {
@@ -173,12 +199,12 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *corev1.Pod, v corev
 			case src.Secret != nil:
 				err = secret(src.Secret.Name, src.Secret.Items, v.Projected.DefaultMode, src.Secret.Optional)
 			case src.DownwardAPI != nil:
-				err = downward(src.DownwardAPI.Items)
+				err = downward(src.DownwardAPI.Items, v.Projected.DefaultMode)
 			case src.ServiceAccountToken != nil:
 				var tok []byte
 				tok, err = w.serviceAccountToken(ctx, pod, src.ServiceAccountToken)
 				if err == nil {
-					files[src.ServiceAccountToken.Path] = file{tok, 0o600}
+					files[src.ServiceAccountToken.Path] = tokenFile(pod, tok, v.Projected.DefaultMode)
 				}
 			}
 			if err != nil {
@@ -187,6 +213,19 @@ func (w *podWorker) projectedFiles(ctx context.Context, pod *corev1.Pod, v corev
 		}
 	}
 	return files, err
+}
+
+// tokenFile is a projected service account token as the kubelet writes
+// it: with the volume's defaultMode, but 0600 and owned by the pod's single
+// runAsUser (podspec.FSUser) when the pod sets a user or an fsGroup, so only
+// the pod's user (and, through setVolumeOwnership, its fsGroup) reads it.
+func tokenFile(pod *corev1.Pod, tok []byte, defaultMode *int32) file {
+	f := file{data: tok, mode: os.FileMode(ptr.Deref(defaultMode, 0o644))}
+	fsUser := podspec.FSUser(pod)
+	if fsUser != nil || (pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.FSGroup != nil) {
+		f.mode, f.uid = 0o600, fsUser
+	}
+	return f
 }
 
 func (w *podWorker) serviceAccountToken(ctx context.Context, pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection) ([]byte, error) {
@@ -209,13 +248,18 @@ func (w *podWorker) serviceAccountToken(ctx context.Context, pod *corev1.Pod, sr
 }
 
 // writeFiles writes a configMap, secret, downwardAPI or projected volume.
-// Its folders are the agent's user's alone (0700), as the kubelet's are
-// root's: the files may hold a Secret or a service account token, and the
-// pod's processes run as the agent's user. Modes are set explicitly, since
-// MkdirAll and WriteFile leave existing folders and files as they were and
-// honour the umask.
+// As the kubelet's, its folders are open (0755) and each file has its own
+// mode and owner, so a container running as any user reads what the
+// volume's modes let it; the folders it makes above dir are root's alone
+// (0700), and the pod folder there keeps other pods and users away from
+// the files, which may hold a Secret or a service account token. Modes are
+// set explicitly, since MkdirAll and WriteFile leave existing folders and
+// files as they were and honour the umask.
 func writeFiles(dir string, files map[string]file) error {
-	if err := privateDir(dir); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return err
+	}
+	if err := openDir(dir); err != nil {
 		return err
 	}
 	for name, f := range files {
@@ -224,7 +268,7 @@ func writeFiles(dir string, files map[string]file) error {
 		}
 		p := filepath.Join(dir, name)
 		for d := filepath.Dir(p); d != dir && strings.HasPrefix(d, dir); d = filepath.Dir(d) {
-			if err := privateDir(d); err != nil {
+			if err := openDir(d); err != nil {
 				return err
 			}
 		}
@@ -234,8 +278,21 @@ func writeFiles(dir string, files map[string]file) error {
 		if err := os.Chmod(p, f.mode); err != nil {
 			return err
 		}
+		if f.uid != nil {
+			if err := os.Lchown(p, int(*f.uid), -1); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// openDir makes dir (and missing parents) and sets it to 0755.
+func openDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
 
 // privateDir makes dir (and missing parents) and sets it to 0700.

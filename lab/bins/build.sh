@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the lab's control plane binaries from the pinned Go modules beside
-# this script into a cache folder, skipping whatever is already built.
+# Builds the lab's control plane binaries, kube-proxy and CoreDNS from the
+# pinned Go modules beside this script into a cache folder, skipping whatever
+# is already built.
 # Usage: build.sh CACHE_DIR   (make lab-bins passes $(LAB_BINS))
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,5 +44,6 @@ kflags="-X k8s.io/component-base/version.gitVersion=$kver -X k8s.io/component-ba
 build etcd "$(version etcd go.etcd.io/etcd/server/v3)" "" go.etcd.io/etcd/server/v3
 wver=$(version kwok sigs.k8s.io/kwok)
 build kwok "$wver" "" sigs.k8s.io/kwok/cmd/kwokctl
-build kubernetes "$kver" "$kflags" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+build kubernetes "$kver" "$kflags" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kube-proxy
+build coredns "$(version coredns github.com/coredns/coredns)" "" github.com/reboundhq/rebound/lab/bins/coredns
 echo "lab-bins: all binaries are in $out"

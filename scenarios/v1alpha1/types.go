@@ -400,7 +400,9 @@ type Via string
 const (
 	// ViaLab uses the node power, freeze and disk controls of rebound's lab.
 	ViaLab Via = "lab"
-	// ViaChaosMesh creates Chaos Mesh objects; Chaos Mesh must be installed.
+	// ViaChaosMesh creates Chaos Mesh objects; Chaos Mesh must be
+	// installed. In rebound's lab its own controller executes NetworkChaos
+	// and PodChaos once their CRDs are applied (docs/lab.md).
 	ViaChaosMesh Via = "chaos-mesh"
 	// ViaNative uses the Kubernetes API and exec into the app's pods.
 	ViaNative Via = "native"

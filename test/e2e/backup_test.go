@@ -17,7 +17,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -75,12 +74,7 @@ func nsEtcd(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns strin
 	if len(eps) == 0 {
 		t.Fatalf("no etcd pod in %s has an address", ns)
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli, eps
+	return labEtcd(t, eps), eps
 }
 
 // assertKeys fails unless ns holds exactly the n keys under bkKeyPrefix,

@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -22,7 +24,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -33,8 +34,10 @@ import (
 
 	"github.com/reboundhq/rebound/faults"
 	"github.com/reboundhq/rebound/faults/chaosmesh"
+	"github.com/reboundhq/rebound/lab/labnet"
 	"github.com/reboundhq/rebound/reports"
 	"github.com/reboundhq/rebound/scenarios"
+	"github.com/reboundhq/rebound/scenarios/apps"
 )
 
 // chaosRunID labels every object this test creates.
@@ -56,18 +59,19 @@ func chaosCRDDir() string {
 	return filepath.Join(cache, "rebound", "crds", "chaos-mesh")
 }
 
-// readChaosCRDs reads the CRDs of the kinds the chaosmesh builders make.
-// Only those: the others (Workflow and Schedule embed every kind, 3 MB of
-// schema) cost the API server many seconds to publish and to remove.
-func readChaosCRDs(t *testing.T) []*apiextensionsv1.CustomResourceDefinition {
+// readChaosCRDs reads the CRDs of the given chaos-mesh.org resources
+// (networkchaos, podchaos…). Only those: the others (Workflow and Schedule
+// embed every kind, 3 MB of schema) cost the API server many seconds to
+// publish and to remove.
+func readChaosCRDs(t *testing.T, resources ...string) []*apiextensionsv1.CustomResourceDefinition {
 	t.Helper()
 	dir := chaosCRDDir()
 	if files, _ := filepath.Glob(filepath.Join(dir, "*.yaml")); len(files) == 0 {
 		t.Fatalf("no Chaos Mesh CRDs in %s: run `make chaos-crds` first (or set REBOUND_CHAOS_CRDS to where they are)", dir)
 	}
 	var crds []*apiextensionsv1.CustomResourceDefinition
-	for _, gvr := range gvrsOf(t, labChaosObjects("any")) {
-		f := filepath.Join(dir, gvr.Group+"_"+gvr.Resource+".yaml")
+	for _, res := range resources {
+		f := filepath.Join(dir, v1alpha1.SchemeGroupVersion.Group+"_"+res+".yaml")
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatalf("%v: run `make chaos-crds` again", err)
@@ -153,18 +157,24 @@ func podSelected(t *testing.T, s v1alpha1.PodSelectorSpec, pod *corev1.Pod, node
 		labels.SelectorFromSet(s.NodeSelectors).Matches(labels.Set(node.Labels))
 }
 
-// labChaosObjects are one of each object the builders make, aimed at the
-// demo etcd app and, for the cloud kinds, at made-up machines.
+// noPodsNamespace is where labChaosObjects select: a namespace without
+// pods, so the lab's Chaos Mesh controller selects nothing and injects
+// nothing while the schema is checked.
+const noPodsNamespace = "rebound-e2e-no-pods"
+
+// labChaosObjects are one of each object the builders make, living in the
+// demo app's namespace and aimed at pods of noPodsNamespace and, for the
+// cloud kinds, at made-up machines.
 func labChaosObjects(zone string) []chaosmesh.Object {
 	m := func(name string) chaosmesh.Meta {
 		return chaosmesh.Meta{Namespace: demoNamespace, Name: name, RunID: chaosRunID}
 	}
 	return []chaosmesh.Object{
-		chaosmesh.ZonePartition(m("zone-partition"), zone, demoNamespace, etcdSelector, 2*time.Minute),
-		chaosmesh.PodPartition(m("pod-partition"), demoNamespace, "etcd-1", 30*time.Second),
-		chaosmesh.PodKill(m("pod-kill"), demoNamespace, "etcd-2"),
-		chaosmesh.IOErrors(m("io-errors"), demoNamespace, etcdSelector, "/var/lib/etcd", 50, 5, time.Minute),
-		chaosmesh.IOLatency(m("io-latency"), demoNamespace, etcdSelector, "/var/lib/etcd", 100, 200*time.Millisecond, time.Minute),
+		chaosmesh.ZonePartition(m("zone-partition"), zone, noPodsNamespace, etcdSelector, 2*time.Minute),
+		chaosmesh.PodPartition(m("pod-partition"), noPodsNamespace, "etcd-1", 30*time.Second),
+		chaosmesh.PodKill(m("pod-kill"), noPodsNamespace, "etcd-2"),
+		chaosmesh.IOErrors(m("io-errors"), noPodsNamespace, etcdSelector, "/var/lib/etcd", 50, 5, time.Minute),
+		chaosmesh.IOLatency(m("io-latency"), noPodsNamespace, etcdSelector, "/var/lib/etcd", 100, 200*time.Millisecond, time.Minute),
 		chaosmesh.AzureVMStop(m("azure-vm-stop"), "00000000-0000-0000-0000-000000000000", "rg-rebound", "vm-node-1", "azure-creds", 5*time.Minute),
 		chaosmesh.AWSEC2Stop(m("aws-ec2-stop"), "eu-west-1", "i-0123456789abcdef0", "", 5*time.Minute),
 		chaosmesh.GCPNodeStop(m("gcp-node-stop"), "rebound-lab", "europe-west1-b", "node-1", "gcp-creds", 5*time.Minute),
@@ -175,7 +185,11 @@ func TestChaosMesh(t *testing.T) {
 	var crdNames []string
 	f := features.New("chaos mesh objects against the real CRDs").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			crds := readChaosCRDs(t)
+			var resources []string
+			for res := range gvrsOf(t, labChaosObjects("any")) {
+				resources = append(resources, res)
+			}
+			crds := readChaosCRDs(t, resources...)
 			for _, c := range crds {
 				crdNames = append(crdNames, c.Name)
 			}
@@ -253,55 +267,67 @@ func TestChaosMesh(t *testing.T) {
 				t.Errorf("listing by %s=%s found %d objects, want %d", chaosmesh.LabelRun, chaosRunID, found, len(objs))
 			}
 
+			var all []any
 			for _, obj := range objs {
 				if err := chaosmesh.Delete(ctx, dyn, obj); err != nil {
 					t.Error(err)
 				}
-				gvr, _ := chaosmesh.GVR(obj)
-				if _, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-					t.Errorf("%s %s after Delete: %v, want NotFound", gvr.Resource, obj.GetName(), err)
-				}
+				all = append(all, obj)
+			}
+			// The lab's Chaos Mesh controller lets each go once it has
+			// recovered its targets (none here: nothing was selected).
+			assertNoObjects(t, ctx, dyn, all)
+			for _, obj := range objs {
 				if err := chaosmesh.Delete(ctx, dyn, obj); err != nil {
 					t.Errorf("a second Delete of %s: %v, want none", obj.GetName(), err)
 				}
 			}
 			return ctx
 		}).
-		Assess("a fault is confirmed once Chaos Mesh's status reports every target injected, read back from the real API server", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			// No Chaos Mesh runs in the lab: chaosControllerStandIn writes
-			// the status its controller would, through the real CRDs'
-			// schema and status subresource, so nothing is injected.
+		Assess("rebound's via: chaos-mesh faults run on the lab's Chaos Mesh controller: confirmed once its status reports them injected, in effect, and undone by deleting the object", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			cs := kube(t, ctx)
 			e := faultEnv(t, ctx, "e2e-confirm")
-			for _, f := range []scenarios.Fault{
-				{Kind: scenarios.FaultPause, Via: scenarios.ViaChaosMesh, Pod: "etcd-1", Duration: 30 * time.Second}, // NetworkChaos: status subresource
-				{Kind: scenarios.FaultPodKill, Via: scenarios.ViaChaosMesh, Pod: "etcd-2"},                           // PodChaos: none
-			} {
-				p := planFault(t, ctx, e, f)
-				wrote := chaosControllerStandIn(t, ctx, e.Dynamic, p.Objects, time.Second)
-				actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				err := faults.Apply(actx, p)
-				returned := time.Now()
-				cancel()
-				if err != nil {
-					t.Errorf("%s: Apply: %v", f.Kind, err)
-				} else if at := <-wrote; returned.Before(at) {
-					t.Errorf("%s: Apply returned before the status reported the fault injected", f.Kind)
-				}
-				if err := faults.Recover(context.WithoutCancel(ctx), e, p.Undo); err != nil {
-					t.Errorf("%s: undo: %v", f.Kind, err)
-				}
-				assertNoObjects(t, ctx, e.Dynamic, p.Objects)
+			before := etcdPods(t, ctx, cs)
+
+			// pause: a NetworkChaos partition of etcd-1 from everything.
+			p := planFault(t, ctx, e, scenarios.Fault{Kind: scenarios.FaultPause, Via: scenarios.ViaChaosMesh, Pod: "etcd-1", Duration: time.Minute})
+			applyConfirmed(t, ctx, p)
+			peer := before["etcd-0"]
+			if err := dialFromPod(ctx, peer, before["etcd-1"].Status.PodIP+":2380"); err == nil {
+				t.Error("etcd-0 reaches etcd-1 while Chaos Mesh reports etcd-1 partitioned")
+			}
+			if err := faults.Recover(context.WithoutCancel(ctx), e, p.Undo); err != nil {
+				t.Errorf("pause: undo: %v", err)
+			}
+			assertNoObjects(t, ctx, e.Dynamic, p.Objects)
+			if err := dialFromPod(ctx, peer, before["etcd-1"].Status.PodIP+":2380"); err != nil {
+				t.Errorf("etcd-0 does not reach etcd-1 once the partition object is gone: %v", err)
+			}
+
+			// pod-kill: a PodChaos, one-shot.
+			p = planFault(t, ctx, e, scenarios.Fault{Kind: scenarios.FaultPodKill, Via: scenarios.ViaChaosMesh, Pod: "etcd-2"})
+			applyConfirmed(t, ctx, p)
+			if now, err := cs.CoreV1().Pods(demoNamespace).Get(ctx, "etcd-2", metav1.GetOptions{}); err == nil && now.UID == before["etcd-2"].UID && now.DeletionTimestamp == nil {
+				t.Error("etcd-2 is still the same pod, not being deleted, once its kill is confirmed")
+			}
+			if err := faults.Recover(context.WithoutCancel(ctx), e, p.Undo); err != nil {
+				t.Errorf("pod-kill: undo: %v", err)
+			}
+			assertNoObjects(t, ctx, e.Dynamic, p.Objects)
+			if err := apps.WaitStatefulSetReady(ctx, cs, demoNamespace, "etcd", 2*time.Minute); err != nil {
+				t.Fatalf("etcd after the pod-kill: %v", err)
 			}
 			return ctx
 		}).
-		Assess("a fault Chaos Mesh never reports injected is not confirmed: an error in its words, and the undo removes its object", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		Assess("a fault Chaos Mesh never reports injected is not confirmed: an error in its words (the lab's controller does not execute IOChaos), and the undo removes its object", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			e := faultEnv(t, ctx, "e2e-unconfirmed")
-			p := planFault(t, ctx, e, scenarios.Fault{Kind: scenarios.FaultPause, Via: scenarios.ViaChaosMesh, Pod: "etcd-1", Duration: 30 * time.Second})
+			p := planFault(t, ctx, e, scenarios.Fault{Kind: scenarios.FaultIOChaos, Via: scenarios.ViaChaosMesh, Pod: "etcd-1", Duration: 30 * time.Second,
+				IOChaos: &scenarios.IOChaos{Action: v1alpha1.IoFaults, Percent: 50, Errno: 5}})
 			actx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			err := faults.Apply(actx, p)
 			cancel()
-			if !errors.Is(err, faults.ErrNotConfirmed) || !strings.HasPrefix(err.Error(), "fault never took effect: ") || !strings.Contains(err.Error(), "no status") {
-				t.Errorf("Apply with no Chaos Mesh controller = %v, want ErrNotConfirmed (\"fault never took effect: ...\") saying no status was written", err)
+			if !errors.Is(err, faults.ErrNotConfirmed) || !strings.HasPrefix(err.Error(), "fault never took effect: ") || !strings.Contains(err.Error(), "does not execute IOChaos") {
+				t.Errorf("Apply of an IOChaos in the lab = %v, want ErrNotConfirmed (\"fault never took effect: ...\") saying the lab does not execute IOChaos", err)
 			}
 			if err := faults.Recover(context.WithoutCancel(ctx), e, p.Undo); err != nil {
 				t.Errorf("undo: %v", err)
@@ -312,21 +338,21 @@ func TestChaosMesh(t *testing.T) {
 		Assess("a scenario via chaos-mesh that is never confirmed is an ERROR saying so, and its object is rolled back", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			// The runner turns Apply's ErrNotConfirmed into the scenario's
 			// error and rolls back through the journaled undo.
-			doc := scenarioYAML("unconfirmed-partition", "zone", "kind: zone-partition\nvia: chaos-mesh\nzone: lab-1a\nduration: 10s", "") +
+			doc := scenarioYAML("unconfirmed-io-chaos", "disk", "kind: io-chaos\nvia: chaos-mesh\npod: etcd-1\nduration: 10s\nioChaos:\n  action: fault\n  errno: 5\n  percent: 50", "") +
 				"  phaseTimeouts:\n    inject: 3s\n"
 			run := runScenarios(t, ctx, parseScenarios(t, doc))
 			s := run.Scenarios[0]
-			if s.Status() != reports.StatusError || !strings.Contains(s.Error, "fault never took effect") || !strings.Contains(s.Error, "no status") {
-				t.Errorf("status %s, error %q: want ERROR with \"fault never took effect\" and Chaos Mesh's missing status", s.Status(), s.Error)
+			if s.Status() != reports.StatusError || !strings.Contains(s.Error, "fault never took effect") || !strings.Contains(s.Error, "does not execute IOChaos") {
+				t.Errorf("status %s, error %q: want ERROR with \"fault never took effect\" and the lab's reason", s.Status(), s.Error)
 			}
 			dyn := dynClient(t, ctx)
-			gvr := v1alpha1.SchemeGroupVersion.WithResource("networkchaos")
+			gvr := v1alpha1.SchemeGroupVersion.WithResource("iochaos")
 			l, err := dyn.Resource(gvr).Namespace(demoNamespace).List(ctx, metav1.ListOptions{LabelSelector: chaosmesh.LabelRun + "=" + run.ID})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(l.Items) != 0 {
-				t.Errorf("%d NetworkChaos of run %s left after the scenario: not rolled back", len(l.Items), run.ID)
+				t.Errorf("%d IOChaos of run %s left after the scenario: not rolled back", len(l.Items), run.ID)
 			}
 			return ctx
 		}).
@@ -402,69 +428,44 @@ func planFault(t *testing.T, ctx context.Context, e *faults.Env, f scenarios.Fau
 	return p
 }
 
-// chaosControllerStandIn stands in for Chaos Mesh's controller, which the
-// lab does not run: once each of objs exists, it waits delay and writes the
-// status the controller writes when it has injected every target (one
-// record per object, AllInjected). It writes through the status
-// subresource where the CRD has one (NetworkChaos), else with the object
-// (PodChaos has none). It reports when it wrote each.
-func chaosControllerStandIn(t *testing.T, ctx context.Context, dyn dynamic.Interface, objs []any, delay time.Duration) <-chan time.Time {
+// applyConfirmed applies a planned fault and wants it confirmed.
+func applyConfirmed(t *testing.T, ctx context.Context, p *faults.Plan) {
 	t.Helper()
-	wrote := make(chan time.Time, len(objs))
-	st := v1alpha1.ChaosStatus{
-		Conditions: []v1alpha1.ChaosCondition{
-			{Type: v1alpha1.ConditionSelected, Status: corev1.ConditionTrue},
-			{Type: v1alpha1.ConditionAllInjected, Status: corev1.ConditionTrue},
-		},
-		Experiment: v1alpha1.ExperimentStatus{DesiredPhase: v1alpha1.RunningPhase},
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := faults.Apply(actx, p); err != nil {
+		t.Fatalf("%s: Apply: %v", p.Fault, err)
 	}
-	for _, o := range objs {
-		obj := o.(chaosmesh.Object)
-		gvr, err := chaosmesh.GVR(obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st := st
-		st.Experiment.Records = []*v1alpha1.Record{{Id: demoNamespace + "/" + obj.GetName(), SelectorKey: ".", Phase: v1alpha1.Injected, InjectedCount: 1}}
-		status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		api := dyn.Resource(gvr).Namespace(obj.GetNamespace())
-		go func() {
-			for ctx.Err() == nil {
-				u, err := api.Get(ctx, obj.GetName(), metav1.GetOptions{})
-				if err != nil {
-					time.Sleep(50 * time.Millisecond)
-					continue
-				}
-				time.Sleep(delay)
-				u.Object["status"] = status
-				_, err = api.UpdateStatus(ctx, u, metav1.UpdateOptions{})
-				if apierrors.IsNotFound(err) {
-					_, err = api.Update(ctx, u, metav1.UpdateOptions{})
-				}
-				if err != nil {
-					t.Errorf("chaos controller stand-in: write the status of %s %s: %v", gvr.Resource, obj.GetName(), err)
-				}
-				wrote <- time.Now()
-				return
-			}
-		}()
-	}
-	return wrote
 }
 
-// assertNoObjects wants every one of objs gone from the cluster.
+// assertNoObjects wants every one of objs gone from the cluster soon: a
+// deleted experiment stays until the lab's Chaos Mesh controller has
+// recovered its targets and removed its finalizer.
 func assertNoObjects(t *testing.T, ctx context.Context, dyn dynamic.Interface, objs []any) {
 	t.Helper()
 	for _, o := range objs {
 		obj := o.(chaosmesh.Object)
 		gvr, _ := chaosmesh.GVR(obj)
-		if _, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			t.Errorf("%s %s after the undo: %v, want NotFound", gvr.Resource, obj.GetName(), err)
-		}
+		waitFor(t, ctx, fmt.Sprintf("%s %s gone after its deletion", gvr.Resource, obj.GetName()), 30*time.Second, func() bool {
+			_, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Get(ctx, obj.GetName(), metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		})
 	}
+}
+
+// dialFromPod opens a TCP connection to addr from inside pod's network
+// namespace, as the pod itself would, and closes it.
+func dialFromPod(ctx context.Context, pod *corev1.Pod, addr string) error {
+	var dialErr error
+	err := labnet.Do(labnet.PodNetnsPath(labFrom(ctx).Name, pod.UID), func() error {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		dialErr = err
+		return nil
+	})
+	return errors.Join(err, dialErr)
 }
 
 func gvrsOf(t *testing.T, objs []chaosmesh.Object) map[string]schema.GroupVersionResource {

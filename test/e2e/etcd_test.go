@@ -3,15 +3,19 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // etcdPods returns the demo etcd pods by name.
@@ -38,12 +42,24 @@ func etcdClient(t *testing.T, ctx context.Context, cs kubernetes.Interface) (*cl
 		}
 		eps = append(eps, fmt.Sprintf("http://%s:2379", p.Status.PodIP))
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	return labEtcd(t, eps), eps
+}
+
+// labEtcd is an etcd client of the test's own, independent of rebound's
+// driver, that reaches pod IPs inside the lab's network namespace.
+func labEtcd(t *testing.T, eps []string) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: eps, DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return labnet.Dial(ctx, "tcp", addr)
+		})},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cli.Close() })
-	return cli, eps
+	return cli
 }
 
 // healthyMembers counts members that answer a status request with no errors.

@@ -175,8 +175,12 @@ func TestHarnessFaultClasses(t *testing.T) {
 			if r := s.Result; r.RTO == nil || r.RTO.Duration() < 16*time.Second {
 				t.Errorf("a 4 s pause starting 12 s after T0 measured RTO %v: want at least 16 s", r.RTO)
 			}
-			if r := s.Result; r.TimeToImpact == nil || r.TimeToImpact.Duration() < 12*time.Second || len(r.Outages) == 0 {
-				t.Errorf("time to impact %v, outages %v: want the outage to start at 12 s or later", r.TimeToImpact, r.Outages)
+			// The pause's outage is the last one: it starts at 12 s, less
+			// one probe interval (a probe sent just before the pause and
+			// caught by it is its first failure). An earlier blip (the app
+			// still settling after the scenario before) does not move it.
+			if r := s.Result; r.TimeToImpact == nil || len(r.Outages) == 0 || r.Outages[len(r.Outages)-1].Start < 12*time.Second-100*time.Millisecond {
+				t.Errorf("time to impact %v, outages %v: want the last outage, the pause's, to start at 12 s (less one probe interval) or later", r.TimeToImpact, r.Outages)
 			}
 			return ctx
 		}).
@@ -188,7 +192,14 @@ func TestHarnessFaultClasses(t *testing.T) {
 				scenarioYAML("disk-fill", "disk", "kind: disk-fill\npod: etcd-1\nduration: 8s", ""),
 			))
 			for _, s := range run.Scenarios {
-				assertRecovered(t, s, 10*time.Second)
+				bound := 10 * time.Second
+				if s.Name == "zone-partition" {
+					// A real partition: connections to the cut-off member
+					// stall past the heal (TCP retransmission and gRPC
+					// reconnect back-off), so the outage outlasts the 8 s.
+					bound = 20 * time.Second
+				}
+				assertRecovered(t, s, bound)
 			}
 			return ctx
 		}).

@@ -50,10 +50,14 @@ func buildRebound() (string, error) {
 }
 
 // newLab describes an e2e lab; tests that need a second lab use another name.
+// Its image mapping adds the tests' shell image (testdata/images.yaml).
 func newLab(name, binary string) *lab.Lab {
 	o := lab.DefaultOptions()
 	o.Name = name
 	o.Binary = binary
+	if abs, err := filepath.Abs(testImages); err == nil {
+		o.ImagesFile = abs
+	}
 	return lab.New(o, os.Stderr)
 }
 

@@ -31,7 +31,37 @@ type ImageMapping struct {
 	// Binaries maps the executables the image holds (full path or bare name)
 	// to host executables: an absolute path, "${LAB_BINS}/name", or "@self".
 	Binaries map[string]string `json:"binaries"`
+	// Env is the image's ENV, as NAME=value: a container's env wins over it
+	// name by name, and PATH replaces the lab's default PATH.
+	Env []string `json:"env,omitempty"`
+	// WorkingDir is the image's WORKDIR, used when the container sets no
+	// workingDir; absolute.
+	WorkingDir string `json:"workingDir,omitempty"`
+	// User is the image's USER as "uid" or "uid:gid" (numeric: the lab has
+	// no image /etc/passwd to look names up in), used when the pod and the
+	// container set no runAsUser, as a runtime does.
+	User string `json:"user,omitempty"`
+	// Dirs are folders the image has in /tmp or /run (as /var/run/postgresql
+	// in PostgreSQL's image), made in the container's private /tmp and /run
+	// before its volumes are mounted. The rest of the file system is the
+	// host's, where the lab makes nothing.
+	Dirs []ImageDir `json:"dirs,omitempty"`
 }
+
+// ImageDir is a folder of an image in its /tmp or /run.
+type ImageDir struct {
+	// Path is under /tmp, /run or /var/run.
+	Path string `json:"path"`
+	// User owns it: "uid" or "uid:gid", numeric; empty: root.
+	User string `json:"user,omitempty"`
+	// Mode is its octal mode, such as "0755" or "3777" (setgid and sticky);
+	// empty: 0755.
+	Mode string `json:"mode,omitempty"`
+}
+
+// privateRoots are where an image's dirs may be: the container's private
+// /tmp and /run, and /var/run, which links to /run.
+var privateRoots = []string{"/tmp", "/run", "/var/run"}
 
 // ImageMap is the whole mapping file: the lab's defaults plus the user's.
 type ImageMap struct {
@@ -62,6 +92,22 @@ func ParseImages(name string, data []byte) (ImageMap, error) {
 		}
 		if len(im.Binaries) == 0 {
 			return m, fmt.Errorf("%s: images[%d].binaries: at least one executable must be mapped for %q", name, i, im.Image)
+		}
+		for j, kv := range im.Env {
+			if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+				return m, fmt.Errorf("%s: images[%d].env[%d]: %q is not NAME=value (write it as in a Dockerfile's ENV, for example PATH=/usr/local/bin:/usr/bin:/bin)", name, i, j, kv)
+			}
+		}
+		if im.WorkingDir != "" && !path.IsAbs(im.WorkingDir) {
+			return m, fmt.Errorf("%s: images[%d].workingDir: %q must be an absolute path", name, i, im.WorkingDir)
+		}
+		if _, err := parseImageUser(im.User); err != nil {
+			return m, fmt.Errorf("%s: images[%d].user: %w", name, i, err)
+		}
+		for j, d := range im.Dirs {
+			if _, err := d.dir(); err != nil {
+				return m, fmt.Errorf("%s: images[%d].dirs[%d]: %w", name, i, j, err)
+			}
 		}
 	}
 	return m, nil

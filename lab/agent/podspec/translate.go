@@ -29,6 +29,12 @@ type Process struct {
 	Dir      string
 	Hostname string
 	Mounts   []Mount
+	// User is who the process runs as (RunAs); NoNewPrivs is
+	// allowPrivilegeEscalation: false.
+	User       User
+	NoNewPrivs bool
+	// Dirs are the image's folders in the private /tmp and /run.
+	Dirs []Dir
 }
 
 // Mount is a bind mount of a host path at the container's mountPath.
@@ -73,14 +79,13 @@ func Translate(in Input) (*Process, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %q (add it to an image mapping file, see lab/agent/podspec/images.yaml)", ErrUnmapped, c.Image)
 	}
-	env, err := Environment(in)
+	user, err := RunAs(in.Pod, c, im)
 	if err != nil {
 		return nil, err
 	}
-	vars := map[string]string{}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		vars[k] = v
+	env, vars, err := environment(in, im)
+	if err != nil {
+		return nil, err
 	}
 
 	// Docker's rules: command replaces ENTRYPOINT and drops CMD; args replace CMD.
@@ -110,9 +115,23 @@ func Translate(in Input) (*Process, error) {
 	}
 	dir := c.WorkingDir
 	if dir == "" {
+		dir = im.WorkingDir
+	}
+	if dir == "" {
 		dir = "/"
 	}
-	return &Process{Path: host, Argv: full, Env: env, Dir: dir, Hostname: Hostname(in.Pod), Mounts: mounts}, nil
+	var dirs []Dir
+	for _, d := range im.Dirs {
+		made, err := d.dir()
+		if err != nil { // ParseImages checks every mapping; this is a mapping built in code
+			return nil, &ConfigError{Msg: fmt.Sprintf("container %q: image %s: dirs: %v", c.Name, im.Image, err)}
+		}
+		dirs = append(dirs, made)
+	}
+	return &Process{
+		Path: host, Argv: full, Env: env, Dir: dir, Hostname: Hostname(in.Pod), Mounts: mounts,
+		User: user, NoNewPrivs: NoNewPrivs(c), Dirs: dirs,
+	}, nil
 }
 
 // Hostname is the pod's hostname as the kubelet sets it.
@@ -151,20 +170,44 @@ func Mounts(in Input) ([]Mount, error) {
 	return out, nil
 }
 
-// Environment builds the container's environment in the kubelet's order:
-// envFrom, then env (later wins), each value expanded against what came before.
+// Environment builds the container's environment as the kubelet and a
+// runtime do: first what the runtime sets (the image's ENV, with a default
+// PATH when it has none; HOSTNAME), then the
+// kubelet's: the kubernetes Service's variables, envFrom, env (a later name
+// wins, in its first place). $(VAR) in an env value expands against the
+// kubelet's variables defined before it, not the image's, as on a cluster.
 func Environment(in Input) ([]string, error) {
+	im, _ := in.Images.Lookup(in.Container.Image)
+	env, _, err := environment(in, im)
+	return env, err
+}
+
+// environment is Environment for the image mapping im; it also returns the
+// variables $(VAR) in command and args expand against.
+func environment(in Input, im ImageMapping) ([]string, map[string]string, error) {
 	pod, c := in.Pod, in.Container
-	vars := map[string]string{}
+	all := map[string]string{}
 	var order []string
-	set := func(k, v string) {
-		if _, ok := vars[k]; !ok {
+	put := func(k, v string) {
+		if _, ok := all[k]; !ok {
 			order = append(order, k)
 		}
-		vars[k] = v
+		all[k] = v
 	}
-	set("PATH", defaultPath)
-	set("HOSTNAME", Hostname(pod))
+	// The runtime's part.
+	put("PATH", defaultPath)
+	for _, kv := range im.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		put(k, v)
+	}
+	put("HOSTNAME", Hostname(pod))
+
+	// The kubelet's part: what $(VAR) can refer to.
+	vars := map[string]string{}
+	set := func(k, v string) {
+		vars[k] = v
+		put(k, v)
+	}
 	// The kubelet's service env vars of the default/kubernetes Service,
 	// always set (enableServiceLinks or not); the container's own env wins.
 	if h, p := in.APIServerHost, in.APIServerPort; h != "" && p != "" {
@@ -177,7 +220,7 @@ func Environment(in Input) ([]string, error) {
 	for _, from := range c.EnvFrom {
 		data, err := envFromData(in, from)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		keys := make([]string, 0, len(data))
 		for k := range data {
@@ -195,7 +238,7 @@ func Environment(in Input) ([]string, error) {
 		}
 		v, skip, err := envValueFrom(in, e)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !skip {
 			set(e.Name, v)
@@ -203,9 +246,9 @@ func Environment(in Input) ([]string, error) {
 	}
 	out := make([]string, 0, len(order))
 	for _, k := range order {
-		out = append(out, k+"="+vars[k])
+		out = append(out, k+"="+all[k])
 	}
-	return out, nil
+	return out, vars, nil
 }
 
 func envFromData(in Input, from corev1.EnvFromSource) (map[string]string, error) {
