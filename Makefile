@@ -83,8 +83,10 @@ gameday: deps lab-bins build
 lab-up: deps lab-bins build
 	$(BIN) lab up
 
+# Both labs `make gameday` brings up: the target and the DR region.
 lab-down: build
 	$(BIN) lab down
+	$(BIN) lab down --name rebound-dr
 
 # Backup repository vs tar | zstd -3 on a ~1.1 GiB dataset (RUNS=5 KEEP=1).
 bench-backup:

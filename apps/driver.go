@@ -122,3 +122,15 @@ func Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Failover is what a driver says about recovery path failover: promoting
+// a standby copy of its app that already runs in another cluster (the DR
+// region). A scenario asking for it is refused before any fault, with the
+// driver's reason, rather than pretending: no driver can promote a standby
+// yet. The runner calls it once, before the fault.
+type Failover interface {
+	// FailoverSupport returns nil when the app can run a standby in
+	// another cluster for rebound to promote, and otherwise an error
+	// wrapping ErrNotSupported that says why not.
+	FailoverSupport() error
+}

@@ -143,6 +143,10 @@ func absURL(u string) string {
 	return u
 }
 
+// MoverRepoURL is the repository's URL as the data-mover pods see it: a
+// caller restoring into another cluster checks that cluster can reach it.
+func (e *Engine) MoverRepoURL() string { return e.moverURL }
+
 // Repository is the engine's repository, for verify, prune and unlock.
 func (e *Engine) Repository() *repo.Repository { return e.repo }
 

@@ -23,18 +23,49 @@ var _ runner.BackupEngine = runnerEngine{}
 // has a way, tagged "runner", and says where its consistent cut is: on this
 // host's monotonic clock, read in this process at the cut.
 func (r runnerEngine) Backup(ctx context.Context, t *runner.Target) (runner.BackupCut, error) {
-	res, err := r.e.Backup(ctx, Request{
-		Name: "before-fault", Namespace: t.Namespace, Selector: t.Selector,
+	res, err := r.e.Backup(ctx, requestOf(t, "before-fault"))
+	if err != nil {
+		return runner.BackupCut{}, err
+	}
+	return cutOf(res), nil
+}
+
+func requestOf(t *runner.Target, name string) Request {
+	return Request{
+		Name: name, Namespace: t.Namespace, Selector: t.Selector,
 		DriverName: t.DriverName, Driver: t.Driver, Tags: []string{"runner"},
 		ESRepository: t.Backup.ESRepository, ESRepositoryType: t.Backup.ESRepositoryType,
 		ESRepositorySettings: t.Backup.ESRepositorySettings, ESIndices: esIndices(t),
 		Probes: probesOf(t),
-	})
-	if err != nil {
-		return runner.BackupCut{}, err
 	}
+}
+
+func cutOf(res *Result) runner.BackupCut {
 	m := res.Manifest
-	return runner.BackupCut{ID: res.ID, At: m.CutAt, Wall: m.Cut, Unknown: m.CutUnknown}, nil
+	return runner.BackupCut{ID: res.ID, At: m.CutAt, Wall: m.Cut, Unknown: m.CutUnknown}
+}
+
+var _ runner.BackupScheduler = runnerEngine{}
+
+// scheduleKeep is how many backups of a schedule the runner runs are kept:
+// enough for the newest before the fault, without piling up a game day's
+// worth in the repository.
+const scheduleKeep = 3
+
+// Schedule runs the schedule of a scenario's spec.backup.every: a backup
+// of the target at once, then one every interval, tagged tag, keeping the
+// newest few of the tag, until ctx ends.
+func (r runnerEngine) Schedule(ctx context.Context, t *runner.Target, tag string, every time.Duration, taken func(runner.BackupCut, error)) {
+	p := Policy{Schedule: every.String(), Tag: tag, Immediate: true, Retention: Retention{KeepLast: scheduleKeep}}
+	_ = r.e.RunSchedule(ctx, requestOf(t, "schedule-"+tag), p, func(ev ScheduleEvent) {
+		if ev.Result != nil {
+			// Taken; a retention that failed after it leaves an extra
+			// backup, not a missing one.
+			taken(cutOf(ev.Result), nil)
+			return
+		}
+		taken(runner.BackupCut{}, ev.Err)
+	})
 }
 
 // probesOf records, in the backup, the scenario's write-probe ids

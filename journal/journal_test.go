@@ -83,3 +83,44 @@ func TestOutstandingMergesAnEntryAcrossFiles(t *testing.T) {
 		t.Errorf("after x recovered: %+v, want nothing outstanding", left)
 	}
 }
+
+// One run on two clusters (a region loss restored into a DR region)
+// journals each change with the cluster it was made in; every state line
+// keeps its entry's cluster, so cleanup reaches each where it lives.
+func TestOutstandingKeepsEachEntrysCluster(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, "run-dr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := Cluster{Lab: "main", Namespace: "demo"}
+	dr := Cluster{Lab: "dr", Namespace: "demo-dr"}
+	for _, e := range []Entry{
+		{ID: "run-dr/region", Run: "run-dr", Scenario: "region", State: StatePending, Cluster: target,
+			Undo: []Undo{{Kind: "lab-node-power", Args: map[string]string{"node": "lab-1a-1", "action": "start"}}}},
+		{ID: "run-dr/region", Run: "run-dr", Scenario: "region", State: StateApplied, Cluster: target},
+		{ID: "run-dr/region/dr", Run: "run-dr", Scenario: "region", State: StatePending, Cluster: dr,
+			Undo: []Undo{{Kind: "delete-object", Args: map[string]string{"version": "v1", "resource": "namespaces", "name": "demo-dr"}}}},
+		{ID: "run-dr/region/dr", Run: "run-dr", Scenario: "region", State: StateApplied, Cluster: dr},
+	} {
+		if err := j.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	left, err := Outstanding(dir)
+	if err != nil || len(left) != 2 {
+		t.Fatalf("outstanding %+v (%v), want the fault and the DR copy", left, err)
+	}
+	got := map[string]Entry{}
+	for _, e := range left {
+		got[e.ID] = e
+	}
+	if f := got["run-dr/region"]; f.Cluster != target || len(f.Undo) != 1 || f.Undo[0].Kind != "lab-node-power" {
+		t.Errorf("the fault: cluster %+v undo %+v, want the target's lab and its node start", f.Cluster, f.Undo)
+	}
+	if c := got["run-dr/region/dr"]; c.Cluster != dr || len(c.Undo) != 1 || c.Undo[0].Args["name"] != "demo-dr" {
+		t.Errorf("the DR copy: cluster %+v undo %+v, want the DR lab and its namespace's deletion", c.Cluster, c.Undo)
+	}
+}

@@ -107,7 +107,11 @@ func readFile(p string) string {
 // kwokctl runs kwokctl on this lab's work folder.
 func (l *Lab) kwokctl(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(l.BinDir, "kwokctl"), append([]string{"--name", l.ClusterName()}, args...)...)
-	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+l.KwokWorkdir())
+	// kwokctl adds the cluster's context to $KUBECONFIG and makes it the
+	// current one: pointed at this lab's own kubeconfig, so that bringing a
+	// second lab up (a DR region) with $KUBECONFIG naming the first lab's
+	// file never turns the first lab's kubeconfig to the second's cluster.
+	cmd.Env = append(os.Environ(), "KWOK_WORKDIR="+l.KwokWorkdir(), "KUBECONFIG="+l.Kubeconfig())
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -51,16 +51,23 @@ func (l *Lab) Up(ctx context.Context) error {
 	if err := Preflight(l.Options); err != nil {
 		return err
 	}
+	run, up := l.Running()
 	cfg, err := agent.LoadConfig(l.Dir())
 	switch {
-	case err == nil && (len(cfg.Nodes) != l.Nodes || zonesOf(cfg) != l.Zones):
-		return fmt.Errorf("lab %q is up with %d nodes over %d zones; run `rebound lab down` first to change its shape", l.Name, len(cfg.Nodes), zonesOf(cfg))
+	case up && (run.Nodes != l.Nodes || run.Zones != l.Zones || run.Region != l.Region):
+		return fmt.Errorf("lab %q is up with %d nodes over %d zones in region %s; run `rebound lab down --name %s` first to change its shape or region", l.Name, run.Nodes, run.Zones, run.Region, l.Name)
 	case err == nil && cfg.Net != l.NetPlan():
 		return fmt.Errorf("lab %q is up with pods in %s and Services in %s; run `rebound lab down` first to change its ranges", l.Name, cfg.Net.PodCIDR, cfg.Net.ServiceCIDR)
 	case err != nil:
 		// A new lab: its ranges must not meet the machine's.
 		if err := CheckRanges(l.Options); err != nil {
 			return err
+		}
+		// Labs side by side (a DR region) need loopback ranges of their
+		// own, labs of other state folders included, which Preflight
+		// does not see.
+		if addr := l.NetworkInUse(); addr != "" {
+			return fmt.Errorf("%w: lab %q would use the loopback network %s, where something already listens (%s: another lab whose name hashes alike?); choose another --name", ErrNotReady, l.Name, l.Network(), addr)
 		}
 	}
 	if err := os.MkdirAll(l.Dir(), 0o755); err != nil {
@@ -88,14 +95,6 @@ func (l *Lab) Up(ctx context.Context) error {
 	l.say("lab %q is up: %d nodes over %d zones in %s (%.1fs)", l.Name, l.Nodes, l.Zones, l.Region, time.Since(start).Seconds())
 	l.say("kubeconfig: %s", l.Kubeconfig())
 	return nil
-}
-
-func zonesOf(cfg *agent.Config) int {
-	z := map[string]bool{}
-	for _, n := range cfg.Nodes {
-		z[n.Zone] = true
-	}
-	return len(z)
 }
 
 func (l *Lab) agentConfig() *agent.Config {

@@ -86,6 +86,9 @@ type Event struct {
 	// app ran); empty when Cut holds. Without a cut, a restore's lost
 	// writes cannot be split into expected loss and bug.
 	CutUnknown string
+	// Cluster names the cluster the event happened in, for a scenario
+	// that acts on two (a DR region); empty when the run has one.
+	Cluster string
 }
 
 // ProbeSample is one availability probe: a read and a write issued at Start
@@ -203,6 +206,19 @@ func (t *Timeline) Record(kind EventKind, detail string) Event {
 	defer t.mu.Unlock()
 	// Stamping under the lock keeps the slice in time order.
 	e := Event{At: t.Now(), Kind: kind, Detail: detail}
+	if kind == BackupTaken {
+		e.Cut = e.At
+	}
+	t.rec.Events = append(t.rec.Events, e)
+	return e
+}
+
+// RecordIn stamps an event, now, that happened in the named cluster: for a
+// scenario that acts on two clusters (its target's and a DR region).
+func (t *Timeline) RecordIn(cluster string, kind EventKind, detail string) Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := Event{At: t.Now(), Kind: kind, Detail: detail, Cluster: cluster}
 	if kind == BackupTaken {
 		e.Cut = e.At
 	}

@@ -470,3 +470,34 @@ func BenchmarkHTML(b *testing.B) {
 		})
 	}
 }
+
+// A scenario on two clusters (a region loss restored into a DR region)
+// draws a lane per cluster with the events of each.
+func TestHTMLDrawsALanePerCluster(t *testing.T) {
+	t.Parallel()
+	sc := abortedScenario()
+	sc.Name = "region-loss"
+	sc.Events = []measure.Event{
+		{At: 10 * s, Kind: measure.FaultApplied, Detail: "stop every node of lab main", Cluster: "lab main"},
+		{At: 11 * s, Kind: measure.RecoveryStarted, Detail: "restore b1 into demo of lab dr", Cluster: "lab dr"},
+		{At: 16 * s, Kind: measure.RecoveryFinished, Detail: "restore b1 into demo of lab dr", Cluster: "lab dr"},
+		{At: 30 * s, Kind: measure.ObservationEnded, Detail: "over"},
+		{At: 31 * s, Kind: measure.Mark, Detail: "deleted the DR copy", Cluster: "lab dr"},
+	}
+	run := finalRun(t, sc)
+	doc := parseHTML(t, bytes.NewReader(renderHTML(t, run)))
+	sec := checkTimelines(t, doc, run)["region-loss"]
+	for cluster, ticks := range map[string]int{"lab main": 1, "lab dr": 3} {
+		lane := sec.all(has("data-lane", "cluster:"+cluster))
+		if len(lane) != 1 {
+			t.Errorf("%d lanes for cluster %q, want 1", len(lane), cluster)
+			continue
+		}
+		if got := count(lane[0], "event"); got != ticks {
+			t.Errorf("lane of %q: %d event ticks, want %d", cluster, got, ticks)
+		}
+	}
+	if !strings.Contains(sec.text(), "lab dr: recoveryStarted") {
+		t.Errorf("the moments list does not say which cluster the restore ran in")
+	}
+}

@@ -71,6 +71,12 @@ func newTimeline(s *Scenario) *timeline {
 		{key: "writes", label: "lost writes", height: 20},
 		{key: "events", label: "other events", height: 16},
 	}
+	// A scenario on two clusters (a DR region) gets a lane per cluster,
+	// ticking what happened in each: the fault in one, the restore in the
+	// other.
+	for _, c := range eventClusters(s.Events) {
+		tl.lanes = append(tl.lanes, lane{key: "cluster:" + c, label: c, height: 16})
+	}
 	y := labelRow*labelRows + 4
 	for i := range tl.lanes {
 		tl.lanes[i].y = y
@@ -158,6 +164,9 @@ func (tl *timeline) collectMarkers() {
 // eventTitle is an event in words, for a tooltip and the moments list.
 func eventTitle(e measure.Event) string {
 	s := string(e.Kind)
+	if e.Cluster != "" {
+		s = e.Cluster + ": " + s
+	}
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}
@@ -304,6 +313,33 @@ func (tl *timeline) drawLane(b *svgBuilder, l lane) {
 		tl.drawWrites(b, l)
 	case "events":
 		tl.drawEvents(b, l)
+	default:
+		if c, ok := strings.CutPrefix(l.key, "cluster:"); ok {
+			tl.drawClusterEvents(b, l, c)
+		}
+	}
+}
+
+// eventClusters lists the clusters events name, in the order they first
+// appear; none for a run on one cluster.
+func eventClusters(events []measure.Event) []string {
+	var out []string
+	for _, e := range events {
+		if e.Cluster != "" && !slices.Contains(out, e.Cluster) {
+			out = append(out, e.Cluster)
+		}
+	}
+	return out
+}
+
+// drawClusterEvents ticks every event that happened in one cluster.
+func (tl *timeline) drawClusterEvents(b *svgBuilder, l lane, cluster string) {
+	for _, e := range tl.s.Events {
+		if e.Cluster != cluster {
+			continue
+		}
+		x := tl.x(e.At)
+		b.f(`<path class="event" d="M%s %sv%s"><title>%s</title></path>`, num(x), num(l.y+2), num(l.height-4), esc(eventTitle(e)+" at "+tl.at(e.At)))
 	}
 }
 

@@ -317,6 +317,9 @@ type eventJSON struct {
 	Cut    *float64          `json:"cutMillis,omitempty"`
 	// CutUnknown replaces Cut for a backup whose cut instant is unknown.
 	CutUnknown string `json:"cutUnknown,omitempty"`
+	// Cluster names where the event happened, for a scenario that acts on
+	// two clusters (a DR region).
+	Cluster string `json:"cluster,omitempty"`
 }
 
 func toMillis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -356,7 +359,7 @@ func (s Scenario) MarshalJSON() ([]byte, error) {
 		Events: make([]eventJSON, 0, len(s.Events)),
 	}
 	for _, e := range s.Events {
-		ej := eventJSON{At: toMillis(e.At), Kind: e.Kind, Detail: e.Detail}
+		ej := eventJSON{At: toMillis(e.At), Kind: e.Kind, Detail: e.Detail, Cluster: e.Cluster}
 		switch {
 		case e.CutUnknown != "":
 			ej.CutUnknown = e.CutUnknown
@@ -390,7 +393,7 @@ func (s *Scenario) UnmarshalJSON(b []byte) error {
 	}
 	s.Events = make([]measure.Event, 0, len(w.Events))
 	for _, e := range w.Events {
-		me := measure.Event{At: fromMillis(e.At), Kind: e.Kind, Detail: e.Detail, CutUnknown: e.CutUnknown}
+		me := measure.Event{At: fromMillis(e.At), Kind: e.Kind, Detail: e.Detail, CutUnknown: e.CutUnknown, Cluster: e.Cluster}
 		if e.Cut != nil {
 			me.Cut = fromMillis(*e.Cut)
 		}

@@ -7,6 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/reboundhq/rebound/faults"
@@ -94,5 +100,62 @@ func TestCleanupLeavesALiveRunAlone(t *testing.T) {
 	res, _ = Cleanup(context.Background(), dir, envFor)
 	if len(res.Recovered) != 1 || len(res.Running) != 0 {
 		t.Errorf("after the run ended: %+v, want its fault rolled back", res)
+	}
+}
+
+// After a kill -9 mid-restore of a region loss, cleanup rolls back both
+// clusters, each through its own API server: the target's node uncordoned
+// there, the DR copy's namespace deleted in the DR cluster only (a
+// namespace of the same name in the target's cluster is the app's own and
+// stays).
+func TestCleanupRollsBackBothClustersOfARun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j, _ := journal.OpenJournal(dir, "run-dr")
+	j.Write(journal.Entry{ID: "run-dr/region", Run: "run-dr", Scenario: "region", Description: "cordon n1", State: journal.StateApplied,
+		Cluster: journal.Cluster{Context: "target", Namespace: "demo"},
+		Undo:    []journal.Undo{{Kind: "uncordon", Args: map[string]string{"node": "n1"}, Describe: "uncordon node n1"}}})
+	j.Write(journal.Entry{ID: "run-dr/region/dr", Run: "run-dr", Scenario: "region", Description: "the DR copy", State: journal.StatePending,
+		Cluster: journal.Cluster{Context: "dr", Namespace: "demo"},
+		Undo:    []journal.Undo{faults.DeleteObjectUndo("", "v1", "namespaces", "", "demo")}})
+	j.Close()
+
+	type cluster struct {
+		kube *fake.Clientset
+		dyn  *dynfake.FakeDynamicClient
+	}
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "demo"}}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Unschedulable: true}}
+	// Fake API servers stand in for the two clusters; both hold namespace demo.
+	clusters := map[string]cluster{
+		"target": {fake.NewClientset(node), dynfake.NewSimpleDynamicClient(runtime.NewScheme(), ns.DeepCopy())},
+		"dr":     {fake.NewClientset(), dynfake.NewSimpleDynamicClient(runtime.NewScheme(), ns.DeepCopy())},
+	}
+	res, err := Cleanup(context.Background(), dir, func(c journal.Cluster) (*faults.Env, error) {
+		cl, ok := clusters[c.Context]
+		if !ok {
+			return nil, fmt.Errorf("no cluster %q", c.Context)
+		}
+		return &faults.Env{Kube: cl.kube, Dynamic: cl.dyn, Namespace: c.Namespace}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Recovered) != 2 || len(res.Failed) != 0 {
+		t.Fatalf("result %+v, want both rolled back", res)
+	}
+	n, _ := clusters["target"].kube.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+	if n.Spec.Unschedulable {
+		t.Error("node n1 of the target's cluster is still cordoned")
+	}
+	gvr := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	if _, err := clusters["dr"].dyn.Resource(gvr).Get(context.Background(), "demo", metav1.GetOptions{}); err == nil {
+		t.Error("the DR copy's namespace is still there")
+	}
+	if _, err := clusters["target"].dyn.Resource(gvr).Get(context.Background(), "demo", metav1.GetOptions{}); err != nil {
+		t.Errorf("the target's namespace demo was deleted: cleanup acted in the wrong cluster (%v)", err)
+	}
+	if left, _ := journal.Outstanding(dir); len(left) != 0 {
+		t.Errorf("outstanding after cleanup: %+v", left)
 	}
 }

@@ -6,6 +6,12 @@
 // abort roll back everything applied; `rebound cleanup` does the same from
 // the journal after a kill -9.
 //
-// It refuses kube-system and namespaces outside the allowlist, and a dry run
-// only reads the cluster. It computes nothing itself: measure does.
+// A scenario with a DR region (spec.dr) acts on two clusters: the fault in
+// its target's, the restore in the DR cluster (Options.DR), where the probes
+// follow the app; each change is journaled with the cluster it was made in,
+// so cleanup rolls both back.
+//
+// It refuses kube-system and namespaces outside the allowlist, in every
+// cluster it acts on, and a dry run only reads the clusters. It computes
+// nothing itself: measure does.
 package runner

@@ -208,6 +208,12 @@ func (r *Runner) dryRun(ctx context.Context, list []*scenarios.Scenario) error {
 			}
 		}
 		fmt.Fprintf(out, "  recovery: %s (timeout %s)\n", s.Recovery.Path, s.Recovery.Timeout)
+		if dr := s.DR; dr != nil {
+			fmt.Fprintf(out, "  DR: into namespace %s of %s; the probes follow the app there, and the copy is deleted when the scenario is over\n", dr.Namespace, dr)
+		}
+		if b := s.Backup; b.Every > 0 {
+			fmt.Fprintf(out, "  backup schedule %q: every %s from the probes' start until the fault\n", b.Schedule, b.Every)
+		}
 	}
 	return nil
 }

@@ -90,6 +90,9 @@ type Options struct {
 	// degraded, so the next scenario starts from a healthy app; nil when
 	// the app is the user's.
 	Redeploy func(ctx context.Context, namespace string) error
+	// DR are the DR clusters scenarios recover into (spec.dr), by DRKey,
+	// connected by the caller; the safety rules apply to each.
+	DR map[string]*Cluster
 	// CloudSecret names the Secret for Chaos Mesh's cloud node power.
 	CloudSecret string
 	Live        *reports.Live
@@ -151,7 +154,8 @@ func New(opts Options, kube kubernetes.Interface, dyn dynamic.Interface, list []
 }
 
 // CheckSafety refuses kube-system, namespaces outside the allowlist, and a
-// cluster that is not the lab without --yes.
+// cluster that is not the lab without --yes, in the target's cluster and
+// in each scenario's DR cluster; and a DR cluster that is the target's.
 func CheckSafety(opts Options, list []*scenarios.Scenario) error {
 	var errs []error
 	for _, s := range list {
@@ -162,6 +166,7 @@ func CheckSafety(opts Options, list []*scenarios.Scenario) error {
 		case !slices.Contains(opts.AllowNamespaces, ns):
 			errs = append(errs, fmt.Errorf("%w: scenario %s (%s) targets namespace %q, which is not in the allowlist %v: add --allow-namespace %s", ErrRefused, s.Name, s.Source, ns, opts.AllowNamespaces, ns))
 		}
+		errs = append(errs, checkDRSafety(opts, s)...)
 	}
 	if !opts.OnLab && !opts.Yes && !opts.DryRun {
 		errs = append(errs, fmt.Errorf("%w: the target cluster (context %q) is not the rebound lab: pass --yes to inject faults into it, or --dry-run to see what would happen", ErrRefused, opts.Context))

@@ -63,6 +63,19 @@ type scenarioRun struct {
 	// (no backup to restore, a failed restore): a breach whatever the
 	// numbers say.
 	recoveryErr error
+	// dr is the DR side of a scenario with spec.dr; nil otherwise.
+	dr *drRun
+	// cluster names the target's cluster on the timeline of a scenario
+	// that acts on two; empty otherwise.
+	cluster string
+	// stopSchedule ends the backup schedule rebound runs during the
+	// scenario (spec.backup.every); nil when none runs.
+	stopSchedule func()
+}
+
+// record stamps an event of the target's cluster.
+func (sr *scenarioRun) record(kind measure.EventKind, detail string) {
+	sr.tl.RecordIn(sr.cluster, kind, detail)
 }
 
 func (sr *scenarioRun) note(format string, a ...any) {
@@ -90,6 +103,11 @@ func (r *Runner) runScenario(ctx context.Context, s *scenarios.Scenario, runID s
 		Target:    fmt.Sprintf("%s in %s (%s)", s.Target.Driver, s.Target.Namespace, metav1.FormatLabelSelector(&s.Target.LabelSelector)),
 		StartedAt: start, Targets: r.targets[s.Disruption],
 	}
+	if s.DR != nil {
+		sr.cluster = r.clusterName()
+		sr.rep.Target = fmt.Sprintf("%s in %s of %s (%s), recovered into %s of %s", s.Target.Driver, s.Target.Namespace, sr.cluster,
+			metav1.FormatLabelSelector(&s.Target.LabelSelector), s.DR.Namespace, s.DR)
+	}
 	fmt.Fprintf(r.opts.Out, "scenario %s: %s\n", s.Name, s.Description)
 	// An abort condition cancels the whole scenario with its reason.
 	actx, abort := context.WithCancelCause(ctx)
@@ -104,7 +122,7 @@ func (r *Runner) runScenario(ctx context.Context, s *scenarios.Scenario, runID s
 	}
 	// Whatever happened, nothing stays applied.
 	if sr.applied != nil && sr.tl != nil {
-		sr.tl.Record(measure.RolledBack, "rolling back: "+sr.applied.Description)
+		sr.record(measure.RolledBack, "rolling back: "+sr.applied.Description)
 	}
 	if cerr := sr.rollback(); cerr != nil {
 		sr.rep.Error = joinMsg(sr.rep.Error, "rollback: "+cerr.Error())
@@ -191,6 +209,14 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	if err := sr.setPromise(ctx); err != nil {
 		return fmt.Errorf("steady state: %w", err)
 	}
+	if s.DR != nil {
+		// Everything about the DR cluster that can be known before the
+		// fault is checked now, so a bad one leaves both clusters as
+		// they were.
+		if err := sr.prepareDR(ctx); err != nil {
+			return fmt.Errorf("steady state, nothing was injected: %w", err)
+		}
+	}
 	sr.env = &faults.Env{
 		Kube: r.kube, Dynamic: r.dynamic, Lab: r.labIfTarget(), Driver: t.Driver, Namespace: t.Namespace, Selector: t.Selector,
 		RunID: sr.runID, Scenario: s.Name, Log: sr.log, CloudSecret: r.opts.CloudSecret, Marks: r.opts.Marks, Out: r.opts.Out,
@@ -231,6 +257,13 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 		}
 	}
 	defer stopProbes()
+	if s.Backup.Every > 0 {
+		sr.phase("backup schedule")
+		if err := sr.startSchedule(ctx); err != nil {
+			return err
+		}
+		defer sr.stopSchedule()
+	}
 	if err := sleep(ctx, r.baseline()); err != nil { // a baseline before the fault
 		return sr.phaseErr(ctx, "probes on", 0, "")
 	}
@@ -253,6 +286,17 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 			sr.backupID = cut.ID
 			sr.note("backup %s taken", cut.ID)
 		}
+	}
+
+	// A restore from a schedule's backups needs one taken before the
+	// fault: known now, so a schedule that took none leaves the app as
+	// it was.
+	if err := sr.checkScheduleTookOne(ctx); err != nil {
+		return err
+	}
+	if sr.stopSchedule != nil {
+		// The schedule ran in the region about to be lost: it ends here.
+		sr.stopSchedule()
 	}
 
 	// Inject: plan, journal, act; T0 once the injector confirms it.
@@ -417,7 +461,7 @@ func (sr *scenarioRun) inject(ctx context.Context, plan *faults.Plan) error {
 	sr.applied = &e
 	fmt.Fprintf(r.opts.Out, "  %s: fault: %s\n", sr.s.Name, plan.Description)
 	if after := sr.s.Fault.StartAfter; after > 0 {
-		sr.tl.Record(measure.FaultApplied, fmt.Sprintf("ordered: %s (acts %s later)", plan.Description, after))
+		sr.record(measure.FaultApplied, fmt.Sprintf("ordered: %s (acts %s later)", plan.Description, after))
 		return nil
 	}
 	return sr.act(ctx, plan)
@@ -438,9 +482,9 @@ func (sr *scenarioRun) act(ctx context.Context, plan *faults.Plan) error {
 		return fmt.Errorf("inject %s: %w", plan.Fault, err)
 	}
 	if sr.s.Fault.StartAfter > 0 {
-		sr.tl.Record(measure.Mark, "fault in effect: "+plan.Description)
+		sr.record(measure.Mark, "fault in effect: "+plan.Description)
 	} else {
-		sr.tl.Record(measure.FaultApplied, plan.Description)
+		sr.record(measure.FaultApplied, plan.Description)
 	}
 	if r.opts.Live != nil {
 		r.opts.Live.Fault(sr.s.Name, string(plan.Fault), true)
@@ -480,7 +524,7 @@ func (sr *scenarioRun) recoverFault(ctx context.Context) error {
 	}
 	sr.applied = nil
 	if sr.tl != nil {
-		sr.tl.Record(measure.FaultRecovered, "undone: "+e.Description)
+		sr.record(measure.FaultRecovered, "undone: "+e.Description)
 	}
 	if sr.r.opts.Live != nil {
 		sr.r.opts.Live.Fault(sr.s.Name, e.Fault, false)
@@ -488,16 +532,18 @@ func (sr *scenarioRun) recoverFault(ctx context.Context) error {
 	return nil
 }
 
-// rollback undoes whatever is still applied, on a fresh context.
+// rollback undoes whatever is still applied, on a fresh context: the fault
+// in the target's cluster, and the copy a restore made in the DR cluster.
 func (sr *scenarioRun) rollback() error {
-	if sr.applied == nil {
-		return nil
+	var errs []error
+	if sr.applied != nil {
+		fmt.Fprintf(sr.r.opts.Out, "  %s: rolling back: %s\n", sr.s.Name, sr.applied.Description)
+		if sr.env != nil {
+			errs = append(errs, sr.recoverFault(context.Background()))
+		}
 	}
-	fmt.Fprintf(sr.r.opts.Out, "  %s: rolling back: %s\n", sr.s.Name, sr.applied.Description)
-	if sr.env == nil {
-		return nil
-	}
-	return sr.recoverFault(context.Background())
+	errs = append(errs, sr.deleteDRCopy())
+	return errors.Join(errs...)
 }
 
 // watchFor observes for d, taking marks and enforcing abort conditions.
@@ -688,12 +734,19 @@ func (sr *scenarioRun) restore(ctx context.Context, deadline time.Time) error {
 	if r.opts.Backup == nil || sr.backupID == "" {
 		return errors.New("no backup to restore from: the data deleted by the fault cannot come back (a breach by design until a backup is taken)")
 	}
-	sr.tl.Record(measure.RecoveryStarted, "restore "+sr.backupID)
 	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	defer logging.Heartbeat(ctx, "the restore of backup "+sr.backupID, time.Until(deadline))()
+	if d := sr.dr; d != nil {
+		what := fmt.Sprintf("restore %s into namespace %s of %s", sr.backupID, d.namespace, d.cluster.Name)
+		sr.tl.RecordIn(d.cluster.Name, measure.RecoveryStarted, what)
+		err := sr.restoreIntoDR(rctx, sr.backupID)
+		sr.tl.RecordIn(d.cluster.Name, measure.RecoveryFinished, what)
+		return err
+	}
+	sr.record(measure.RecoveryStarted, "restore "+sr.backupID)
 	err := r.opts.Backup.Restore(rctx, sr.target, sr.backupID)
-	sr.tl.Record(measure.RecoveryFinished, "restore "+sr.backupID)
+	sr.record(measure.RecoveryFinished, "restore "+sr.backupID)
 	return err
 }
 
@@ -721,7 +774,7 @@ func (sr *scenarioRun) waitHealthy(ctx context.Context, timeout time.Duration) e
 			return err
 		}
 		// Members may have come back on new addresses.
-		if up, ok := sr.target.Driver.(apps.EndpointUpdater); ok && sr.target.mode != scenarios.EndpointModeURLs {
+		if up, ok := sr.target.Driver.(apps.EndpointUpdater); ok && sr.target.where().mode != scenarios.EndpointModeURLs {
 			sr.target.refreshEndpoints(ctx, up, nil)
 		}
 	}

@@ -6,11 +6,13 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/reboundhq/rebound/apps"
 	"github.com/reboundhq/rebound/clock"
@@ -19,6 +21,9 @@ import (
 )
 
 // Target is the app a scenario acts on, resolved against the cluster.
+// Namespace and Kube are where the app was when the scenario started; the
+// probes follow it when a recovery brings it back in a DR cluster
+// (moveTo).
 type Target struct {
 	Namespace  string
 	Selector   labels.Selector
@@ -33,10 +38,40 @@ type Target struct {
 	// when the instant cannot be placed), so a backup records what a
 	// restore of it must hold.
 	AckedBefore func(clock.Instant) []string
-	mode        scenarios.EndpointMode
 	urls        []string
-	fwd         *forwarder // for port-forward endpoints
-	scheme      string     // http or https, for URLs made from pods
+	scheme      string // http or https, for URLs made from pods
+
+	mu  sync.Mutex
+	loc location // where the app serves now
+	old []*forwarder
+}
+
+// location is where a target's app serves: its cluster and namespace, and
+// how rebound reaches its pods there.
+type location struct {
+	cluster   string // for people: "lab rebound", a context
+	kube      kubernetes.Interface
+	namespace string
+	mode      scenarios.EndpointMode
+	fwd       *forwarder // for port-forward endpoints
+}
+
+func (t *Target) where() location {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.loc
+}
+
+// moveTo points the target at the app's copy in another cluster: from now
+// on its endpoints, its redundancy and the probes' driver follow the pods
+// there.
+func (t *Target) moveTo(loc location) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.loc.fwd != nil {
+		t.old = append(t.old, t.loc.fwd) // closed with the target: a probe may still use it
+	}
+	t.loc = loc
 }
 
 // Close releases the driver and any port-forwards.
@@ -44,9 +79,34 @@ func (t *Target) Close() {
 	if t.Driver != nil {
 		t.Driver.Close()
 	}
-	if t.fwd != nil {
-		t.fwd.close()
+	loc := t.where()
+	if loc.fwd != nil {
+		loc.fwd.close()
 	}
+	for _, f := range t.old {
+		f.close()
+	}
+}
+
+// locate says how rebound reaches an app's pods in a cluster: the
+// scenario's endpoint mode, or for auto, pod IPs on a lab and from inside a
+// cluster and port-forwards otherwise.
+func locate(mode scenarios.EndpointMode, cluster string, kube kubernetes.Interface, rc *rest.Config, onLab bool, ns string) (location, error) {
+	loc := location{cluster: cluster, kube: kube, namespace: ns, mode: mode}
+	if loc.mode == scenarios.EndpointModeAuto || loc.mode == "" {
+		// Pod IPs are reachable on the lab and from inside a cluster.
+		loc.mode = scenarios.EndpointModePortForward
+		if onLab || os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+			loc.mode = scenarios.EndpointModePodIP
+		}
+	}
+	if loc.mode == scenarios.EndpointModePortForward {
+		if rc == nil {
+			return loc, fmt.Errorf("endpoints mode port-forward needs the API server of %s", cluster)
+		}
+		loc.fwd = newForwarder(rc, kube)
+	}
+	return loc, nil
 }
 
 // clientPorts are the client ports of the known apps, for pod-ip endpoints.
@@ -60,22 +120,14 @@ func (r *Runner) resolveTarget(ctx context.Context, s *scenarios.Scenario, runID
 	}
 	t := &Target{
 		Namespace: s.Target.Namespace, Selector: sel, DriverName: string(s.Target.Driver), Kube: r.kube,
-		Prefix: fmt.Sprintf("/rebound/%s/%s", runID, s.Name), mode: s.Target.Endpoints.Mode, urls: s.Target.Endpoints.URLs,
+		Prefix: fmt.Sprintf("/rebound/%s/%s", runID, s.Name), urls: s.Target.Endpoints.URLs,
 		Backup: s.Backup,
 	}
-	if t.mode == scenarios.EndpointModeAuto || t.mode == "" {
-		// Pod IPs are reachable on the lab and from inside a cluster.
-		t.mode = scenarios.EndpointModePortForward
-		if r.opts.OnLab || os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
-			t.mode = scenarios.EndpointModePodIP
-		}
+	loc, err := locate(s.Target.Endpoints.Mode, r.clusterName(), r.kube, r.opts.RestConfig, r.opts.OnLab, s.Target.Namespace)
+	if err != nil {
+		return nil, err
 	}
-	if t.mode == scenarios.EndpointModePortForward {
-		if r.opts.RestConfig == nil {
-			return nil, fmt.Errorf("endpoints mode port-forward needs the cluster's API server")
-		}
-		t.fwd = newForwarder(r.opts.RestConfig, r.kube)
-	}
+	t.loc = loc
 	if s.Target.Driver == scenarios.DriverElasticsearch {
 		t.Prefix = fmt.Sprintf("rebound-%s-%s", runID, s.Name) // an index name
 	}
@@ -111,10 +163,11 @@ func (r *Runner) resolveTarget(ctx context.Context, s *scenarios.Scenario, runID
 // endpoints lists the app's members as URLs: one per Running pod with an
 // IP, or the scenario's explicit URLs.
 func (t *Target) endpoints(ctx context.Context) (apps.Endpoints, error) {
-	if t.mode == scenarios.EndpointModeURLs {
+	loc := t.where()
+	if loc.mode == scenarios.EndpointModeURLs {
 		return apps.Endpoints{URLs: t.urls}, nil
 	}
-	pods, err := t.Kube.CoreV1().Pods(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: t.Selector.String()})
+	pods, err := loc.kube.CoreV1().Pods(loc.namespace).List(ctx, metav1.ListOptions{LabelSelector: t.Selector.String()})
 	if err != nil {
 		return apps.Endpoints{}, fmt.Errorf("list the app's pods: %w", err)
 	}
@@ -126,8 +179,8 @@ func (t *Target) endpoints(ctx context.Context) (apps.Endpoints, error) {
 			continue
 		}
 		addr := fmt.Sprintf("%s:%d", p.Status.PodIP, port)
-		if t.fwd != nil {
-			local, err := t.fwd.local(p.Namespace, p.Name, string(p.UID), port)
+		if loc.fwd != nil {
+			local, err := loc.fwd.local(p.Namespace, p.Name, string(p.UID), port)
 			if err != nil {
 				continue // not running yet; the next refresh tries again
 			}
@@ -137,7 +190,7 @@ func (t *Target) endpoints(ctx context.Context) (apps.Endpoints, error) {
 		eps.Pods = append(eps.Pods, p.Name)
 	}
 	if len(eps.URLs) == 0 {
-		return eps, fmt.Errorf("no pod of the app in %s (selector %s) has an address", t.Namespace, t.Selector)
+		return eps, fmt.Errorf("no pod of the app in %s of %s (selector %s) has an address", loc.namespace, loc.cluster, t.Selector)
 	}
 	return eps, nil
 }
@@ -146,7 +199,7 @@ func (t *Target) endpoints(ctx context.Context) (apps.Endpoints, error) {
 // while the scenario runs: members recreated elsewhere get new addresses.
 func (t *Target) followEndpoints(ctx context.Context) {
 	up, ok := t.Driver.(apps.EndpointUpdater)
-	if !ok || t.mode == scenarios.EndpointModeURLs {
+	if !ok || t.where().mode == scenarios.EndpointModeURLs {
 		return
 	}
 	var last []string
@@ -174,7 +227,8 @@ func (t *Target) refreshEndpoints(ctx context.Context, up apps.EndpointUpdater, 
 // replicasReady reports whether every StatefulSet behind the app has its
 // desired replicas Ready: the Kubernetes half of full redundancy.
 func (t *Target) replicasReady(ctx context.Context) (bool, string) {
-	sets, err := t.Kube.AppsV1().StatefulSets(t.Namespace).List(ctx, metav1.ListOptions{})
+	loc := t.where()
+	sets, err := loc.kube.AppsV1().StatefulSets(loc.namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return false, err.Error()
 	}
@@ -197,7 +251,7 @@ func (t *Target) replicasReady(ctx context.Context) (bool, string) {
 		}
 	}
 	if !found {
-		return false, "no statefulset of the app"
+		return false, fmt.Sprintf("no statefulset of the app in %s of %s", loc.namespace, loc.cluster)
 	}
 	return true, "replicas ready"
 }

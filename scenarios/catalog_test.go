@@ -97,6 +97,7 @@ func TestDefaultGameDay(t *testing.T) {
 		{"zone-outage", scenarios.DisruptionZone, scenarios.FaultZoneStop, scenarios.RecoverySelfHeal},
 		{"disk-loss", scenarios.DisruptionDisk, scenarios.FaultDiskWipe, scenarios.RecoverySelfHeal},
 		{"human-error", scenarios.DisruptionHumanError, scenarios.FaultAppDelete, scenarios.RecoveryRestore},
+		{"region-loss", scenarios.DisruptionRegion, scenarios.FaultRegionLoss, scenarios.RecoveryRestore},
 	}
 	var got []want
 	for _, s := range day {
@@ -114,6 +115,13 @@ func TestDefaultGameDay(t *testing.T) {
 		case "human-error":
 			if !s.Backup.Before || s.Fault.AppDelete == nil || s.Fault.AppDelete.Prefix == "" {
 				t.Errorf("human-error should delete a key prefix and restore a backup taken before: %+v %+v", s.Fault, s.Backup)
+			}
+		case "region-loss":
+			// Every disruption type of the default ladder is measured, the
+			// region row by a restore into another lab of a schedule's
+			// backup, the schedule run by rebound during the game day.
+			if s.DR == nil || s.DR.Lab == "" || s.DR.Namespace != s.Target.Namespace || s.Backup.Schedule == "" || s.Backup.Every <= 0 || s.Backup.Before {
+				t.Errorf("region-loss should restore a schedule's backup (every > 0) into a DR lab: dr %+v backup %+v", s.DR, s.Backup)
 			}
 		}
 	}

@@ -105,8 +105,11 @@ func ScenarioFromV1Alpha1(in *v1alpha1.Scenario) *Scenario {
 			GracePeriod:    c.GracePeriod,
 		}
 	}
+	if d := s.DR; d != nil {
+		out.DR = &DR{Lab: d.Lab, Kubeconfig: d.Kubeconfig, Context: d.Context, Namespace: d.Namespace}
+	}
 	if b := s.Backup; b != nil {
-		out.Backup = Backup{Before: b.Before, Schedule: b.Schedule}
+		out.Backup = Backup{Before: b.Before, Schedule: b.Schedule, Every: b.Every.Duration}
 		if es := b.Elasticsearch; es != nil {
 			out.Backup.ESRepository, out.Backup.ESIndices = es.Repository, slices.Clone(es.Indices)
 			out.Backup.ESRepositoryType, out.Backup.ESRepositorySettings = es.Type, maps.Clone(es.Settings)
@@ -209,8 +212,11 @@ func ScenarioToV1Alpha1(s *Scenario) *v1alpha1.Scenario {
 			GracePeriod:    c.GracePeriod,
 		}
 	}
-	if s.Backup.Before || s.Backup.Schedule != "" || s.Backup.ESRepository != "" {
-		out.Spec.Backup = &v1alpha1.Backup{Before: s.Backup.Before, Schedule: s.Backup.Schedule}
+	if d := s.DR; d != nil {
+		out.Spec.DR = &v1alpha1.DR{Lab: d.Lab, Kubeconfig: d.Kubeconfig, Context: d.Context, Namespace: d.Namespace}
+	}
+	if s.Backup.Before || s.Backup.Schedule != "" || s.Backup.ESRepository != "" || s.Backup.Every != 0 {
+		out.Spec.Backup = &v1alpha1.Backup{Before: s.Backup.Before, Schedule: s.Backup.Schedule, Every: duration(s.Backup.Every)}
 		if s.Backup.ESRepository != "" || len(s.Backup.ESIndices) > 0 {
 			out.Spec.Backup.Elasticsearch = &v1alpha1.ElasticsearchBackup{Repository: s.Backup.ESRepository, Indices: slices.Clone(s.Backup.ESIndices),
 				Type: s.Backup.ESRepositoryType, Settings: maps.Clone(s.Backup.ESRepositorySettings)}

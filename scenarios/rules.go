@@ -66,6 +66,7 @@ var (
 	diskOnly       = []Disruption{DisruptionDisk}
 	diskOrHuman    = []Disruption{DisruptionDisk, DisruptionHumanError}
 	humanOnly      = []Disruption{DisruptionHumanError}
+	regionOnly     = []Disruption{DisruptionRegion}
 )
 
 var faultRules = map[FaultKind]FaultRule{
@@ -90,6 +91,7 @@ var faultRules = map[FaultKind]FaultRule{
 	FaultAppDelete:         {ScopeApp, humanOnly, []Via{ViaNative}, DurationForbidden},
 	FaultPodKill:           {ScopeMember, nodeOnly, []Via{ViaNative, ViaChaosMesh}, DurationForbidden},
 	FaultPause:             {ScopeMember, nodeOnly, []Via{ViaLab, ViaNative}, DurationRequired},
+	FaultRegionLoss:        {ScopeApp, regionOnly, []Via{ViaLab, ViaChaosMesh}, DurationOptional},
 	FaultManual:            {ScopeNone, allDisruptions, nil, DurationForbidden},
 }
 
@@ -99,7 +101,7 @@ var FaultKinds = []FaultKind{
 	FaultZoneStop, FaultZoneFreeze, FaultZonePartition,
 	FaultPVCDelete, FaultPVDelete, FaultDiskWipe, FaultDiskCorrupt, FaultDiskReadonly, FaultDiskFill, FaultIOChaos,
 	FaultNamespaceDelete, FaultStatefulSetDelete, FaultPVCDeleteAll, FaultScaleToZero, FaultAppDelete,
-	FaultPodKill, FaultPause, FaultManual,
+	FaultPodKill, FaultPause, FaultRegionLoss, FaultManual,
 }
 
 // Rule returns what rebound knows about a fault kind; false for an unknown

@@ -35,9 +35,12 @@ type Scenario struct {
 	Annotations map[string]string
 	Source      Source
 
-	Description   string
-	Disruption    Disruption
-	Target        Target
+	Description string
+	Disruption  Disruption
+	Target      Target
+	// DR is the disaster-recovery cluster; nil when the scenario recovers
+	// in the target's own cluster.
+	DR            *DR
 	Fault         Fault
 	Probes        Probes
 	Backup        Backup
@@ -76,6 +79,25 @@ type Target struct {
 	LabelSelector metav1.LabelSelector
 	Driver        Driver
 	Endpoints     Endpoints
+}
+
+// DR is the disaster-recovery cluster and namespace; see v1alpha1.DR.
+type DR struct {
+	Lab        string
+	Kubeconfig string
+	Context    string
+	Namespace  string
+}
+
+// String names the DR cluster for people.
+func (d *DR) String() string {
+	switch {
+	case d.Lab != "":
+		return "lab " + d.Lab
+	case d.Context != "":
+		return "context " + d.Context
+	}
+	return "kubeconfig " + d.Kubeconfig
 }
 
 // Selector returns the label selector of the app's pods.
@@ -163,6 +185,7 @@ const (
 	FaultAppDelete         FaultKind = "app-delete"
 	FaultPodKill           FaultKind = "pod-kill"
 	FaultPause             FaultKind = "pause"
+	FaultRegionLoss        FaultKind = "region-loss"
 	FaultManual            FaultKind = "manual"
 )
 
@@ -231,6 +254,9 @@ type WriteProbe struct {
 type Backup struct {
 	Before   bool
 	Schedule string
+	// Every is the interval of the schedule rebound runs itself during
+	// the scenario; 0 when the schedule runs elsewhere.
+	Every time.Duration
 	// ESRepository (with its type and settings, when rebound registers it)
 	// and ESIndices are where an Elasticsearch snapshot goes and what it
 	// holds besides the probe index; see v1alpha1.ElasticsearchBackup.
@@ -254,6 +280,7 @@ const (
 	RecoverySelfHeal RecoveryPath = "self-heal"
 	RecoveryRestore  RecoveryPath = "restore"
 	RecoveryManual   RecoveryPath = "manual"
+	RecoveryFailover RecoveryPath = "failover"
 )
 
 // Expect states what a scenario accepts beyond its targets; see

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -62,6 +63,7 @@ func ValidateScenario(s *v1alpha1.Scenario) field.ErrorList {
 	errs = append(errs, validateFault(spec, disruptionOK, p.Child("fault"))...)
 	errs = append(errs, validateProbes(spec, p.Child("probes"))...)
 	errs = append(errs, validateRecovery(spec, p)...)
+	errs = append(errs, validateDR(spec, p)...)
 	errs = append(errs, validatePhaseTimeouts(spec, p.Child("phaseTimeouts"))...)
 	return errs
 }
@@ -510,7 +512,7 @@ func validateRecovery(spec *v1alpha1.ScenarioSpec, p *field.Path) field.ErrorLis
 	var errs field.ErrorList
 	r := &spec.Recovery
 	rp := p.Child("recovery")
-	paths := []v1alpha1.RecoveryPath{v1alpha1.RecoverySelfHeal, v1alpha1.RecoveryRestore, v1alpha1.RecoveryManual}
+	paths := []v1alpha1.RecoveryPath{v1alpha1.RecoverySelfHeal, v1alpha1.RecoveryRestore, v1alpha1.RecoveryFailover, v1alpha1.RecoveryManual}
 	if !slices.Contains(paths, r.Path) {
 		errs = append(errs, notSupported(rp.Child("path"), string(r.Path), paths))
 	}
@@ -526,6 +528,13 @@ func validateRecovery(spec *v1alpha1.ScenarioSpec, p *field.Path) field.ErrorLis
 			if b.Before {
 				errs = append(errs, field.Forbidden(p.Child("backup", "schedule"), "a restore uses the backup taken before the fault; set either before or schedule"))
 			}
+		}
+		switch ev := b.Every.Duration; {
+		case ev == 0:
+		case b.Schedule == "":
+			errs = append(errs, field.Required(p.Child("backup", "schedule"), "backup.every runs a schedule during the scenario: name its tag here (e.g. schedule-"+spec.Target.Namespace+")"))
+		case ev < MinBackupEvery:
+			errs = append(errs, field.Invalid(p.Child("backup", "every"), ev.String(), fmt.Sprintf("must be at least %s: each backup reads the whole app", MinBackupEvery)))
 		}
 	}
 	if b != nil && b.Elasticsearch != nil {
@@ -576,6 +585,55 @@ func validateRecovery(spec *v1alpha1.ScenarioSpec, p *field.Path) field.ErrorLis
 	}
 	return errs
 }
+
+// MinBackupEvery is the shortest interval of a schedule rebound runs during
+// a scenario (spec.backup.every).
+const MinBackupEvery = 5 * time.Second
+
+// validateDR checks spec.dr and the recovery paths that need it.
+func validateDR(spec *v1alpha1.ScenarioSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	dr, dp := spec.DR, p.Child("dr")
+	path := spec.Recovery.Path
+	if dr == nil {
+		if path == v1alpha1.RecoveryFailover {
+			errs = append(errs, field.Required(dp, "recovery path failover promotes a standby in another cluster: name it in spec.dr (lab, or kubeconfig and context, and namespace)"))
+		}
+		return errs
+	}
+	switch {
+	case dr.Lab == "" && dr.Kubeconfig == "" && dr.Context == "":
+		errs = append(errs, field.Required(dp, "the DR cluster: lab (a rebound lab on this machine), or kubeconfig and context"))
+	case dr.Lab != "" && (dr.Kubeconfig != "" || dr.Context != ""):
+		errs = append(errs, field.Forbidden(dp.Child("lab"), "give lab, or kubeconfig and context, not both"))
+	case dr.Lab != "":
+		if !labNameRE.MatchString(dr.Lab) {
+			errs = append(errs, field.Invalid(dp.Child("lab"), dr.Lab, "a lab name: 1 to 32 lower-case letters, digits and dashes"))
+		}
+	}
+	switch {
+	case dr.Namespace == "":
+		errs = append(errs, field.Required(dp.Child("namespace"), "the namespace the app is recovered into"))
+	case slices.Contains(protectedNamespaces, dr.Namespace):
+		errs = append(errs, field.Forbidden(dp.Child("namespace"), fmt.Sprintf("rebound never acts in %s: it holds Kubernetes' own components", dr.Namespace)))
+	default:
+		for _, msg := range validation.IsDNS1123Label(dr.Namespace) {
+			errs = append(errs, field.Invalid(dp.Child("namespace"), dr.Namespace, msg))
+		}
+	}
+	if path != v1alpha1.RecoveryRestore && path != v1alpha1.RecoveryFailover {
+		errs = append(errs, field.Forbidden(dp, fmt.Sprintf("the DR cluster is where recovery path restore or failover brings the app back; recovery path %s would not use it: set spec.recovery.path, or remove spec.dr", path)))
+	}
+	if spec.Target.Endpoints.Mode == v1alpha1.EndpointModeURLs {
+		errs = append(errs, field.Forbidden(p.Child("target", "endpoints", "mode"), "the probes follow the app into the DR cluster by its pods, which fixed urls cannot: use auto, pod-ip or port-forward"))
+	}
+	if dr.Lab == "" && dr.Kubeconfig == spec.Target.Kubeconfig && dr.Context == spec.Target.Context && (dr.Kubeconfig != "" || dr.Context != "") {
+		errs = append(errs, field.Invalid(dp, fmt.Sprintf("kubeconfig %q context %q", dr.Kubeconfig, dr.Context), "the DR cluster is the target's own cluster: a region loss takes both; name another cluster"))
+	}
+	return errs
+}
+
+var labNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
 
 func validatePhaseTimeouts(spec *v1alpha1.ScenarioSpec, p *field.Path) field.ErrorList {
 	var errs field.ErrorList

@@ -68,9 +68,25 @@ Ready. Idempotent: on a lab that is up it changes nothing, and on a lab that
 is half up (after a reboot, or a killed agent) it starts what is missing.`,
 		Example: `  rebound lab up
   rebound lab up --nodes 9 --zones 3
+  rebound lab up --name dr --region lab-2   # a second lab, the DR region
   rebound lab up --images ./my-images.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A lab that is up keeps the shape, region and ranges it was
+			// made with, unless the flags ask for others (which is refused).
+			if run, up := opts.Running(); up {
+				fl := cmd.Flags()
+				if !fl.Changed("nodes") {
+					opts.Nodes = run.Nodes
+				}
+				if !fl.Changed("zones") {
+					opts.Zones = run.Zones
+				}
+				if !fl.Changed("region") {
+					opts.Region = run.Region
+				}
+				opts.PodCIDR, opts.ServiceCIDR = run.PodCIDR, run.ServiceCIDR
+			}
 			for _, f := range []struct {
 				name string
 				val  string
@@ -97,6 +113,7 @@ is half up (after a reboot, or a killed agent) it starts what is missing.`,
 	cmd.Flags().StringVar(&serviceCIDR, "service-cidr", "", "the Services' range (default 10.255.Y.0/24)")
 	cmd.Flags().IntVar(&opts.Nodes, "nodes", opts.Nodes, "number of nodes")
 	cmd.Flags().IntVar(&opts.Zones, "zones", opts.Zones, "number of zones the nodes are spread over")
+	cmd.Flags().StringVar(&opts.Region, "region", opts.Region, "region of the lab: its nodes' topology.kubernetes.io/region label, and its zones' prefix (lab-2 gives lab-2a, lab-2b, …); a second lab beside the first stands for a DR region")
 	cmd.Flags().StringVar(&opts.ImagesFile, "images", "", "an image mapping file, read in front of the built-in one")
 	return cmd
 }

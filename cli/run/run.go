@@ -44,6 +44,10 @@ import (
 // DemoNamespace is where `rebound run` deploys the demo app on the lab.
 const DemoNamespace = "rebound-demo"
 
+// DefaultDRLab is the lab the built-in catalog's region-loss scenario
+// restores into.
+const DefaultDRLab = "rebound-dr"
+
 type flags struct {
 	files         []string
 	gameday       string
@@ -62,6 +66,7 @@ type flags struct {
 	pushURL       string
 	cloudSecret   string
 	noDeploy      bool
+	drLab         string
 	backup        backupcmd.RepoFlags
 }
 
@@ -78,8 +83,16 @@ lost acknowledged writes and RPO against the ladder's targets.
 
 With no arguments it brings the local lab up, deploys the demo etcd app into
 namespace rebound-demo and runs the default game day (node loss, zone outage,
-disk loss, human error), then prints the table and writes every report into
-./rebound-report/.
+disk loss, human error, region loss), then prints the table and writes every
+report into ./rebound-report/. Region loss restores the demo app into a
+second lab, the DR region (lab ` + DefaultDRLab + `, region lab-2), which it brings
+up beside the first and leaves up like the first (rebound lab down --name
+` + DefaultDRLab + `).
+
+A scenario with spec.dr acts on two clusters: the fault in its target's,
+the restore in the DR cluster, where the probes follow the app. The safety
+rules apply to both; a DR cluster that does not answer, or is the target's
+own, is refused before anything is touched.
 
 Drill documents (kind: Drill) of the -f files run after the scenarios, as
 rebound drill runs them: each is reported as a scenario of the run (a
@@ -100,7 +113,8 @@ in ERROR, such as a fault that never took effect). See docs/exit-codes.md.`,
   rebound run --dry-run                        # what it would do, changing nothing
   rebound run --scenario node-loss --scenario pause
   rebound run -f my-scenarios/ --kubeconfig ~/.kube/aks --allow-namespace search --yes
-  rebound run --gameday smoke --rung zone-redundant --format json,junit`,
+  rebound run --gameday smoke --rung zone-redundant --format json,junit
+  rebound run --scenario region-loss --dr-lab dr   # restore into lab dr (rebound lab up --name dr --region lab-2)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runE(cmd.Context(), s, f) },
 	}
@@ -122,6 +136,7 @@ in ERROR, such as a fault that never took effect). See docs/exit-codes.md.`,
 	fl.StringVar(&f.pushURL, "push-url", "", "push the final metrics to this Prometheus Pushgateway")
 	fl.StringVar(&f.cloudSecret, "cloud-secret", "cloud-key-secret", "Secret with cloud credentials for Chaos Mesh node power")
 	fl.BoolVar(&f.noDeploy, "no-deploy", false, "on the lab, do not deploy the demo app")
+	fl.StringVar(&f.drLab, "dr-lab", "", "recover the scenarios that name a DR cluster (spec.dr) into this lab instead; the default game day's is "+DefaultDRLab)
 	f.backup.AddFlags(fl, "backup-")
 	return cmd
 }
@@ -237,6 +252,7 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	if err := clusterFromScenarios(f, list); err != nil {
 		return invalid(err)
 	}
+	overrideDR(list, f.drLab)
 	// No kubeconfig means the local lab, except in a pod (the Helm chart's
 	// CronJob), where it means the pod's own service account.
 	onLab := f.kubeconfig == "" && !(f.kubeContext == "" && kubeclient.InCluster())
@@ -304,6 +320,18 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		return notRun(err)
 	}
 	opts.RestConfig = rc
+	// The DR clusters (spec.dr): brought up when labs, and each must
+	// answer, before anything is touched.
+	var targetLab *rlab.Lab
+	if onLab {
+		targetLab = l
+	}
+	if opts.DR, err = connectDR(ctx, f, list, targetLab, s.Out); err != nil {
+		return err
+	}
+	if err := runner.CheckSafety(opts, list); err != nil {
+		return invalid(err)
+	}
 	if onLab && !f.noDeploy {
 		if f.dryRun {
 			fmt.Fprintf(s.Out, "would deploy the demo etcd app into namespace %s (if missing)\n", DemoNamespace)
@@ -335,6 +363,11 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 		}
 		defer eng.Close()
 		opts.Backup = eng.ForRunner()
+		closeDR, err := drEngines(ctx, f, opts.DR, j, runID, s.Err)
+		if err != nil {
+			return err
+		}
+		defer closeDR()
 		drillBase.Source, drillBase.Target, drillBase.TargetKube = eng, eng, kube
 		drillBase.Journal, drillBase.Cluster, drillBase.RunID = j, runner.JournalCluster(opts), runID
 		drillBase.ClusterName, drillBase.Out = clusterName(onLab, l.Name, cluster), s.Out

@@ -55,6 +55,7 @@ var DefaultVia = map[FaultKind]Via{
 	FaultAppDelete:         ViaNative,
 	FaultPodKill:           ViaNative,
 	FaultPause:             ViaLab,
+	FaultRegionLoss:        ViaLab,
 	FaultManual:            "",
 }
 
@@ -100,6 +101,10 @@ func SetDefaultsScenario(s *Scenario) {
 		w.Rate = DefaultWriteRate
 	}
 	setDuration(&w.ReadBackInterval, DefaultReadBackInterval)
+
+	if dr := spec.DR; dr != nil && dr.Namespace == "" {
+		dr.Namespace = spec.Target.Namespace
+	}
 
 	if spec.Recovery.Path == "" {
 		spec.Recovery.Path = DefaultRecoveryPath

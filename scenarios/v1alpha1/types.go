@@ -52,6 +52,16 @@ type ScenarioSpec struct {
 	// Target is the stateful app the fault is injected into.
 	Target Target `json:"target"`
 
+	// DR is the disaster-recovery region: another cluster, and the
+	// namespace there, that a restore or failover recovery brings the app
+	// back in. The probes follow the app there: writes continue against
+	// the DR copy, and the final read is taken there. The same safety
+	// rules apply to it as to the target (the namespace allowlist,
+	// kube-system refused, --yes for a cluster that is not a lab). It must
+	// be another cluster than the target's.
+	// +optional
+	DR *DR `json:"dr,omitempty"`
+
 	// Fault is what is done to the app.
 	Fault Fault `json:"fault"`
 
@@ -132,6 +142,34 @@ type Target struct {
 	// Endpoints says how rebound reaches the app's members.
 	// +optional
 	Endpoints Endpoints `json:"endpoints,omitzero"`
+}
+
+// DR names the disaster-recovery cluster and the namespace the app is
+// recovered into there. Give lab (a rebound lab on this machine) or
+// kubeconfig and context, not both.
+type DR struct {
+	// Lab is the name of a rebound lab on this machine that stands for the
+	// DR region (`rebound lab up --name dr --region lab-2`); `rebound run`
+	// brings it up when it brings the target lab up.
+	// +optional
+	Lab string `json:"lab,omitempty"`
+
+	// Kubeconfig is the path of the DR cluster's kubeconfig file. Empty
+	// with a context set means the usual rules ($KUBECONFIG, then
+	// ~/.kube/config).
+	// +optional
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+
+	// Context is the DR cluster's kubeconfig context.
+	// +optional
+	Context string `json:"context,omitempty"`
+
+	// Namespace is the namespace the app is recovered into in the DR
+	// cluster. Defaults to spec.target.namespace. A restore refuses one
+	// that already runs pods of the app, and deletes the copy it made
+	// when the scenario is over.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // Driver names an app driver.
@@ -343,6 +381,13 @@ const (
 	// Acts on a member (pod or leader), or, with neither, on every member
 	// of the app: an outage of exactly the duration. Needs a duration.
 	FaultPause FaultKind = "pause"
+	// FaultRegionLoss powers off every node of the target's cluster at
+	// once, as when a whole region is lost: the app's clients lose every
+	// member together. In the lab every node stops; on a cloud every
+	// node's VM stops through Chaos Mesh. Acts on the whole cluster; with
+	// no duration the region stays down until the recovery (into
+	// spec.dr) is over.
+	FaultRegionLoss FaultKind = "region-loss"
 	// FaultManual is done by a person following spec.fault.instructions;
 	// rebound measures.
 	FaultManual FaultKind = "manual"
@@ -496,6 +541,15 @@ type Backup struct {
 	// +optional
 	Before bool `json:"before,omitempty"`
 
+	// Every makes rebound itself run the schedule named in Schedule
+	// during the scenario: a backup at once when the probes start, then
+	// one every interval, tagged Schedule, until the scenario ends. The
+	// fault waits for the first of them. Unset means the schedule runs
+	// elsewhere (`rebound backup schedule`, the Helm chart's CronJob).
+	// At least 5s.
+	// +optional
+	Every metav1.Duration `json:"every,omitzero"`
+
 	// Schedule names a rebound backup schedule that keeps running during
 	// the game day (its tag: `rebound backup schedule --tag-policy`,
 	// schedule-<namespace> by default); a restore uses the newest backup
@@ -536,7 +590,10 @@ type ElasticsearchBackup struct {
 type Recovery struct {
 	// Path is self-heal (wait for Kubernetes and the app, the default),
 	// restore (restore the latest backup with rebound, which counts into
-	// the RTO) or manual (a person recovers; rebound measures).
+	// the RTO; with spec.dr, into the DR cluster), failover (promote a
+	// standby that already runs in spec.dr's cluster, for drivers that can;
+	// none can yet, and the run says so before any fault) or manual (a
+	// person recovers; rebound measures).
 	// +optional
 	Path RecoveryPath `json:"path,omitempty"`
 
@@ -556,6 +613,8 @@ const (
 	RecoverySelfHeal RecoveryPath = "self-heal"
 	// RecoveryRestore restores from a backup.
 	RecoveryRestore RecoveryPath = "restore"
+	// RecoveryFailover promotes a standby in the DR cluster.
+	RecoveryFailover RecoveryPath = "failover"
 	// RecoveryManual waits for a person.
 	RecoveryManual RecoveryPath = "manual"
 )
