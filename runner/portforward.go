@@ -27,6 +27,7 @@ type fwd struct {
 	uid   string
 	local uint16
 	stop  chan struct{}
+	done  chan struct{} // closed when the forward ended by itself
 }
 
 func newForwarder(rc *rest.Config, kube kubernetes.Interface) *forwarder {
@@ -34,14 +35,19 @@ func newForwarder(rc *rest.Config, kube kubernetes.Interface) *forwarder {
 }
 
 // local returns a local 127.0.0.1 port forwarded to the pod's port, making
-// a new forward when the pod is new (a recreated pod has a new uid).
+// a new forward when the pod is new (a recreated pod has a new uid) or the
+// old one ended (its connection to the kubelet broke).
 func (f *forwarder) local(ns, pod, uid string, port int) (uint16, error) {
 	key := ns + "/" + pod
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if p, ok := f.ports[key]; ok {
-		if p.uid == uid {
-			return p.local, nil
+		select {
+		case <-p.done:
+		default:
+			if p.uid == uid {
+				return p.local, nil
+			}
 		}
 		close(p.stop)
 		delete(f.ports, key)
@@ -62,8 +68,8 @@ func (f *forwarder) local(ns, pod, uid string, port int) (uint16, error) {
 	if err != nil {
 		return 0, fmt.Errorf("port-forward to %s: %w", key, err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- pf.ForwardPorts() }()
+	errc, done := make(chan error, 1), make(chan struct{})
+	go func() { errc <- pf.ForwardPorts(); close(done) }()
 	select {
 	case <-ready:
 	case err := <-errc:
@@ -74,7 +80,7 @@ func (f *forwarder) local(ns, pod, uid string, port int) (uint16, error) {
 		close(stop)
 		return 0, fmt.Errorf("port-forward to %s: no local port", key)
 	}
-	f.ports[key] = fwd{uid: uid, local: ports[0].Local, stop: stop}
+	f.ports[key] = fwd{uid: uid, local: ports[0].Local, stop: stop, done: done}
 	return ports[0].Local, nil
 }
 

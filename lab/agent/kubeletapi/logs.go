@@ -81,17 +81,25 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	var src io.Reader = f
 	if opts.tail {
 		st, err := f.Stat()
+		var off int64
 		if err == nil {
-			var off int64
-			if off, err = tailOffset(f, st.Size(), opts.tailLines); err == nil {
-				_, err = f.Seek(off, io.SeekStart)
-			}
+			off, err = tailOffset(f, st.Size(), opts.tailLines)
 		}
 		if err != nil {
 			http.Error(w, fmt.Sprintf("read %s: %v", path, err), http.StatusInternalServerError)
 			return
+		}
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			http.Error(w, fmt.Sprintf("read %s: %v", path, err), http.StatusInternalServerError)
+			return
+		}
+		if !opts.follow {
+			// The last n lines as of now: what the container writes
+			// meanwhile would make them more than n.
+			src = io.LimitReader(f, st.Size()-off)
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain")
@@ -103,7 +111,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 	if !opts.follow {
 		exited = nil
 	}
-	if err := copyLog(r.Context(), f, out, exited); err != nil && !errors.Is(err, errLimit) {
+	if err := copyLog(r.Context(), src, out, exited); err != nil && !errors.Is(err, errLimit) {
 		s.Log.Debug("log stream ended", "pod", ns+"/"+pod, "container", name, "err", err)
 	}
 }
