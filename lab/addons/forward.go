@@ -3,11 +3,12 @@ package addons
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/reboundhq/rebound/lab/labnet"
 )
 
 // forwardAPIServer accepts connections on l (the API server's advertised
@@ -66,26 +67,7 @@ func forwardAPIServer(ctx context.Context, l net.Listener, target string, log *s
 			track(out, true)
 			defer track(out, false)
 			defer out.Close()
-			splice(in, out)
+			labnet.Splice(in, out)
 		}()
 	}
-}
-
-// splice copies both ways until both directions are done, passing each
-// side's end of stream on as a half close.
-func splice(a, b net.Conn) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	pipe := func(dst, src net.Conn) {
-		defer wg.Done()
-		_, _ = io.Copy(dst, src) // TCP to TCP: splice(2) on Linux
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		} else {
-			_ = dst.Close()
-		}
-	}
-	go pipe(a, b)
-	go pipe(b, a)
-	wg.Wait()
 }

@@ -54,38 +54,13 @@ func (a *Agent) serveAPI(ctx context.Context) {
 	mux.HandleFunc("GET /v1/nodes", func(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, http.StatusOK, a.NodeStates())
 	})
-	mux.HandleFunc("POST /v1/nodes/{name}/power", func(rw http.ResponseWriter, r *http.Request) {
-		var req PowerRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		p, err := a.SetPower(r.PathValue("name"), req.Action)
-		switch {
-		case errors.Is(err, ErrUnknownNode):
-			writeJSON(rw, http.StatusNotFound, map[string]string{"error": err.Error()})
-		case err != nil:
-			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		default:
-			writeJSON(rw, http.StatusOK, map[string]string{"power": string(p)})
-		}
-	})
-	mux.HandleFunc("POST /v1/nodes/{name}/control-plane", func(rw http.ResponseWriter, r *http.Request) {
-		var req PowerRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
-			return
-		}
-		err := a.SetControlPlaneLink(r.PathValue("name"), req.Action)
-		switch {
-		case errors.Is(err, ErrUnknownNode):
-			writeJSON(rw, http.StatusNotFound, map[string]string{"error": err.Error()})
-		case err != nil:
-			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		default:
-			writeJSON(rw, http.StatusOK, map[string]string{"node": r.PathValue("name"), "action": req.Action})
-		}
-	})
+	mux.HandleFunc("POST /v1/nodes/{name}/power", nodeAction(func(node, action string) (map[string]string, error) {
+		p, err := a.SetPower(node, action)
+		return map[string]string{"power": string(p)}, err
+	}))
+	mux.HandleFunc("POST /v1/nodes/{name}/control-plane", nodeAction(func(node, action string) (map[string]string, error) {
+		return map[string]string{"node": node, "action": action}, a.SetControlPlaneLink(node, action)
+	}))
 	mux.HandleFunc("POST /v1/pods/{namespace}/{name}/{action}", func(rw http.ResponseWriter, r *http.Request) {
 		err := a.PausePod(r.PathValue("namespace"), r.PathValue("name"), r.PathValue("action"))
 		switch {
@@ -179,4 +154,25 @@ func (a *Agent) KillVolumeUsers(path string) int {
 		}
 	}
 	return len(users)
+}
+
+// nodeAction serves a POST of {"action": …} on a node: do's answer, 404 for
+// an unknown node, 400 for a bad request or action.
+func nodeAction(do func(node, action string) (map[string]string, error)) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		var req PowerRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		out, err := do(r.PathValue("name"), req.Action)
+		switch {
+		case errors.Is(err, ErrUnknownNode):
+			writeJSON(rw, http.StatusNotFound, map[string]string{"error": err.Error()})
+		case err != nil:
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		default:
+			writeJSON(rw, http.StatusOK, out)
+		}
+	}
 }

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 
@@ -64,18 +63,7 @@ func (w *podWorker) forward(ln net.Listener, to string) {
 				return
 			}
 			defer out.Close()
-			done := make(chan struct{})
-			go func() { splice(out, in); close(done) }()
-			splice(in, out)
-			<-done
+			labnet.Splice(in, out)
 		}()
-	}
-}
-
-// splice copies src to dst, then half-closes dst so the peer sees EOF.
-func splice(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
-	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
 	}
 }

@@ -2,7 +2,9 @@ package labnet
 
 import (
 	"context"
+	"io"
 	"net"
+	"sync"
 )
 
 // DialFunc dials like net.Dialer.DialContext.
@@ -46,4 +48,23 @@ func ListenPacket(nsPath, network, addr string) (net.PacketConn, error) {
 		return err
 	})
 	return pc, err
+}
+
+// Splice copies a to b and b to a until both directions are done, passing
+// each side's end of stream on as a half close: a TCP forwarder's core.
+func Splice(a, b net.Conn) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	pipe := func(dst, src net.Conn) {
+		defer wg.Done()
+		_, _ = io.Copy(dst, src) // TCP to TCP: splice(2) on Linux
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		} else {
+			_ = dst.Close()
+		}
+	}
+	go pipe(a, b)
+	go pipe(b, a)
+	wg.Wait()
 }

@@ -121,20 +121,8 @@ func TestKubeletAPI(t *testing.T) {
 			return ctx
 		}).
 		Assess("kubectl logs -f streams new lines as they are written", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			fctx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			cmd := kubectlCmd(fctx, "-n", kubeletNamespace, "logs", "-f", "ticker", "--tail", "1")
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var errb bytes.Buffer
-			cmd.Stderr = &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { cancel(); _ = cmd.Wait() }()
-			sc := bufio.NewScanner(stdout)
+			sc, errb, stop := streamKubectl(t, ctx, time.Minute, "-n", kubeletNamespace, "logs", "-f", "ticker", "--tail", "1")
+			defer stop()
 			var nums []int
 			for len(nums) < 5 && sc.Scan() {
 				n, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "tick "))
@@ -250,20 +238,8 @@ func TestKubeletAPI(t *testing.T) {
 			return ctx
 		}).
 		Assess("kubectl port-forward reaches the demo etcd", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			defer cancel()
-			cmd := kubectlCmd(pctx, "-n", demoNamespace, "port-forward", "--address", "127.0.0.1", "etcd-1", ":2379")
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var errb bytes.Buffer
-			cmd.Stderr = &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { cancel(); _ = cmd.Wait() }()
-			sc := bufio.NewScanner(stdout)
+			sc, errb, stop := streamKubectl(t, ctx, 2*time.Minute, "-n", demoNamespace, "port-forward", "--address", "127.0.0.1", "etcd-1", ":2379")
+			defer stop()
 			fwd := regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:(\d+) -> 2379$`)
 			var local string
 			for local == "" && sc.Scan() {
@@ -274,7 +250,10 @@ func TestKubeletAPI(t *testing.T) {
 			if local == "" {
 				t.Fatalf("kubectl port-forward printed no forwarding line: %v %s", sc.Err(), errb.String())
 			}
-			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			go func() {
+				for sc.Scan() {
+				}
+			}() // keep draining kubectl's output
 			cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"127.0.0.1:" + local}, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
 			if err != nil {
 				t.Fatal(err)
@@ -337,4 +316,25 @@ func fileSize(t *testing.T, p string) int64 {
 		t.Fatal(err)
 	}
 	return st.Size()
+}
+
+// streamKubectl starts a kubectl that keeps running (logs -f,
+// port-forward) for at most timeout, and returns its output line by line,
+// its standard error, and stop, which ends it and waits.
+func streamKubectl(t *testing.T, ctx context.Context, timeout time.Duration, args ...string) (*bufio.Scanner, *bytes.Buffer, func()) {
+	t.Helper()
+	kctx, cancel := context.WithTimeout(ctx, timeout)
+	cmd := kubectlCmd(kctx, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	errb := &bytes.Buffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return bufio.NewScanner(stdout), errb, func() { cancel(); _ = cmd.Wait() }
 }
