@@ -3,7 +3,6 @@ package apps
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"sort"
 	"sync"
@@ -86,37 +85,36 @@ type EndpointUpdater interface {
 type Factory func(ctx context.Context, cfg Config) (Driver, error)
 
 var (
-	mu        sync.Mutex
-	factories = map[string]Factory{}
+	mu       sync.Mutex
+	registry = map[string]App{}
 )
 
-// Register makes a driver available by name; drivers call it from init.
-func Register(name string, f Factory) {
+// Register makes an app available by its name; app packages call it from
+// init.
+func Register(a App) {
 	mu.Lock()
 	defer mu.Unlock()
-	if _, dup := factories[name]; dup {
-		panic("apps: driver registered twice: " + name)
+	if _, dup := registry[a.Name]; dup {
+		panic("apps: app registered twice: " + a.Name)
 	}
-	factories[name] = f
+	registry[a.Name] = a
 }
 
 // New creates the named driver.
 func New(ctx context.Context, name string, cfg Config) (Driver, error) {
-	mu.Lock()
-	f := factories[name]
-	mu.Unlock()
-	if f == nil {
-		return nil, fmt.Errorf("no app driver %q (have %v)", name, Names())
+	a, err := Lookup(name)
+	if err != nil {
+		return nil, err
 	}
-	return f(ctx, cfg)
+	return a.New(ctx, cfg)
 }
 
 // Names lists the registered drivers.
 func Names() []string {
 	mu.Lock()
 	defer mu.Unlock()
-	out := make([]string, 0, len(factories))
-	for n := range factories {
+	out := make([]string, 0, len(registry))
+	for n := range registry {
 		out = append(out, n)
 	}
 	sort.Strings(out)

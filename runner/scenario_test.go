@@ -76,7 +76,7 @@ var (
 )
 
 func init() {
-	apps.Register(fakeDriver, func(ctx context.Context, cfg apps.Config) (apps.Driver, error) {
+	apps.Register(apps.App{Name: fakeDriver, New: func(ctx context.Context, cfg apps.Config) (apps.Driver, error) {
 		// The prefix is /rebound/<run>/<scenario>.
 		parts := strings.Split(cfg.Prefix, "/")
 		worldsMu.Lock()
@@ -86,7 +86,7 @@ func init() {
 			return nil, fmt.Errorf("no world for %s", cfg.Prefix)
 		}
 		return &fakeApp{w: w}, nil
-	})
+	}})
 }
 
 // fakeApp stands in for a stateful app driver.

@@ -20,8 +20,11 @@ import (
 )
 
 func init() {
-	apps.Register("elasticsearch", func(_ context.Context, cfg apps.Config) (apps.Driver, error) {
-		return New(cfg)
+	apps.Register(apps.App{
+		Name: "elasticsearch", ClientPort: 9200, Scheme: "http",
+		// An index name.
+		RecordsName: func(runID, scenario string) string { return fmt.Sprintf("rebound-%s-%s", runID, scenario) },
+		New:         func(_ context.Context, cfg apps.Config) (apps.Driver, error) { return New(cfg) },
 	})
 }
 

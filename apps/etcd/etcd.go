@@ -22,7 +22,7 @@ import (
 	"github.com/reboundhq/rebound/apps"
 )
 
-func init() { apps.Register("etcd", New) }
+func init() { apps.Register(apps.App{Name: "etcd", ClientPort: 2379, Scheme: "http", New: New}) }
 
 // Driver is a connected etcd cluster.
 type Driver struct {
