@@ -195,6 +195,10 @@ func (l *Lab) unmountAll() error {
 
 // removeCreatedPaths removes the mount targets the agent made on the host,
 // deepest first, and only while they are empty: a user's file is never lost.
+// A target that is a mount point in some process's mount namespace stays:
+// another lab's container (a PostgreSQL of a second lab, with its data at
+// the same path) has its volume there, and removing the folder would
+// detach that volume under the running server.
 func (l *Lab) removeCreatedPaths() {
 	data, err := os.ReadFile(filepath.Join(l.Dir(), "created-paths"))
 	if err != nil {
@@ -202,7 +206,11 @@ func (l *Lab) removeCreatedPaths() {
 	}
 	paths := strings.Fields(string(data))
 	slices.SortFunc(paths, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	inUse := mountPointsInUse()
 	for _, p := range slices.Compact(paths) {
+		if inUse[filepath.Clean(p)] {
+			continue
+		}
 		if st, err := os.Lstat(p); err == nil && (st.IsDir() || st.Size() == 0) {
 			_ = syscall.Rmdir(p)
 			if !st.IsDir() {
@@ -210,6 +218,63 @@ func (l *Lab) removeCreatedPaths() {
 			}
 		}
 	}
+}
+
+// mountPointsInUse lists the mount points of every mount namespace on the
+// host but the caller's own, with each folder above them, from
+// /proc/PID/mountinfo (one process per namespace).
+func mountPointsInUse() map[string]bool {
+	out := map[string]bool{}
+	self, _ := os.Readlink("/proc/self/ns/mnt")
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return out
+	}
+	seen := map[string]bool{self: true}
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		ns, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "mnt"))
+		if err != nil || seen[ns] {
+			continue
+		}
+		seen[ns] = true
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "mountinfo"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			// id parent major:minor root mountpoint options ...
+			f := strings.Fields(line)
+			if len(f) < 5 {
+				continue
+			}
+			for p := filepath.Clean(unescapeMountinfo(f[4])); p != "/" && p != "."; p = filepath.Dir(p) {
+				out[p] = true
+			}
+		}
+	}
+	return out
+}
+
+// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // listenersIn lists the TCP listening sockets of the host's namespace on an

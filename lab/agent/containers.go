@@ -40,6 +40,7 @@ type ctr struct {
 	mu           sync.Mutex
 	simulated    bool
 	pid          int
+	mntns        string // the mount namespace of the container's processes (proctree.go)
 	running      bool
 	exited       chan struct{}
 	startedAt    time.Time
@@ -194,6 +195,7 @@ func (c *ctr) launch(proc *podspec.Process) error {
 		return fmt.Errorf("start %s: %w", proc.Path, err)
 	}
 	c.pid, c.running, c.startedAt = cmd.Process.Pid, true, time.Now()
+	c.mntns = mountNS(c.pid)
 	c.waitReason, c.waitMsg = "", ""
 	c.exited = make(chan struct{})
 	c.startCount++
@@ -233,6 +235,10 @@ func (c *ctr) launch(proc *podspec.Process) error {
 				c.terminated.Message = "killed by " + signal
 			}
 		}
+		// As a runtime ends a container with its first process: what it
+		// left running in its own session (a PostgreSQL under a Patroni
+		// that died) must not hold the pod's ports and data on.
+		signalNamespace(0, c.mntns, syscall.SIGKILL)
 		c.running, c.ready, c.pid = false, false, 0
 		close(exited)
 		c.mu.Unlock()
@@ -249,7 +255,7 @@ func (c *ctr) containerID() string {
 // stop sends SIGTERM, waits up to grace, then SIGKILLs.
 func (c *ctr) stop(grace time.Duration) {
 	c.mu.Lock()
-	pid, exited, simulated := c.pid, c.exited, c.simulated
+	pid, ns, exited, simulated := c.pid, c.mntns, c.exited, c.simulated
 	if simulated && c.running {
 		c.running = false
 		c.terminated = &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", FinishedAt: metav1.NewTime(time.Now().Truncate(time.Second))}
@@ -258,14 +264,14 @@ func (c *ctr) stop(grace time.Duration) {
 	if pid == 0 {
 		return
 	}
-	_ = syscall.Kill(-pid, syscall.SIGCONT) // a frozen process cannot handle SIGTERM
+	signalNamespace(pid, ns, syscall.SIGCONT) // a frozen process cannot handle SIGTERM
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	select {
 	case <-exited:
 		return
 	case <-time.After(grace):
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	signalNamespace(pid, ns, syscall.SIGKILL)
 	<-exited
 }
 
@@ -273,7 +279,7 @@ func (c *ctr) stop(grace time.Duration) {
 // stop, after which the container restarts at once when the node starts.
 func (c *ctr) kill(byPower bool) {
 	c.mu.Lock()
-	pid, exited := c.pid, c.exited
+	pid, ns, exited := c.pid, c.mntns, c.exited
 	if byPower && (pid != 0 || c.simulated) {
 		c.powerKilled = true
 	}
@@ -288,7 +294,7 @@ func (c *ctr) kill(byPower bool) {
 	if pid == 0 {
 		return
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	signalNamespace(pid, ns, syscall.SIGKILL)
 	select {
 	case <-exited:
 	case <-time.After(10 * time.Second):
@@ -298,10 +304,10 @@ func (c *ctr) kill(byPower bool) {
 
 func (c *ctr) signal(sig os.Signal) {
 	c.mu.Lock()
-	pid := c.pid
+	pid, ns := c.pid, c.mntns
 	c.mu.Unlock()
 	if pid != 0 {
-		_ = syscall.Kill(-pid, sig.(syscall.Signal))
+		signalNamespace(pid, ns, sig.(syscall.Signal))
 	}
 }
 
