@@ -104,6 +104,14 @@ func ReadPatroni(ctx context.Context, rc *rest.Config, cs kubernetes.Interface, 
 	if err != nil {
 		return c, fmt.Errorf("list pods %s in %s: %w", selector, namespace, err)
 	}
+	// A primary whose node died keeps its role=master label (nothing runs
+	// there to change it); the leader lock says which one Patroni follows.
+	leader := ""
+	if scope := scopeOf(pods.Items); scope != "" {
+		if cm, err := cs.CoreV1().ConfigMaps(namespace).Get(ctx, scope+"-leader", metav1.GetOptions{}); err == nil {
+			leader = cm.Annotations["leader"]
+		}
+	}
 	var primary *corev1.Pod
 	for i, p := range pods.Items {
 		if p.DeletionTimestamp != nil {
@@ -111,6 +119,9 @@ func ReadPatroni(ctx context.Context, rc *rest.Config, cs kubernetes.Interface, 
 		}
 		switch p.Labels["role"] {
 		case PatroniPrimaryRole:
+			if leader != "" && p.Name != leader {
+				continue
+			}
 			if primary != nil {
 				return c, fmt.Errorf("two pods are labelled role=%s: %s and %s", PatroniPrimaryRole, primary.Name, p.Name)
 			}
@@ -139,6 +150,16 @@ func ReadPatroni(ctx context.Context, rc *rest.Config, cs kubernetes.Interface, 
 	sort.Strings(c.Streaming)
 	sort.Strings(c.Sync)
 	return c, nil
+}
+
+// scopeOf is the Patroni scope (the cluster-name label) of the pods.
+func scopeOf(pods []corev1.Pod) string {
+	for _, p := range pods {
+		if s := p.Labels["cluster-name"]; s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // patroniGet asks a member's Patroni for GET /patroni through a
