@@ -243,7 +243,7 @@ func (s *Server) launch() error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		c, err := pgx.Connect(ctx, s.SuperuserURL())
+		c, err := pgx.Connect(ctx, s.SocketURL())
 		if err == nil {
 			_ = c.Close(ctx)
 			cancel()
@@ -281,12 +281,19 @@ func (s *Server) SuperuserURL() string {
 	return fmt.Sprintf("postgres://%s:%s@%s/postgres?sslmode=disable", Superuser, Password, s.Addr())
 }
 
-// Connect opens a superuser connection, closed when the test ends.
+// SocketURL is the superuser's URL through the server's Unix socket,
+// which pg_hba.conf always trusts (TCP may be limited to TLS).
+func (s *Server) SocketURL() string {
+	return fmt.Sprintf("postgres://%s@/postgres?host=%s&port=%d", Superuser, s.Dir, s.Port)
+}
+
+// Connect opens a superuser connection through the Unix socket, closed
+// when the test ends.
 func (s *Server) Connect(t testing.TB) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := pgx.Connect(ctx, s.SuperuserURL())
+	c, err := pgx.Connect(ctx, s.SocketURL())
 	if err != nil {
 		t.Fatalf("pgtest: connect as superuser: %v", err)
 	}
