@@ -484,13 +484,13 @@ func (d *Driver) createError(ctx context.Context, m *member, err error) error {
 			schema = *s
 		}
 		return fmt.Errorf("create the probe table %s in schema %s as user %q: permission denied: run `GRANT CREATE ON SCHEMA %s TO %s;` as the schema's owner (PostgreSQL 15 no longer lets every user create tables in public), or give target.endpoints.secretRef a user who may: %w",
-			d.table, schema, d.userName(m), schema, quoteIdent(d.userName(m)), err)
+			d.table, schema, d.userName(m), schema, sqlName(d.userName(m)), err)
 	}
 	return fmt.Errorf("create the probe table %s: %w", d.table, d.explain(err))
 }
 
-// quoteIdent quotes a name for SQL shown to people, only where needed.
-func quoteIdent(s string) string {
+// sqlName quotes a name for SQL shown to people, only where needed.
+func sqlName(s string) string {
 	if plainIdentifier.MatchString(s) {
 		return s
 	}
@@ -671,4 +671,15 @@ func (d *Driver) Close() error {
 		m.pool.Close()
 	}
 	return nil
+}
+
+// PrimaryConfig returns the connection settings of the member that takes
+// writes now (address, credentials, TLS, dialer), for the base backup,
+// which speaks the replication protocol on a connection of its own.
+func (d *Driver) PrimaryConfig(ctx context.Context) (*pgconn.Config, error) {
+	m, err := d.primaryMember(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m.pool.Config().ConnConfig.Config.Copy(), nil
 }

@@ -71,7 +71,7 @@ func (d *Driver) explain(err error) error {
 		case pe.Code == "3D000":
 			return fmt.Errorf("the database does not exist: name an existing one in the endpoint URL's path (postgres://host:5432/<database>): %w", err)
 		case pe.Code == "42501":
-			return fmt.Errorf("user %q may not use the probe table %s: run `GRANT SELECT, INSERT ON %s TO %s;` as its owner, or give target.endpoints.secretRef a user who may: %w", d.userOrDefault(), d.table, d.table, quoteIdent(d.userOrDefault()), err)
+			return fmt.Errorf("user %q may not use the probe table %s: run `GRANT SELECT, INSERT ON %s TO %s;` as its owner, or give target.endpoints.secretRef a user who may: %w", d.userOrDefault(), d.table, d.table, sqlName(d.userOrDefault()), err)
 		}
 		return err
 	}
