@@ -127,7 +127,8 @@ var (
 )
 
 // New creates a driver for the cluster at cfg.Endpoints (postgres:// URLs or
-// host:port; a URL's path names the database, "postgres" by default), with
+// host:port; a URL's path names the database, by default the user's name
+// as with libpq), with
 // the probe table cfg.Prefix (made a plain identifier as TableName does).
 // Credentials come from cfg (the Secret of endpoints.secretRef), or the URL,
 // or default to user postgres. With cfg.CACert, or sslmode=require,
@@ -214,10 +215,6 @@ func (d *Driver) newMember(raw string) (*member, error) {
 	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return nil, fmt.Errorf("port %q is not a port number", port)
 	}
-	db := strings.TrimPrefix(u.Path, "/")
-	if db == "" {
-		db = "postgres"
-	}
 	user, password := d.user, d.password
 	if user == "" && u.User != nil {
 		user = u.User.Username()
@@ -227,6 +224,11 @@ func (d *Driver) newMember(raw string) (*member, error) {
 	}
 	if user == "" {
 		user = "postgres"
+	}
+	// As libpq: the database defaults to the user's name.
+	db := strings.TrimPrefix(u.Path, "/")
+	if db == "" {
+		db = user
 	}
 	q := u.Query()
 	sslmode := q.Get("sslmode")
