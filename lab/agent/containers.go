@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +56,8 @@ type ctr struct {
 	ready        bool
 	started      bool // the startup probe passed (or there is none)
 	startCount   int
+	// tag is ContainerEnv's value in the current run's processes.
+	tag string
 }
 
 func newCtr(w *podWorker, spec corev1.Container, init bool) *ctr {
@@ -168,7 +171,8 @@ func (c *ctr) launch(proc *podspec.Process) error {
 	if err != nil {
 		return err
 	}
-	env := append(proc.Env, LabEnv+"="+a.cfg.Name)
+	c.tag = fmt.Sprintf("%s/%s/%d", w.uid, c.spec.Name, c.startCount+1)
+	env := append(proc.Env, LabEnv+"="+a.cfg.Name, ContainerEnv+"="+c.tag)
 	cmd, err := podexec.Command(a.self, []string{"lab", "pod-exec"}, podexec.Spec{
 		Path: proc.Path, Argv: proc.Argv, Env: env, Dir: proc.Dir, Hostname: proc.Hostname,
 		HostsFile:  filepath.Join(a.cfg.PodDir(string(w.uid)), "hosts"),
@@ -249,7 +253,7 @@ func (c *ctr) containerID() string {
 // stop sends SIGTERM, waits up to grace, then SIGKILLs.
 func (c *ctr) stop(grace time.Duration) {
 	c.mu.Lock()
-	pid, exited, simulated := c.pid, c.exited, c.simulated
+	pid, exited, simulated, tag := c.pid, c.exited, c.simulated, c.tag
 	if simulated && c.running {
 		c.running = false
 		c.terminated = &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", FinishedAt: metav1.NewTime(time.Now().Truncate(time.Second))}
@@ -265,7 +269,7 @@ func (c *ctr) stop(grace time.Duration) {
 		return
 	case <-time.After(grace):
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	killTree(pid, tag, syscall.SIGKILL)
 	<-exited
 }
 
@@ -273,7 +277,7 @@ func (c *ctr) stop(grace time.Duration) {
 // stop, after which the container restarts at once when the node starts.
 func (c *ctr) kill(byPower bool) {
 	c.mu.Lock()
-	pid, exited := c.pid, c.exited
+	pid, exited, tag := c.pid, c.exited, c.tag
 	if byPower && (pid != 0 || c.simulated) {
 		c.powerKilled = true
 	}
@@ -288,7 +292,7 @@ func (c *ctr) kill(byPower bool) {
 	if pid == 0 {
 		return
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	killTree(pid, tag, syscall.SIGKILL)
 	select {
 	case <-exited:
 	case <-time.After(10 * time.Second):
@@ -298,10 +302,33 @@ func (c *ctr) kill(byPower bool) {
 
 func (c *ctr) signal(sig os.Signal) {
 	c.mu.Lock()
-	pid := c.pid
+	pid, tag := c.pid, c.tag
 	c.mu.Unlock()
 	if pid != 0 {
-		_ = syscall.Kill(-pid, sig.(syscall.Signal))
+		killTree(pid, tag, sig.(syscall.Signal))
+	}
+}
+
+// killTree signals pid's process group and every process carrying the
+// container's tag: a daemon that left the group is still the container's
+// (Patroni starts PostgreSQL's postmaster in a session of its own,
+// reparented to init, and a node stop that missed it would leave the
+// "stopped" primary serving).
+func killTree(pid int, tag string, sig syscall.Signal) {
+	_ = syscall.Kill(-pid, sig)
+	if tag == "" {
+		return
+	}
+	want := []byte(ContainerEnv + "=" + tag + "\x00")
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == os.Getpid() {
+			continue
+		}
+		if env, err := os.ReadFile("/proc/" + e.Name() + "/environ"); err == nil && bytes.Contains(env, want) {
+			_ = syscall.Kill(p, sig)
+		}
 	}
 }
 
