@@ -207,11 +207,17 @@ func pgPrimaryNodeLoss(t *testing.T, ctx context.Context, l *lab.Lab, cs kuberne
 	// Observe until the service and full redundancy are back and stable.
 	opts := measure.Options{StabilityWindow: 3 * time.Second}
 	deadline := time.Now().Add(5 * time.Minute)
-	for time.Now().Before(deadline) {
+	for i := 0; time.Now().Before(deadline); i++ {
 		time.Sleep(2 * time.Second)
 		r, err := measure.Analyse(tl.Snapshot(), opts)
 		if err == nil && r.ServiceRestored && r.RedundancyRestored {
 			break
+		}
+		if i%10 == 9 {
+			hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			h, _ := d.Health(hctx)
+			cancel()
+			t.Logf("%s: waiting for service and full redundancy: %s", variant, h.Detail)
 		}
 	}
 	tl.Record(measure.ObservationEnded, "test")
