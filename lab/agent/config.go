@@ -65,6 +65,10 @@ const (
 	SimulatedCondition = "rebound.dev/Simulated"
 	// LabEnv is set in every pod process so `lab down` can find strays.
 	LabEnv = "REBOUND_LAB"
+	// ContainerEnv is set in a container's processes to tell them apart
+	// from other containers' when it is killed: daemons leave its process
+	// group, not its environment.
+	ContainerEnv = "REBOUND_LAB_CONTAINER"
 )
 
 // Paths inside the state folder.

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +41,6 @@ type ctr struct {
 	mu           sync.Mutex
 	simulated    bool
 	pid          int
-	mntns        string // the mount namespace of the container's processes (proctree.go)
 	running      bool
 	exited       chan struct{}
 	startedAt    time.Time
@@ -56,6 +56,8 @@ type ctr struct {
 	ready        bool
 	started      bool // the startup probe passed (or there is none)
 	startCount   int
+	// tag is ContainerEnv's value in the current run's processes.
+	tag string
 }
 
 func newCtr(w *podWorker, spec corev1.Container, init bool) *ctr {
@@ -169,7 +171,8 @@ func (c *ctr) launch(proc *podspec.Process) error {
 	if err != nil {
 		return err
 	}
-	env := append(proc.Env, LabEnv+"="+a.cfg.Name)
+	c.tag = fmt.Sprintf("%s/%s/%d", w.uid, c.spec.Name, c.startCount+1)
+	env := append(proc.Env, LabEnv+"="+a.cfg.Name, ContainerEnv+"="+c.tag)
 	cmd, err := podexec.Command(a.self, []string{"lab", "pod-exec"}, podexec.Spec{
 		Path: proc.Path, Argv: proc.Argv, Env: env, Dir: proc.Dir, Hostname: proc.Hostname,
 		HostsFile:  filepath.Join(a.cfg.PodDir(string(w.uid)), "hosts"),
@@ -195,7 +198,6 @@ func (c *ctr) launch(proc *podspec.Process) error {
 		return fmt.Errorf("start %s: %w", proc.Path, err)
 	}
 	c.pid, c.running, c.startedAt = cmd.Process.Pid, true, time.Now()
-	c.mntns = mountNS(c.pid)
 	c.waitReason, c.waitMsg = "", ""
 	c.exited = make(chan struct{})
 	c.startCount++
@@ -236,9 +238,9 @@ func (c *ctr) launch(proc *podspec.Process) error {
 			}
 		}
 		// As a runtime ends a container with its first process: what it
-		// left running in its own session (a PostgreSQL under a Patroni
-		// that died) must not hold the pod's ports and data on.
-		signalNamespace(0, c.mntns, syscall.SIGKILL)
+		// left running in a session of its own (a PostgreSQL under a
+		// Patroni that died) must not hold the pod's ports and data on.
+		killTree(0, c.tag, syscall.SIGKILL)
 		c.running, c.ready, c.pid = false, false, 0
 		close(exited)
 		c.mu.Unlock()
@@ -255,7 +257,7 @@ func (c *ctr) containerID() string {
 // stop sends SIGTERM, waits up to grace, then SIGKILLs.
 func (c *ctr) stop(grace time.Duration) {
 	c.mu.Lock()
-	pid, ns, exited, simulated := c.pid, c.mntns, c.exited, c.simulated
+	pid, exited, simulated, tag := c.pid, c.exited, c.simulated, c.tag
 	if simulated && c.running {
 		c.running = false
 		c.terminated = &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", FinishedAt: metav1.NewTime(time.Now().Truncate(time.Second))}
@@ -264,14 +266,14 @@ func (c *ctr) stop(grace time.Duration) {
 	if pid == 0 {
 		return
 	}
-	signalNamespace(pid, ns, syscall.SIGCONT) // a frozen process cannot handle SIGTERM
+	killTree(pid, tag, syscall.SIGCONT) // a frozen process cannot handle SIGTERM
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	select {
 	case <-exited:
 		return
 	case <-time.After(grace):
 	}
-	signalNamespace(pid, ns, syscall.SIGKILL)
+	killTree(pid, tag, syscall.SIGKILL)
 	<-exited
 }
 
@@ -279,7 +281,7 @@ func (c *ctr) stop(grace time.Duration) {
 // stop, after which the container restarts at once when the node starts.
 func (c *ctr) kill(byPower bool) {
 	c.mu.Lock()
-	pid, ns, exited := c.pid, c.mntns, c.exited
+	pid, exited, tag := c.pid, c.exited, c.tag
 	if byPower && (pid != 0 || c.simulated) {
 		c.powerKilled = true
 	}
@@ -294,7 +296,7 @@ func (c *ctr) kill(byPower bool) {
 	if pid == 0 {
 		return
 	}
-	signalNamespace(pid, ns, syscall.SIGKILL)
+	killTree(pid, tag, syscall.SIGKILL)
 	select {
 	case <-exited:
 	case <-time.After(10 * time.Second):
@@ -304,10 +306,35 @@ func (c *ctr) kill(byPower bool) {
 
 func (c *ctr) signal(sig os.Signal) {
 	c.mu.Lock()
-	pid, ns := c.pid, c.mntns
+	pid, tag := c.pid, c.tag
 	c.mu.Unlock()
 	if pid != 0 {
-		signalNamespace(pid, ns, sig.(syscall.Signal))
+		killTree(pid, tag, sig.(syscall.Signal))
+	}
+}
+
+// killTree signals pid's process group and every process carrying the
+// container's tag: a daemon that left the group is still the container's
+// (Patroni starts PostgreSQL's postmaster in a session of its own,
+// reparented to init, and a node stop that missed it would leave the
+// "stopped" primary serving).
+func killTree(pid int, tag string, sig syscall.Signal) {
+	if pid != 0 {
+		_ = syscall.Kill(-pid, sig)
+	}
+	if tag == "" {
+		return
+	}
+	want := []byte(ContainerEnv + "=" + tag + "\x00")
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == os.Getpid() {
+			continue
+		}
+		if env, err := os.ReadFile("/proc/" + e.Name() + "/environ"); err == nil && bytes.Contains(env, want) {
+			_ = syscall.Kill(p, sig)
+		}
 	}
 }
 
