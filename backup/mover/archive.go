@@ -202,6 +202,9 @@ func extractObject(ctx context.Context, r *repo.Repository, id repo.ID, object, 
 				return err
 			}
 		case tar.TypeSymlink:
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return err
+			}
 			if err := os.Symlink(h.Linkname, p); err != nil {
 				return err
 			}
