@@ -171,7 +171,7 @@ func BaseBackup(ctx context.Context, cfg *pgconn.Config, w apps.BackupWriter) (a
 	if err != nil {
 		return apps.NativeData{}, fmt.Errorf("postgres base backup from %s: read the WAL position at the cut: %w", endpoint, err)
 	}
-	walEnd := max(cutLSN, stop.LSN)
+	walEnd := max(lastRecordEnd(cutLSN, srv.segSize, srv.blockSize), stop.LSN)
 	segStart := start.LSN - start.LSN%pglogrepl.LSN(srv.segSize)
 	n, err := streamWAL(ctx, walc, w, slot, start.TimelineID, segStart, walEnd, srv.segSize)
 	if err != nil {
@@ -193,8 +193,9 @@ func BaseBackup(ctx context.Context, cfg *pgconn.Config, w apps.BackupWriter) (a
 
 // serverInfo is what the checks learn of the server.
 type serverInfo struct {
-	version int
-	segSize int64
+	version   int
+	segSize   int64
+	blockSize int64
 }
 
 // checkBackupSetup refuses, before anything is written, a server that
@@ -202,7 +203,7 @@ type serverInfo struct {
 func checkBackupSetup(ctx context.Context, c *pgconn.PgConn, endpoint string) (serverInfo, error) {
 	res := c.ExecParams(ctx, `SELECT current_setting('wal_level'), current_setting('max_wal_senders'),
 		current_setting('max_replication_slots'), current_setting('server_version_num'),
-		(SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'),
+		(SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') || ' ' || current_setting('wal_block_size'),
 		current_user, (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user),
 		pg_is_in_recovery()`, nil, nil, nil, nil).Read()
 	if res.Err != nil {
@@ -216,7 +217,11 @@ func checkBackupSetup(ctx context.Context, c *pgconn.PgConn, endpoint string) (s
 	senders, _ := strconv.Atoi(string(r[1]))
 	slots, _ := strconv.Atoi(string(r[2]))
 	version, _ := strconv.Atoi(string(r[3]))
-	seg, _ := strconv.ParseInt(string(r[4]), 10, 64)
+	var seg, block int64
+	if f := strings.Fields(string(r[4])); len(f) == 2 {
+		seg, _ = strconv.ParseInt(f[0], 10, 64)
+		block, _ = strconv.ParseInt(f[1], 10, 64)
+	}
 	switch {
 	case string(r[7]) == "t":
 		return serverInfo{}, fmt.Errorf("%w: %s is a standby: rebound takes base backups from the primary, where every acknowledged commit is (connect to the primary)", ErrBackupSetup, endpoint)
@@ -228,13 +233,13 @@ func checkBackupSetup(ctx context.Context, c *pgconn.PgConn, endpoint string) (s
 		return serverInfo{}, fmt.Errorf("%w: max_replication_slots is 0 on %s: a base backup holds the WAL it needs with a temporary slot: set max_replication_slots to at least the number of replicas + 1 and restart PostgreSQL", ErrBackupSetup, endpoint)
 	case string(r[6]) != "t":
 		return serverInfo{}, fmt.Errorf("%w: role %q has no REPLICATION attribute on %s, which a base backup needs: ALTER ROLE %s REPLICATION (and allow it a `host replication %s ...` line in pg_hba.conf), or give rebound a role that has it", ErrBackupSetup, user, endpoint, quoteIdent(user), user)
-	case seg <= 0 || version < 150000:
+	case seg <= 0 || block <= 0 || version < 150000:
 		if version < 150000 {
 			return serverInfo{}, fmt.Errorf("%w: %s runs PostgreSQL %d, rebound's base backup needs PostgreSQL 15 or newer", ErrBackupSetup, endpoint, version)
 		}
-		return serverInfo{}, fmt.Errorf("postgres base backup: %s reports wal_segment_size %q", endpoint, r[4])
+		return serverInfo{}, fmt.Errorf("postgres base backup: %s reports wal_segment_size and wal_block_size %q", endpoint, r[4])
 	}
-	return serverInfo{version: version, segSize: seg}, nil
+	return serverInfo{version: version, segSize: seg, blockSize: block}, nil
 }
 
 // setupError turns the server's refusals of a replication connection into
@@ -280,6 +285,23 @@ func replicationConnect(ctx context.Context, cfg *pgconn.Config, endpoint string
 		return nil, setupError(fmt.Errorf("postgres base backup: replication connection to %s: %w", endpoint, err), endpoint)
 	}
 	return conn, nil
+}
+
+// lastRecordEnd is where the last record inserted before the insert
+// position lsn ends. The insert position of a record that would start a
+// page is after the page's header, where nothing has been written yet:
+// the WAL to wait for ends at the page boundary (on an idle server no
+// more WAL comes for a while, and the WAL sender sends only whole
+// records' flushed bytes).
+func lastRecordEnd(lsn pglogrepl.LSN, segSize, blockSize int64) pglogrepl.LSN {
+	const shortHeader, longHeader = 24, 40 // MAXALIGNed XLogPageHeaderData, XLogLongPageHeaderData
+	switch {
+	case int64(lsn)%segSize == longHeader:
+		return lsn - longHeader
+	case int64(lsn)%blockSize == shortHeader:
+		return lsn - shortHeader
+	}
+	return lsn
 }
 
 func insertLSN(ctx context.Context, c *pgconn.PgConn) (pglogrepl.LSN, error) {
