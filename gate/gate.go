@@ -25,6 +25,7 @@ import (
 	// The app drivers register themselves, as in the CLI.
 	_ "github.com/reboundhq/rebound/apps/elasticsearch"
 	_ "github.com/reboundhq/rebound/apps/etcd"
+	_ "github.com/reboundhq/rebound/apps/postgres"
 )
 
 // Spec is a gate being described: the scenario files to run and what their

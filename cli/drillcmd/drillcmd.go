@@ -29,6 +29,7 @@ import (
 	// The app drivers register themselves.
 	_ "github.com/reboundhq/rebound/apps/elasticsearch"
 	_ "github.com/reboundhq/rebound/apps/etcd"
+	_ "github.com/reboundhq/rebound/apps/postgres"
 )
 
 // DemoNamespace is the lab's demo app, allowed by default.

@@ -39,6 +39,7 @@ import (
 	// The app drivers register themselves.
 	_ "github.com/reboundhq/rebound/apps/elasticsearch"
 	_ "github.com/reboundhq/rebound/apps/etcd"
+	_ "github.com/reboundhq/rebound/apps/postgres"
 )
 
 // DemoNamespace is where `rebound run` deploys the demo app on the lab.

@@ -1,0 +1,19 @@
+// Package postgres is the PostgreSQL app driver, for clusters managed by
+// Patroni (and, with less insight, a lone primary or one with replicas no
+// manager promotes). Records are rows of one probe table per run and
+// scenario, inserted through the current primary with pgx: the
+// acknowledgement is the commit. The primary is whichever member answers
+// pg_is_in_recovery() = false; the driver keeps writing to it until it
+// fails or turns read-only, and then looks again, so it follows a failover
+// as a client with libpq's target_session_attrs=read-write does. Health
+// and redundancy come from Patroni's REST API (/cluster on port 8008 of any
+// member: members, roles, states) together with the primary's
+// pg_stat_replication (which replica streams, how far behind); the leader
+// is Patroni's leader, whose member name is its pod's name; the
+// data-safety promise follows the replication mode (Patroni's
+// synchronous_mode, or synchronous_standby_names).
+//
+// It only talks to PostgreSQL and Patroni through the endpoints it is
+// given, over Config.Dial; it never changes Kubernetes objects, never
+// changes Patroni's configuration, and never injects faults.
+package postgres
