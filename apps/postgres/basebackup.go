@@ -191,6 +191,18 @@ func BaseBackup(ctx context.Context, cfg *pgconn.Config, w apps.BackupWriter) (a
 	return data, nil
 }
 
+// NativeBackup takes a base backup of the cluster's current primary
+// (apps.NativeBackuper); see BaseBackup.
+func (d *Driver) NativeBackup(ctx context.Context, w apps.BackupWriter, _ any) (apps.NativeData, error) {
+	cfg, err := d.PrimaryConfig(ctx)
+	if err != nil {
+		return apps.NativeData{}, fmt.Errorf("postgres base backup: find the primary: %w", err)
+	}
+	return BaseBackup(ctx, cfg, w)
+}
+
+var _ apps.NativeBackuper = (*Driver)(nil)
+
 // serverInfo is what the checks learn of the server.
 type serverInfo struct {
 	version   int

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/reboundhq/rebound/apps"
+	"github.com/reboundhq/rebound/apps/postgres/internal/pgtest"
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
 )
@@ -53,9 +54,9 @@ func newRepo(t *testing.T) *repo.Repository {
 func TestBaseBackupRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	dir := pgTempDir(t)
-	src := startPGInit(t, filepath.Join(dir, "src"))
-	src.exec(t, "CREATE TABLE probe (id bigint PRIMARY KEY, pad text); INSERT INTO probe SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g")
+	src := pgtest.Start(t, pgtest.Options{})
+	src.Exec(t, "CREATE TABLE probe (id bigint PRIMARY KEY, pad text); INSERT INTO probe SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g")
+	d := newDriver(t, src, nil)
 
 	// A client commits one row at a time until told to stop; acked holds
 	// the ids whose COMMIT returned.
@@ -64,7 +65,7 @@ func TestBaseBackupRoundTrip(t *testing.T) {
 	stop := make(chan struct{})
 	writerDone := make(chan error, 1)
 	go func() {
-		c, err := pgconn.ConnectConfig(ctx, src.config(t, "postgres"))
+		c, err := pgconn.Connect(ctx, src.SuperuserURL())
 		if err != nil {
 			writerDone <- err
 			return
@@ -99,7 +100,8 @@ func TestBaseBackupRoundTrip(t *testing.T) {
 		beforeCut = append([]int64(nil), acked...)
 		mu.Unlock()
 	}}
-	data, err := BaseBackup(ctx, src.config(t, "postgres"), w)
+	// Through the driver, as the backup engine calls it.
+	data, err := d.NativeBackup(ctx, w, nil)
 	close(stop)
 	if err != nil {
 		t.Fatalf("BaseBackup: %v", err)
@@ -132,7 +134,7 @@ func TestBaseBackupRoundTrip(t *testing.T) {
 	}
 
 	// Restore with the mover into a volume holding an old data directory.
-	vol := filepath.Join(dir, "vol")
+	vol := filepath.Join(pgTempDir(t), "vol")
 	pgdata := filepath.Join(vol, "pgdata")
 	if err := os.MkdirAll(filepath.Join(pgdata, "old"), 0o700); err != nil {
 		t.Fatal(err)
@@ -177,12 +179,6 @@ func TestBaseBackupRoundTrip(t *testing.T) {
 	}
 }
 
-// startPGInit makes a new cluster in data and starts it.
-func startPGInit(t *testing.T, data string, settings ...string) *pgServer {
-	initPG(t, data)
-	return startPG(t, data, settings...)
-}
-
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -195,23 +191,22 @@ func contains(list []string, s string) bool {
 // TestBaseBackupBadSetup: a server that cannot give a base backup is
 // refused with the setting to change, before anything is written.
 func TestBaseBackupBadSetup(t *testing.T) {
-	dir := pgTempDir(t)
 	tests := []struct {
 		name     string
 		settings []string
 		user     string
 		want     []string
 	}{
-		{name: "wal_level minimal", settings: []string{"wal_level=minimal", "max_wal_senders=0"}, user: "postgres", want: []string{"wal_level is minimal", "set wal_level = replica"}},
-		{name: "no wal senders", settings: []string{"max_wal_senders=0"}, user: "postgres", want: []string{"max_wal_senders is 0", "at least the number of replicas + 2"}},
+		{name: "wal_level minimal", settings: []string{"wal_level = minimal", "max_wal_senders = 0"}, user: "postgres", want: []string{"wal_level is minimal", "set wal_level = replica"}},
+		{name: "no wal senders", settings: []string{"max_wal_senders = 0"}, user: "postgres", want: []string{"max_wal_senders is 0", "at least the number of replicas + 2"}},
 		{name: "role without REPLICATION", user: "plain", want: []string{`role "plain" has no REPLICATION`, `ALTER ROLE "plain" REPLICATION`}},
 	}
-	for i, tc := range tests {
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			s := startPGInit(t, filepath.Join(dir, "d"+strconv.Itoa(i)), tc.settings...)
-			s.exec(t, "CREATE ROLE plain LOGIN")
+			s := pgtest.Start(t, pgtest.Options{Conf: tc.settings})
+			s.Exec(t, "CREATE ROLE plain LOGIN PASSWORD '"+pgtest.Password+"'")
 			r := newRepo(t)
 			sw, err := r.NewSnapshot(ctx, repo.BackupOptions{})
 			if err != nil {
@@ -219,7 +214,11 @@ func TestBaseBackupBadSetup(t *testing.T) {
 			}
 			defer sw.Abort()
 			w := &repoWriter{SnapshotWriter: sw, cut: func() {}}
-			_, err = BaseBackup(ctx, s.config(t, tc.user), w)
+			cfg, err := pgconn.ParseConfig("postgres://" + tc.user + ":" + pgtest.Password + "@" + s.Addr() + "/postgres?sslmode=disable")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = BaseBackup(ctx, cfg, w)
 			if !errors.Is(err, ErrBackupSetup) {
 				t.Fatalf("err = %v, want ErrBackupSetup", err)
 			}

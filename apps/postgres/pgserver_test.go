@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/reboundhq/rebound/apps/postgres/internal/pgtest"
 )
 
-// A real PostgreSQL server for the base backup tests, from the Debian
-// binaries on a loopback port (a small helper of these tests; the
-// driver's own test helper can replace it).
-
-const pgBinDir = "/usr/lib/postgresql/15/bin"
+// startPG starts a real PostgreSQL on an existing data directory (a
+// restored base backup), from the Debian binaries on a loopback port;
+// pgtest starts new clusters only.
 
 type pgServer struct {
 	t    *testing.T
@@ -47,8 +47,8 @@ func pgCred(t *testing.T) *syscall.Credential {
 
 // pgTempDir is a folder the PostgreSQL user owns, removed after the test.
 func pgTempDir(t *testing.T) string {
-	if _, err := os.Stat(filepath.Join(pgBinDir, "postgres")); err != nil {
-		t.Skipf("PostgreSQL 15 binaries not found in %s (run make deps): %v", pgBinDir, err)
+	if _, err := pgtest.BinDir(); err != nil {
+		t.Skip(err.Error())
 	}
 	dir, err := os.MkdirTemp("", "rebound-pgtest-")
 	if err != nil {
@@ -76,19 +76,15 @@ func chownPG(t *testing.T, dir string) {
 }
 
 func pgCommand(t *testing.T, name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(filepath.Join(pgBinDir, name), args...)
+	bin, err := pgtest.BinDir()
+	if err != nil {
+		t.Skip(err.Error())
+	}
+	cmd := exec.Command(filepath.Join(bin, name), args...)
 	if c := pgCred(t); c != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c}
 	}
 	return cmd
-}
-
-// initPG makes a new cluster in data.
-func initPG(t *testing.T, data string) {
-	out, err := pgCommand(t, "initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync").CombinedOutput()
-	if err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
-	}
 }
 
 // startPG starts PostgreSQL on data with the settings given (name=value)
@@ -157,7 +153,7 @@ func (s *pgServer) logTail() string {
 
 // config connects as user to database postgres.
 func (s *pgServer) config(t *testing.T, user string) *pgconn.Config {
-	cfg, err := pgconn.ParseConfig(fmt.Sprintf("postgres://%s@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=5", user, s.port))
+	cfg, err := pgconn.ParseConfig(fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=5", user, pgtest.Password, s.port))
 	if err != nil {
 		t.Fatal(err)
 	}
