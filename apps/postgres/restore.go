@@ -35,22 +35,27 @@ var ErrNotPatroni = errors.New("no Patroni StatefulSet to restore the base backu
 // volume and swapped in only once every file is written and synced (a
 // failed mover leaves the old data as it was); the other members' data
 // directories are emptied, so they clone themselves from the restored
-// primary. The engine deletes Patroni's DCS objects (RuntimeState) once
-// the workloads are stopped, so when the members start there is no
-// cluster in the DCS: the first member finds a data directory with a
-// backup_label and the WAL to replay, registers its system identifier as
-// the cluster's, runs crash recovery (replaying the WAL up to past the
-// cut), takes the leader lock and promotes; the others find an empty
-// directory and an initialized cluster, and clone from it.
+// primary. The engine deletes the running cluster's DCS objects (the
+// leader lock, failover and sync keys: RuntimeState) once the workloads
+// are stopped, and applies the backup's <scope>-config, whose initialize
+// key is the backup's system identifier. When the members start, the
+// first finds a data directory with a backup_label and the WAL to replay
+// and the cluster's identity matching it: Patroni runs crash recovery
+// (replaying the WAL to past the cut), takes the leader lock and
+// promotes. The others find an empty directory and an initialized
+// cluster, wait for the leader and clone from it. No custom bootstrap
+// method is needed, so this works for any Patroni cluster that has:
 //
-// What a Patroni cluster needs for this: the data directory named in the
-// container's PATRONI_POSTGRESQL_DATA_DIR, on a volume from the
-// StatefulSet's volumeClaimTemplates; the StatefulSet's default
-// podManagementPolicy (OrderedReady) and a readiness probe on Patroni's
-// /readiness, so member 0 holds the leader lock before member 1 starts
-// (with Parallel, an empty member could win the race to initialize the
-// cluster and initdb an empty one); the same PostgreSQL major version as
-// the backup. No custom bootstrap method is needed.
+//   - the data directory named in the Patroni container's
+//     PATRONI_POSTGRESQL_DATA_DIR, in a subdirectory of a volume from the
+//     StatefulSet's volumeClaimTemplates;
+//   - Patroni's Kubernetes DCS with ConfigMaps (use_endpoints: false, the
+//     default), labelled so the backup's selector takes <scope>-config;
+//     with Endpoints the config is not captured, and the StatefulSet
+//     must then start its members in order (podManagementPolicy
+//     OrderedReady, with a readiness probe on Patroni's /readiness), or
+//     an emptied member could initialize a new, empty cluster first;
+//   - the backup's PostgreSQL major version.
 func PlanRestore(ctx context.Context, in apps.RestoreInput) (*apps.RestorePlan, error) {
 	if in.Data.Kind != KindBaseBackup {
 		return nil, fmt.Errorf("postgres restore: data of kind %q, want %q", in.Data.Kind, KindBaseBackup)
@@ -96,7 +101,7 @@ func PlanRestore(ctx context.Context, in apps.RestoreInput) (*apps.RestorePlan, 
 				return nil, fmt.Errorf("postgres restore: pvc %s/%s: %w", in.TargetNamespace, claim.Name, err)
 			}
 		}
-		plan.Movers = append(plan.Movers, apps.Mover{Target: claim.Name, Claim: claim, Args: o.Args(), Pod: t.moverPod(claim.Name)})
+		plan.Movers = append(plan.Movers, apps.Mover{Target: claim.Name, Claim: claim, Args: o.OwnArgs(), Pod: t.moverPod(claim.Name)})
 	}
 	return plan, nil
 }
@@ -208,25 +213,38 @@ func (t *patroniTarget) moverPod(claim string) func(*corev1.Pod) {
 	}
 }
 
-// dcsSuffixes are the names Patroni's Kubernetes DCS gives its objects
-// after the cluster's scope.
-var dcsSuffixes = []string{"", "-leader", "-config", "-failover", "-sync"}
+// dcsSuffixes are the names Patroni's Kubernetes DCS gives the objects
+// of a running cluster after its scope: the leader lock (<scope>-leader,
+// or the <scope> Endpoints with use_endpoints), a planned failover and the
+// synchronous standby. <scope>-config is not among them: see
+// IsRuntimeState.
+var dcsSuffixes = []string{"", "-leader", "-failover", "-sync"}
 
 // patroniAnnotations are annotations only Patroni's DCS objects carry.
-var patroniAnnotations = []string{"leader", "config", "initialize", "acquireTime", "renewTime", "optime", "member", "sync_standby"}
+var patroniAnnotations = []string{"leader", "acquireTime", "renewTime", "optime", "member", "sync_standby", "transitions"}
 
-// IsRuntimeState reports whether u is one of Patroni's DCS objects
+// IsRuntimeState reports whether u is one of the objects in which
+// Patroni's Kubernetes DCS keeps the running cluster's state
 // (App.RuntimeState): the ConfigMaps (or Endpoints, with use_endpoints)
-// named <scope>, <scope>-leader, <scope>-config, <scope>-failover and
-// <scope>-sync, labelled with the scope. They hold the leader lock, the
-// cluster's system identifier and its dynamic configuration as the
-// running cluster wrote them: a backup does not capture them, and a
-// restore deletes them once the members are stopped, so the restored
-// cluster initializes itself from the restored data. An object counts
-// when its name is a label value plus one of those suffixes, and either
-// that label is Patroni's default scope label (cluster-name) or the
-// object carries Patroni's annotations: a user's ConfigMap named
-// "<app>-config" is not taken for one.
+// named <scope>, <scope>-leader, <scope>-failover and <scope>-sync,
+// labelled with the scope. A backup does not capture them, and a restore
+// deletes them once the members are stopped, so no member of the
+// restored cluster follows a leader or a failover of the cluster it
+// replaces.
+//
+// <scope>-config is kept, captured with the other config: it holds the
+// cluster's dynamic configuration and its initialize key, the system
+// identifier of the data, which is the backup's own. Deleting it would
+// let a member whose data directory the restore emptied win the race to
+// initialize the cluster (with podManagementPolicy Parallel all members
+// start at once) and initdb an empty one, after which the member holding
+// the restored data refuses to join (system ID mismatch). With the key
+// in place the empty members wait for a leader and clone from it.
+//
+// An object counts when its name is a label value plus one of those
+// suffixes and either that label is Patroni's default scope label
+// (cluster-name) or the object carries Patroni's annotations: a user's
+// ConfigMap named "<app>-leader" is not taken for one.
 func IsRuntimeState(u *unstructured.Unstructured) bool {
 	if k := u.GetKind(); k != "ConfigMap" && k != "Endpoints" {
 		return false

@@ -85,7 +85,7 @@ func TestPlanRestore(t *testing.T) {
 	}
 	m0 := plan.Movers[0]
 	args := strings.Join(m0.Args, " ")
-	for _, want := range []string{"backup restore-archive", "--backup=abc123", "--object=postgres/base.tar=.", "--object=postgres/pg_wal.tar=pg_wal", "--volume-root=/home/postgres/pgdata", "--dir=/home/postgres/pgdata/pgroot/data"} {
+	for _, want := range []string{"restore-archive --backup=abc123", "--object=postgres/base.tar=.", "--object=postgres/pg_wal.tar=pg_wal", "--volume-root=/home/postgres/pgdata", "--dir=/home/postgres/pgdata/pgroot/data"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("member 0 mover args %q lack %q", args, want)
 		}
@@ -154,13 +154,15 @@ func TestIsRuntimeState(t *testing.T) {
 		want bool
 	}{
 		{obj("ConfigMap", "demo-leader", scope, nil), true},
-		{obj("ConfigMap", "demo-config", scope, map[string]string{"config": "{}", "initialize": "1"}), true},
+		// The initialize key and dynamic configuration stay with the
+		// backup: see IsRuntimeState.
+		{obj("ConfigMap", "demo-config", scope, map[string]string{"config": "{}", "initialize": "1"}), false},
 		{obj("ConfigMap", "demo-failover", scope, nil), true},
 		{obj("ConfigMap", "demo-sync", scope, nil), true},
 		{obj("Endpoints", "demo", scope, map[string]string{"leader": "demo-0"}), true},
-		{obj("ConfigMap", "demo-config", custom, map[string]string{"config": "{}"}), true},
+		{obj("ConfigMap", "demo-leader", custom, map[string]string{"leader": "demo-0", "renewTime": "x"}), true},
 		// A user's own ConfigMap named like one, without Patroni's marks.
-		{obj("ConfigMap", "demo-config", map[string]string{"app": "demo"}, map[string]string{"note": "x"}), false},
+		{obj("ConfigMap", "demo-leader", map[string]string{"app": "demo"}, map[string]string{"note": "x"}), false},
 		{obj("ConfigMap", "demo-settings", scope, nil), false},
 		{obj("Service", "demo", scope, nil), false},
 		{obj("Secret", "demo-config", scope, nil), false},

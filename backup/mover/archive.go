@@ -39,14 +39,16 @@ type ArchiveOptions struct {
 }
 
 // Args is the command line of `rebound backup restore-archive` for o.
-// Repository, key, token and target flags come only when set: the engine
-// adds its own to the args a restore plan gives it.
 func (o ArchiveOptions) Args() []string {
-	a := []string{"backup", CmdRestoreArchive}
-	for _, f := range [][2]string{{"repo", o.Repo}, {"key-file", o.KeyFile}, {"token", o.Token}, {"target", o.Target}, {"backup", o.Backup}} {
-		if f[1] != "" {
-			a = append(a, "--"+f[0]+"="+f[1])
-		}
+	return append(o.Common.args(CmdRestoreArchive), o.OwnArgs()[1:]...)
+}
+
+// OwnArgs is the subcommand and its own flags, without the common ones
+// (which the backup engine adds to a restore plan's movers).
+func (o ArchiveOptions) OwnArgs() []string {
+	a := []string{CmdRestoreArchive}
+	if o.Backup != "" {
+		a = append(a, "--backup="+o.Backup)
 	}
 	for _, ob := range o.Objects {
 		into := ob.Into

@@ -137,7 +137,11 @@ func TestRestoreArchive(t *testing.T) {
 		}
 	})
 
-	if got := strings.Join(ArchiveOptions{Backup: "x", VolumeRoot: "/v", Dir: "/v/d", Objects: []ArchiveObject{{Object: "a.tar"}}}.Args(), " "); got != "backup restore-archive --backup=x --object=a.tar=. --volume-root=/v --dir=/v/d" {
+	o := ArchiveOptions{Common: Common{Repo: "/r", KeyFile: "/k", Token: "t", Target: "pvc"}, Backup: "x", VolumeRoot: "/v", Dir: "/v/d", Objects: []ArchiveObject{{Object: "a.tar"}}}
+	if got := strings.Join(o.Args(), " "); got != "backup restore-archive --repo=/r --key-file=/k --token=t --target=pvc --backup=x --object=a.tar=. --volume-root=/v --dir=/v/d" {
 		t.Errorf("Args = %q", got)
+	}
+	if got := strings.Join(o.OwnArgs(), " "); got != "restore-archive --backup=x --object=a.tar=. --volume-root=/v --dir=/v/d" {
+		t.Errorf("OwnArgs = %q", got)
 	}
 }
