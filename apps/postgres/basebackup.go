@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -421,9 +422,13 @@ func receiveArchives(ctx context.Context, c *pgconn.PgConn, w apps.BackupWriter,
 }
 
 // objectStream feeds one object of the backup through a pipe: AddObject
-// reads it in its own goroutine while the caller writes what arrives.
+// reads it in its own goroutine while the caller writes what arrives,
+// through a buffer of a MiB, so the connection is read while the
+// repository chunks and compresses the previous MiB (the server sends
+// its archives in small messages).
 type objectStream struct {
 	pw   *io.PipeWriter
+	bw   *bufio.Writer
 	done chan error
 	n    int64
 	rep  func(int64)
@@ -432,7 +437,7 @@ type objectStream struct {
 
 func newObjectStream(ctx context.Context, w apps.BackupWriter, name string, report func(int64)) *objectStream {
 	pr, pw := io.Pipe()
-	s := &objectStream{pw: pw, done: make(chan error, 1), rep: report}
+	s := &objectStream{pw: pw, bw: bufio.NewWriterSize(pw, 1<<20), done: make(chan error, 1), rep: report}
 	go func() {
 		err := w.AddObject(ctx, name, pr)
 		pr.CloseWithError(err) // unblocks a writer when AddObject gave up early
@@ -441,10 +446,10 @@ func newObjectStream(ctx context.Context, w apps.BackupWriter, name string, repo
 	return s
 }
 
-// write hands p to AddObject and returns once it has read all of it (p
-// is the connection's buffer, reused by the next receive).
+// write hands p to AddObject; it is copied or read before write returns
+// (p is the connection's buffer, reused by the next receive).
 func (s *objectStream) write(p []byte) error {
-	if _, err := s.pw.Write(p); err != nil {
+	if _, err := s.bw.Write(p); err != nil {
 		s.pw.CloseWithError(err)
 		return fmt.Errorf("store in the backup: %w", <-s.done)
 	}
@@ -457,6 +462,10 @@ func (s *objectStream) write(p []byte) error {
 }
 
 func (s *objectStream) close() (int64, error) {
+	if err := s.bw.Flush(); err != nil {
+		s.pw.CloseWithError(err)
+		return 0, fmt.Errorf("store in the backup: %w", <-s.done)
+	}
 	s.pw.Close()
 	if err := <-s.done; err != nil {
 		return 0, fmt.Errorf("store in the backup: %w", err)
