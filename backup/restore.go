@@ -37,14 +37,17 @@ func (it item) workload() bool {
 }
 
 // Restore brings a backup back into the cluster. Before it changes
-// anything it reads every object of the backup (unless SkipVerify), so a
-// damaged backup is refused with the cluster untouched. Then, in
-// dependency order: the namespace; the app's running workloads stopped;
-// ServiceAccounts, Roles, RoleBindings, ConfigMaps, Secrets (unsealed only
-// now), Services, PVCs, PDBs; the data (etcd members rebuilt from the
-// snapshot, volumes written back, by data-mover pods); the workloads; then
-// it waits until they are Ready and the app reports full health, and
-// restores Elasticsearch snapshots.
+// anything it reads every object of the backup (unless SkipVerify) and
+// asks the app of the backup's driver to plan the restore of its native
+// data (apps.App.Restore), so a damaged backup or one this build cannot
+// restore is refused with the cluster untouched. Then, in dependency
+// order: the namespace; the app's running workloads stopped and its
+// runtime state deleted (apps.App.RuntimeState); ServiceAccounts, Roles,
+// RoleBindings, ConfigMaps, Secrets (unsealed only now), Services, PVCs,
+// PDBs; the data (the plan's movers, volumes written back, by data-mover
+// pods); the workloads; then it waits until they are Ready, runs the
+// plan's AfterReady with a connected driver, and waits until the app
+// reports full health.
 func (e *Engine) Restore(ctx context.Context, rr RestoreRequest) (*RestoreResult, error) {
 	start := e.now()
 	progress := rr.Progress
