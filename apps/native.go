@@ -31,7 +31,9 @@ type BackupWriter interface {
 	// copy; a copy retried elsewhere (another member) calls it again, and
 	// the last call counts. A NativeBackup that never calls it fails.
 	Cut()
-	// Progress reports a phase's bytes, for people.
+	// Progress reports a phase's bytes, for people. A phase may carry a
+	// line for people after ": " ("etcd snapshot: from m-0, revision 9"),
+	// shown once; the phase is the text before it.
 	Progress(phase string, bytes, total int64, done bool)
 }
 

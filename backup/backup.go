@@ -324,11 +324,8 @@ func (b *backupWriter) AddObject(ctx context.Context, name string, r io.Reader) 
 func (b *backupWriter) Cut() { b.cut, b.at = true, b.e.cutNow() }
 
 func (b *backupWriter) Progress(phase string, bytes, total int64, done bool) {
-	p := Progress{Phase: phase, Bytes: bytes, Total: total, Done: done}
-	if bytes == 0 && !done {
-		p.Message = phase // a phase starting: a line for people
-	}
-	b.progress(p)
+	name, msg, _ := strings.Cut(phase, ": ")
+	b.progress(Progress{Phase: name, Message: msg, Bytes: bytes, Total: total, Done: done})
 }
 
 type countReader struct {

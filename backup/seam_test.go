@@ -130,3 +130,58 @@ func TestFormat1ManifestsDecodeIntoNativeData(t *testing.T) {
 		t.Errorf("format 9: %v", err)
 	}
 }
+
+// nativeStandIn stands in for a driver with a native backup that does
+// what its fields say.
+type nativeStandIn struct {
+	healthyDriverStandIn
+	object string // added when set
+	cut    bool
+	data   apps.NativeData
+}
+
+func (n nativeStandIn) NativeBackup(ctx context.Context, w apps.BackupWriter, _ any) (apps.NativeData, error) {
+	if n.object != "" {
+		if err := w.AddObject(ctx, n.object, strings.NewReader("data")); err != nil {
+			return apps.NativeData{}, err
+		}
+	}
+	if n.cut {
+		w.Cut()
+	}
+	return n.data, nil
+}
+
+// A native backup that breaks the contract fails the backup, naming what
+// is wrong, and commits nothing.
+func TestNativeBackupThatBreaksTheContractFails(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, shopObjects("shop")...)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		d    nativeStandIn
+		want string
+	}{
+		{"no cut", nativeStandIn{object: "data/x", data: apps.NativeData{Kind: "x", Objects: []string{"data/x"}}}, "marked no consistent cut"},
+		{"the engine's object name", nativeStandIn{object: "manifest.json", cut: true, data: apps.NativeData{Kind: "x"}}, `object name "manifest.json" is taken`},
+		{"an object it did not add", nativeStandIn{cut: true, data: apps.NativeData{Kind: "x", Objects: []string{"data/y"}}}, `names object "data/y" it did not add`},
+		{"no kind", nativeStandIn{cut: true}, "a driver names its own kind"},
+	} {
+		_, err := h.e.Backup(ctx, Request{Namespace: "shop", Selector: shopSelector, DriverName: runtimeStateAppStandIn, Driver: tc.d, SkipMetadata: true})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", tc.name, err, tc.want)
+		}
+	}
+	if infos, err := h.e.List(ctx); err != nil || len(infos) != 0 {
+		t.Errorf("backups after failed ones: %v, %v; want none", infos, err)
+	}
+	res, err := h.e.Backup(ctx, Request{Namespace: "shop", Selector: shopSelector, DriverName: runtimeStateAppStandIn, SkipMetadata: true,
+		Driver: nativeStandIn{object: "data/x", cut: true, data: apps.NativeData{Kind: "x", Objects: []string{"data/x"}, Position: "7"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := res.Manifest.Data; len(d) != 1 || d[0].Size != 4 || d[0].Level != LevelDB || d[0].Position != "7" || res.Manifest.CutUnknown != "" {
+		t.Errorf("data %+v: want the object's 4 bytes at db level", d)
+	}
+}

@@ -117,7 +117,7 @@ func nativeBackup(ctx context.Context, es snapshotter, w apps.BackupWriter, opts
 		indices = []string{es.Index()}
 	}
 	name := "rebound-" + strings.ToLower(now.UTC().Format("20060102-150405")) + "-" + token()
-	w.Progress(fmt.Sprintf("elasticsearch snapshot %s of %v into repository %s", name, indices, o.Repository), 0, 0, false)
+	w.Progress(fmt.Sprintf("elasticsearch snapshot: %s of %v into repository %s", name, indices, o.Repository), 0, 0, false)
 	w.Cut()
 	info, err := es.ConsistentSnapshot(ctx, o.Repository, name, indices)
 	if err != nil {

@@ -94,7 +94,7 @@ func snapshotFrom(ctx context.Context, base *clientv3.Client, ep string, w apps.
 		return apps.NativeData{}, fmt.Errorf("snapshot: %w", err)
 	}
 	defer rc.Close()
-	w.Progress(fmt.Sprintf("etcd snapshot from %s (revision %d, %d bytes)", ep, resp.Header.Revision, st.DbSize), 0, st.DbSize, false)
+	w.Progress(fmt.Sprintf("etcd snapshot: from %s (revision %d, %d bytes)", ep, resp.Header.Revision, st.DbSize), 0, st.DbSize, false)
 	hr := newHashCheck(rc, func(n int64) { w.Progress("etcd snapshot", n, st.DbSize, false) })
 	if err := w.AddObject(ctx, SnapshotObject, hr); err != nil {
 		return apps.NativeData{}, fmt.Errorf("%w: %w", errStreamStarted, err)
