@@ -41,11 +41,15 @@ chart-test:
 # Debian packages the lab needs (nsenter for exec probes and the lab's
 # network namespace, setpriv for containers' users; nft, which kube-proxy's
 # nftables mode runs) and the tests need (chromium, for the browser check of
-# report.html); a no-op when present.
+# report.html), and PostgreSQL 15 with Patroni for the demo postgres app
+# (scenarios/apps/postgres, which the lab runs from these packages); a
+# no-op when present.
 deps:
 	@command -v nsenter >/dev/null && command -v setpriv >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
 	@command -v nft >/dev/null || { apt-get update -qq && apt-get install -y -qq nftables; }
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@test -x /usr/lib/postgresql/15/bin/postgres && test -x /usr/bin/patroni && test -d /usr/lib/python3/dist-packages/kubernetes || \
+		{ apt-get update -qq && apt-get install -y -qq postgresql patroni python3-kubernetes; }
 
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
 # kube-proxy, kwokctl and CoreDNS from the pinned Go modules in lab/bins;

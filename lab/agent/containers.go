@@ -157,6 +157,9 @@ func (c *ctr) start() {
 // launch starts proc; c.mu is held.
 func (c *ctr) launch(proc *podspec.Process) error {
 	w, a := c.w, c.w.a
+	if err := proc.Missing(func(f string) error { _, err := os.Stat(f); return err }); err != nil {
+		return fmt.Errorf("container %q: image %s: %w", c.spec.Name, c.spec.Image, err)
+	}
 	if err := portsFree(w.netns, w.ip, c.spec.Ports); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -43,14 +45,55 @@ func Names() []string {
 	return out
 }
 
+// VariantSep separates a manifest file's name from the variant it belongs
+// to: with variant "sync", patroni+sync.yaml is read in place of
+// patroni.yaml; without a variant, files of variants are not read.
+const VariantSep = "+"
+
+// Variants lists the variants of an app (the names after VariantSep in its
+// manifests' file names).
+func Variants(app string) []string {
+	files, _ := fs.Glob(manifests, path.Join(app, "*.yaml"))
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range files {
+		if _, v, ok := strings.Cut(strings.TrimSuffix(path.Base(f), ".yaml"), VariantSep); ok && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Objects decodes the manifests of an app.
 func Objects(app string) ([]runtime.Object, error) {
+	return VariantObjects(app, "")
+}
+
+// VariantObjects decodes the manifests of one variant of an app ("" for
+// the default): a file base+variant.yaml stands in for base.yaml.
+func VariantObjects(app, variant string) ([]runtime.Object, error) {
 	files, err := fs.Glob(manifests, path.Join(app, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("no demo app %q (have %v)", app, Names())
 	}
-	var out []runtime.Object
+	if variant != "" && !slices.Contains(Variants(app), variant) {
+		return nil, fmt.Errorf("demo app %s has no variant %q (variants: %v)", app, variant, Variants(app))
+	}
+	var chosen []string
 	for _, f := range files {
+		base, v, isVariant := strings.Cut(strings.TrimSuffix(path.Base(f), ".yaml"), VariantSep)
+		switch {
+		case isVariant && v != variant:
+			continue
+		case !isVariant && variant != "" && slices.Contains(files, path.Join(app, base+VariantSep+variant+".yaml")):
+			continue // the variant's file stands in for it
+		}
+		chosen = append(chosen, f)
+	}
+	var out []runtime.Object
+	for _, f := range chosen {
 		data, _ := manifests.ReadFile(f)
 		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 		for {
@@ -77,7 +120,12 @@ func Objects(app string) ([]runtime.Object, error) {
 // Deploy creates the namespace and the app's objects in it; objects that
 // exist are left as they are, so Deploy is idempotent.
 func Deploy(ctx context.Context, cs kubernetes.Interface, app, namespace string) error {
-	objs, err := Objects(app)
+	return DeployVariant(ctx, cs, app, "", namespace)
+}
+
+// DeployVariant is Deploy of one variant of an app (see VariantObjects).
+func DeployVariant(ctx context.Context, cs kubernetes.Interface, app, variant, namespace string) error {
+	objs, err := VariantObjects(app, variant)
 	if err != nil {
 		return err
 	}
@@ -97,6 +145,10 @@ func Deploy(ctx context.Context, cs kubernetes.Interface, app, namespace string)
 			_, err = cs.CoreV1().Secrets(namespace).Create(ctx, o, opts)
 		case *corev1.ServiceAccount:
 			_, err = cs.CoreV1().ServiceAccounts(namespace).Create(ctx, o, opts)
+		case *rbacv1.Role:
+			_, err = cs.RbacV1().Roles(namespace).Create(ctx, o, opts)
+		case *rbacv1.RoleBinding:
+			_, err = cs.RbacV1().RoleBindings(namespace).Create(ctx, o, opts)
 		case *appsv1.StatefulSet:
 			_, err = cs.AppsV1().StatefulSets(namespace).Create(ctx, o, opts)
 		case *appsv1.Deployment:

@@ -46,6 +46,13 @@ type ImageMapping struct {
 	// before its volumes are mounted. The rest of the file system is the
 	// host's, where the lab makes nothing.
 	Dirs []ImageDir `json:"dirs,omitempty"`
+	// Requires are host paths the image's processes need besides its mapped
+	// binaries (such as the PostgreSQL binaries Patroni starts), and
+	// Install says how to get them and the mapped binaries when they are
+	// missing ("make deps"): a container of the image does not start
+	// without them, and its error names the missing path and Install.
+	Requires []string `json:"requires,omitempty"`
+	Install  string   `json:"install,omitempty"`
 }
 
 // ImageDir is a folder of an image in its /tmp or /run.
@@ -103,6 +110,11 @@ func ParseImages(name string, data []byte) (ImageMap, error) {
 		}
 		if _, err := parseImageUser(im.User); err != nil {
 			return m, fmt.Errorf("%s: images[%d].user: %w", name, i, err)
+		}
+		for j, r := range im.Requires {
+			if !path.IsAbs(r) {
+				return m, fmt.Errorf("%s: images[%d].requires[%d]: %q must be an absolute host path", name, i, j, r)
+			}
 		}
 		for j, d := range im.Dirs {
 			if _, err := d.dir(); err != nil {

@@ -35,6 +35,25 @@ type Process struct {
 	NoNewPrivs bool
 	// Dirs are the image's folders in the private /tmp and /run.
 	Dirs []Dir
+	// Requires are host paths that must exist besides Path, and Install
+	// how to get them (the image mapping's requires and install).
+	Requires []string
+	Install  string
+}
+
+// Missing returns the first of the process's executable and required host
+// paths that does not exist, with the mapping's install hint, or nil.
+func (p *Process) Missing(stat func(string) error) error {
+	for _, f := range append([]string{p.Path}, p.Requires...) {
+		if err := stat(f); err != nil {
+			hint := p.Install
+			if hint == "" {
+				hint = "install it, or map the image to an executable that exists (see lab/agent/podspec/images.yaml)"
+			}
+			return fmt.Errorf("%s, which the image runs, does not exist on the host: %s", f, hint)
+		}
+	}
+	return nil
 }
 
 // Mount is a bind mount of a host path at the container's mountPath.
@@ -130,7 +149,7 @@ func Translate(in Input) (*Process, error) {
 	}
 	return &Process{
 		Path: host, Argv: full, Env: env, Dir: dir, Hostname: Hostname(in.Pod), Mounts: mounts,
-		User: user, NoNewPrivs: NoNewPrivs(c), Dirs: dirs,
+		User: user, NoNewPrivs: NoNewPrivs(c), Dirs: dirs, Requires: im.Requires, Install: im.Install,
 	}, nil
 }
 
