@@ -53,7 +53,7 @@ func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
 	start := e.now()
 	m := &Manifest{
 		Format: ManifestFormat, Name: req.Name, Namespace: req.Namespace, Selector: sel.String(),
-		Driver: req.DriverName, Tags: req.Tags, Started: start.UTC(),
+		Driver: req.DriverName, SecretRef: req.SecretRef, Tags: req.Tags, Started: start.UTC(),
 	}
 
 	// Metadata and config first: they are small, and the data's cut comes
@@ -105,7 +105,7 @@ func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
 	if mode != DataNone {
 		driver := req.Driver
 		if driver == nil && req.DriverName != "" {
-			d, err := e.connect(ctx, req.DriverName, req.Namespace, sel)
+			d, err := e.connect(ctx, req.DriverName, req.Namespace, sel, req.SecretRef)
 			if err != nil {
 				return nil, fmt.Errorf("backup: connect to the app: %w", err)
 			}

@@ -44,11 +44,15 @@ const (
 // It is stored in the backup as manifest.json; with the repository URL and
 // key it is all a restore needs.
 type Manifest struct {
-	Format    int       `json:"format"`
-	Name      string    `json:"name,omitempty"`
-	Namespace string    `json:"namespace"`
-	Selector  string    `json:"selector,omitempty"`
-	Driver    string    `json:"driver,omitempty"`
+	Format    int    `json:"format"`
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace"`
+	Selector  string `json:"selector,omitempty"`
+	Driver    string `json:"driver,omitempty"`
+	// SecretRef names the Secret of the namespace holding the driver's
+	// credentials (username, password, ca.crt), as a scenario's
+	// endpoints.secretRef; a restore connects to the restored app with it.
+	SecretRef string    `json:"secretRef,omitempty"`
 	Tags      []string  `json:"tags,omitempty"`
 	Started   time.Time `json:"started"`
 	// Cut is the instant of the consistent cut: every write acknowledged

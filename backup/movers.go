@@ -348,9 +348,27 @@ func (e *Engine) findPVCSnapshots(tok string) []repo.ID {
 	return out
 }
 
-// connect connects the named driver to the app's pods by their IPs.
-func (e *Engine) connect(ctx context.Context, driver, ns string, sel labels.Selector) (apps.Driver, error) {
-	return e.Connect(ctx, driver, ns, sel, "")
+// connect connects the named driver to the app's pods by their IPs, with
+// the credentials of Secret secret of ns when named.
+func (e *Engine) connect(ctx context.Context, driver, ns string, sel labels.Selector, secret string) (apps.Driver, error) {
+	app, err := apps.Lookup(driver)
+	if err != nil {
+		return nil, err
+	}
+	eps, err := podEndpoints(ctx, e, app, ns, sel)
+	if err != nil {
+		return nil, err
+	}
+	cfg := apps.Config{Endpoints: eps, Dial: labnet.Dial}
+	if secret != "" {
+		// Read once, kept in memory only, never logged.
+		sec, err := e.kube.CoreV1().Secrets(ns).Get(ctx, secret, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("the driver's credentials, secret %s/%s: %w", ns, secret, err)
+		}
+		cfg.Username, cfg.Password, cfg.CACert = string(sec.Data["username"]), string(sec.Data["password"]), sec.Data["ca.crt"]
+	}
+	return app.New(ctx, cfg)
 }
 
 // Connect connects the named app driver to the Running pods of ns that

@@ -172,7 +172,7 @@ func (e *Engine) Restore(ctx context.Context, rr RestoreRequest) (*RestoreResult
 			if err != nil {
 				return res, fmt.Errorf("backup selector %q: %w", m.Selector, err)
 			}
-			dd, err := e.waitConnect(ctx, m.Driver, target, sel, rr.Timeout)
+			dd, err := e.waitConnect(ctx, m.Driver, target, sel, m.SecretRef, rr.Timeout)
 			if err != nil {
 				return res, err
 			}
@@ -456,10 +456,10 @@ func (e *Engine) waitWorkloads(ctx context.Context, ns string, items []item, tim
 
 // waitConnect connects the driver to the restored pods, retrying while
 // they come up.
-func (e *Engine) waitConnect(ctx context.Context, driver, ns string, sel labels.Selector, timeout time.Duration) (apps.Driver, error) {
+func (e *Engine) waitConnect(ctx context.Context, driver, ns string, sel labels.Selector, secret string, timeout time.Duration) (apps.Driver, error) {
 	var d apps.Driver
 	err := waitUntil(ctx, "the restored "+driver+" app to accept connections", timeout, func() (bool, string) {
-		c, err := e.connect(ctx, driver, ns, sel)
+		c, err := e.connect(ctx, driver, ns, sel, secret)
 		if err != nil {
 			return false, err.Error()
 		}

@@ -88,6 +88,11 @@ type Request struct {
 	// DriverName is the app driver ("etcd", "elasticsearch") or "" for an
 	// app rebound has no driver for.
 	DriverName string
+	// SecretRef names a Secret of Namespace with the driver's credentials
+	// (keys username, password, ca.crt), as a scenario's
+	// endpoints.secretRef, for the engine to connect with; recorded in
+	// the manifest for the restore.
+	SecretRef string
 	// Driver is the app, connected; when nil and DriverName is set, the
 	// engine connects to the app's pods by their IPs (which works on the
 	// lab and from inside a cluster).

@@ -218,6 +218,7 @@ refused if FILE exists). Refused where anything is already stored.`,
 
 type createFlags struct {
 	namespace, selector, driver, name, data string
+	secretRef                               string
 	tags, esIndices                         []string
 	noConfig, noMetadata, freeze            bool
 	esRepo, esRepoType                      string
@@ -228,7 +229,8 @@ func (f *createFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVarP(&f.namespace, "namespace", "n", "", "namespace of the app (required)")
 	fl.StringVarP(&f.selector, "selector", "l", "", "label selector of the app's objects (default: every object of the namespace)")
-	fl.StringVar(&f.driver, "driver", "", "app driver for an app-native backup: etcd or elasticsearch")
+	fl.StringVar(&f.driver, "driver", "", "app driver for an app-native backup: etcd, elasticsearch or postgres")
+	fl.StringVar(&f.secretRef, "secret-ref", "", "a Secret of the namespace with the driver's credentials (keys username, password, ca.crt), as a scenario's endpoints.secretRef; the restore uses it too")
 	fl.StringVar(&f.name, "name", "", "a name for people")
 	fl.StringVar(&f.data, "data", "auto", "how data is captured: auto (native where the driver has a way, else volumes), native, pvc or none")
 	fl.StringArrayVar(&f.tags, "tag", nil, "tag the backup (repeatable)")
@@ -270,7 +272,7 @@ func (f *createFlags) request() (backup.Request, error) {
 		opts = elasticsearch.BackupOptions{Repository: f.esRepo, Type: f.esRepoType, Settings: f.esRepoSettings, Indices: f.esIndices}
 	}
 	return backup.Request{
-		Name: f.name, Namespace: f.namespace, Selector: sel, DriverName: f.driver, Data: mode, Tags: f.tags,
+		Name: f.name, Namespace: f.namespace, Selector: sel, DriverName: f.driver, SecretRef: f.secretRef, Data: mode, Tags: f.tags,
 		SkipConfig: f.noConfig, SkipMetadata: f.noMetadata, Freeze: f.freeze, AppOptions: opts,
 	}, nil
 }
