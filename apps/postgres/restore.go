@@ -87,7 +87,7 @@ func PlanRestore(ctx context.Context, in apps.RestoreInput) (*apps.RestorePlan, 
 	plan := &apps.RestorePlan{}
 	for i := range replicas {
 		claim := t.claim(i, in.TargetNamespace)
-		o := mover.ArchiveOptions{VolumeRoot: t.mount.MountPath, Dir: t.pgdata}
+		o := mover.ArchiveOptions{VolumeRoot: t.mount.MountPath, Dir: t.pgdata, Owner: t.owner()}
 		if i == 0 {
 			o.Backup = in.BackupID
 			o.Objects = []mover.ArchiveObject{{Object: ObjectBase, Into: "."}, {Object: ObjectWAL, Into: "pg_wal"}}
@@ -186,9 +186,40 @@ func (t *patroniTarget) claim(i int32, ns string) *corev1.PersistentVolumeClaim 
 	return c
 }
 
-// moverPod mounts claim where the Patroni container mounts its volume,
-// runs the mover as the app runs (its pod and container security
-// context), and places it as the app's pods are placed.
+// owner is "UID:GID" of the user the Patroni container runs as, when its
+// security context says (runAsUser; runAsGroup, else fsGroup, else the
+// user's id), or "".
+func (t *patroniTarget) owner() string {
+	var uid, gid *int64
+	if ps := t.sts.Spec.Template.Spec.SecurityContext; ps != nil {
+		uid, gid = ps.RunAsUser, ps.RunAsGroup
+		if gid == nil {
+			gid = ps.FSGroup
+		}
+	}
+	if cs := t.c.SecurityContext; cs != nil {
+		if cs.RunAsUser != nil {
+			uid = cs.RunAsUser
+		}
+		if cs.RunAsGroup != nil {
+			gid = cs.RunAsGroup
+		}
+	}
+	if uid == nil {
+		return ""
+	}
+	if gid == nil {
+		gid = uid
+	}
+	return fmt.Sprintf("%d:%d", *uid, *gid)
+}
+
+// moverPod mounts claim where the Patroni container mounts its volume and
+// places the mover as the app's pods are placed. When the app's user is
+// known (owner) the mover runs as the engine made it and gives the files
+// to that user (--owner): it must read the repository and its key, which
+// the app's user may not; else it runs as the app runs (its pod and
+// container security context).
 func (t *patroniTarget) moverPod(claim string) func(*corev1.Pod) {
 	return func(p *corev1.Pod) {
 		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "pgdata", VolumeSource: corev1.VolumeSource{
@@ -197,11 +228,13 @@ func (t *patroniTarget) moverPod(claim string) func(*corev1.Pod) {
 		c := &p.Spec.Containers[0]
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "pgdata", MountPath: t.mount.MountPath, SubPath: t.mount.SubPath})
 		ps := t.sts.Spec.Template.Spec
-		if ps.SecurityContext != nil {
-			p.Spec.SecurityContext = ps.SecurityContext.DeepCopy()
-		}
-		if t.c.SecurityContext != nil {
-			c.SecurityContext = t.c.SecurityContext.DeepCopy()
+		if t.owner() == "" {
+			if ps.SecurityContext != nil {
+				p.Spec.SecurityContext = ps.SecurityContext.DeepCopy()
+			}
+			if t.c.SecurityContext != nil {
+				c.SecurityContext = t.c.SecurityContext.DeepCopy()
+			}
 		}
 		p.Spec.NodeSelector = ps.NodeSelector
 		p.Spec.Tolerations = ps.Tolerations

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/reboundhq/rebound/backup/repo"
@@ -36,6 +37,11 @@ type ArchiveOptions struct {
 	// The new contents are staged there and renamed into place.
 	VolumeRoot string
 	Dir        string
+	// Owner, "UID:GID", owns everything written: a mover that runs as
+	// root writes the files as the app's user, who must own its data
+	// (PostgreSQL refuses a data directory it does not own). Empty leaves
+	// the files to the mover's own user.
+	Owner string
 }
 
 // Args is the command line of `rebound backup restore-archive` for o.
@@ -56,6 +62,9 @@ func (o ArchiveOptions) OwnArgs() []string {
 			into = "."
 		}
 		a = append(a, "--object="+ob.Object+"="+into)
+	}
+	if o.Owner != "" {
+		a = append(a, "--owner="+o.Owner)
 	}
 	return append(a, "--volume-root="+o.VolumeRoot, "--dir="+o.Dir)
 }
@@ -91,6 +100,10 @@ func RestoreArchive(ctx context.Context, r *repo.Repository, o ArchiveOptions) e
 			return fmt.Errorf("--object %s=%s: the subdirectory must be a plain relative path inside --dir", ob.Object, ob.Into)
 		}
 	}
+	uid, gid, err := parseOwner(o.Owner)
+	if err != nil {
+		return err
+	}
 	if err := removeStale(o.VolumeRoot); err != nil {
 		return err
 	}
@@ -116,10 +129,39 @@ func RestoreArchive(ctx context.Context, r *repo.Repository, o ArchiveOptions) e
 			return err
 		}
 	}
+	if uid >= 0 {
+		if err := chownTree(newDir, uid, gid); err != nil {
+			return fmt.Errorf("give the restored files to %s: %w", o.Owner, err)
+		}
+	}
 	if err := syncTree(newDir); err != nil {
 		return fmt.Errorf("sync the restored files: %w", err)
 	}
 	return swapDir(o.VolumeRoot, rel, stage, newDir, o.Dir)
+}
+
+// parseOwner parses --owner UID:GID; -1, -1 when empty.
+func parseOwner(s string) (int, int, error) {
+	if s == "" {
+		return -1, -1, nil
+	}
+	u, g, ok := strings.Cut(s, ":")
+	uid, err1 := strconv.Atoi(u)
+	gid, err2 := strconv.Atoi(g)
+	if !ok || err1 != nil || err2 != nil || uid < 0 || gid < 0 {
+		return 0, 0, fmt.Errorf("--owner %q: want UID:GID, numbers", s)
+	}
+	return uid, gid, nil
+}
+
+// chownTree gives everything under dir, dir included, to uid:gid.
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
 }
 
 // checkDir checks that dir is an absolute path inside root and returns it

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/reboundhq/rebound/backup/repo"
@@ -122,6 +123,29 @@ func TestRestoreArchive(t *testing.T) {
 		}
 		if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
 			t.Errorf("data directory mode %v %v, want 0700 (PostgreSQL refuses others)", st.Mode(), err)
+		}
+	})
+
+	t.Run("owner", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("giving files to another user needs root")
+		}
+		o := ArchiveOptions{Common: Common{Token: "o"}, Backup: id, VolumeRoot: vol, Dir: dir, Owner: "12345:23456",
+			Objects: []ArchiveObject{{Object: "base.tar", Into: "."}}}
+		if err := RestoreArchive(ctx, r, o); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{dir, filepath.Join(dir, "global/pg_control")} {
+			st, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := st.Sys().(*syscall.Stat_t); s.Uid != 12345 || s.Gid != 23456 {
+				t.Errorf("%s owned by %d:%d, want 12345:23456", p, s.Uid, s.Gid)
+			}
+		}
+		if err := RestoreArchive(ctx, r, ArchiveOptions{Backup: id, VolumeRoot: vol, Dir: dir, Owner: "postgres"}); err == nil || !strings.Contains(err.Error(), "want UID:GID") {
+			t.Errorf("owner by name: %v", err)
 		}
 	})
 

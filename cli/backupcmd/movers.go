@@ -118,5 +118,6 @@ func restoreArchiveCommand(s streams.Streams) *cobra.Command {
 	fl.StringArrayVar(&objects, "object", nil, "a tar object of the backup and the subdirectory of --dir to extract it into: OBJECT=SUBDIR (repeatable; none: empty --dir)")
 	fl.StringVar(&o.VolumeRoot, "volume-root", "", "where the volume is mounted (the restore is staged there)")
 	fl.StringVar(&o.Dir, "dir", "", "the directory to fill, inside --volume-root")
+	fl.StringVar(&o.Owner, "owner", "", "UID:GID to own everything written (the app's user, when the mover runs as root)")
 	return cmd
 }
