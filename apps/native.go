@@ -27,9 +27,13 @@ type BackupWriter interface {
 	// unusable: the driver returns the error.
 	AddObject(ctx context.Context, name string, r io.Reader) error
 	// Cut marks now as the backup's consistent cut: every write the app
-	// acknowledged before this call is in the data. Call it once.
+	// acknowledged before this call is in the data. Call it once per
+	// copy; a copy retried elsewhere (another member) calls it again, and
+	// the last call counts. A NativeBackup that never calls it fails.
 	Cut()
-	// Progress reports a phase's bytes, for people.
+	// Progress reports a phase's bytes, for people. A phase may carry a
+	// line for people after ": " ("etcd snapshot: from m-0, revision 9"),
+	// shown once; the phase is the text before it.
 	Progress(phase string, bytes, total int64, done bool)
 }
 
@@ -66,6 +70,9 @@ type RestoreInput struct {
 	Objects                          []*unstructured.Unstructured
 	SourceNamespace, TargetNamespace string
 	Kube                             kubernetes.Interface
+	// Options are the restore's options for the app, built by the caller
+	// with the app's own type (elasticsearch.RestoreRename) or nil.
+	Options any
 }
 
 // RestorePlan is how the engine restores native data: movers write it

@@ -3,27 +3,21 @@ package backup
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/reboundhq/rebound/apps"
-	"github.com/reboundhq/rebound/apps/elasticsearch"
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/clock"
@@ -59,7 +53,7 @@ func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
 	start := e.now()
 	m := &Manifest{
 		Format: ManifestFormat, Name: req.Name, Namespace: req.Namespace, Selector: sel.String(),
-		Driver: req.DriverName, Tags: req.Tags, Started: start.UTC(),
+		Driver: req.DriverName, SecretRef: req.SecretRef, Tags: req.Tags, Started: start.UTC(),
 	}
 
 	// Metadata and config first: they are small, and the data's cut comes
@@ -111,33 +105,26 @@ func (e *Engine) Backup(ctx context.Context, req Request) (*Result, error) {
 	if mode != DataNone {
 		driver := req.Driver
 		if driver == nil && req.DriverName != "" {
-			d, err := e.connect(ctx, req.DriverName, req.Namespace, sel)
+			d, err := e.connect(ctx, req.DriverName, req.Namespace, sel, req.SecretRef)
 			if err != nil {
 				return nil, fmt.Errorf("backup: connect to the app: %w", err)
 			}
 			defer d.Close()
 			driver = d
 		}
-		native := nativeKind(driver)
+		native, _ := driver.(apps.NativeBackuper)
 		switch {
-		case mode == DataNative && native == "":
+		case mode == DataNative && native == nil:
 			return nil, fmt.Errorf("backup: %w (driver %q); use --data pvc for a copy of its volumes", ErrNoNativeBackup, req.DriverName)
-		case native == DataEtcdSnapshot && mode != DataPVC:
-			entry, c, err := e.etcdSnapshot(ctx, driver, w, progress)
+		case native != nil && mode != DataPVC:
+			entry, c, err := e.nativeBackup(ctx, native, w, req.AppOptions, progress)
 			if err != nil {
 				return nil, err
 			}
 			cut = c
-			if warn := sumData(ctx, driver, &entry, "", strconv.FormatInt(entry.Revision, 10), progress); warn != "" {
+			if warn := sumData(ctx, driver, &entry, "", entry.Position, progress); warn != "" {
 				m.Warnings = append(m.Warnings, warn)
 			}
-			m.Data = append(m.Data, entry)
-		case native == DataESSnapshot && mode != DataPVC:
-			entry, c, err := e.esSnapshot(ctx, driver, &req, progress)
-			if err != nil {
-				return nil, err
-			}
-			cut = c
 			m.Data = append(m.Data, entry)
 		default:
 			entries, c, ids, warns, err := e.pvcSnapshots(ctx, &req, sel, driver, progress)
@@ -236,6 +223,11 @@ func (e *Engine) capture(ctx context.Context, req *Request, sel labels.Selector)
 	} else {
 		return nil, nil, nil, nil, fmt.Errorf("backup: namespace %s: %w", req.Namespace, err)
 	}
+	// State the running app keeps for itself is not the app's to restore.
+	var runtimeState func(*unstructured.Unstructured) bool
+	if app, err := apps.Lookup(req.DriverName); err == nil {
+		runtimeState = app.RuntimeState
+	}
 	for _, k := range kinds {
 		if (k.Layer == layerConfig && req.SkipConfig) || (k.Layer == layerMetadata && req.SkipMetadata) {
 			continue
@@ -249,7 +241,7 @@ func (e *Engine) capture(ctx context.Context, req *Request, sel labels.Selector)
 			if err != nil {
 				return nil, nil, nil, nil, err
 			}
-			if u.GetDeletionTimestamp() != nil {
+			if u.GetDeletionTimestamp() != nil || (runtimeState != nil && runtimeState(u)) {
 				continue
 			}
 			name := u.GetName()
@@ -276,173 +268,75 @@ func (e *Engine) capture(ctx context.Context, req *Request, sel labels.Selector)
 	return objs, secrets, nsObj, warns, nil
 }
 
-// nativeKind says which app-native backup a driver has, if any.
-func nativeKind(d apps.Driver) string {
-	switch d.(type) {
-	case etcdClienter:
-		return DataEtcdSnapshot
-	case esSnapshotter:
-		return DataESSnapshot
-	}
-	return ""
-}
-
-// etcdClienter is the etcd driver.
-type etcdClienter interface{ Client() *clientv3.Client }
-
-// esSnapshotter is the Elasticsearch driver.
-type esSnapshotter interface {
-	PrepareRepository(ctx context.Context, name string, want *elasticsearch.RepositoryInfo) (elasticsearch.RepositoryInfo, error)
-	Repository(ctx context.Context, name string) (info elasticsearch.RepositoryInfo, ok bool, err error)
-	VerifyRepository(ctx context.Context, name string) error
-	ConsistentSnapshot(ctx context.Context, repo, snapshot string, indices []string) (elasticsearch.SnapshotInfo, error)
-	RestoreSnapshot(ctx context.Context, repo, snapshot string, opts elasticsearch.RestoreOptions) (elasticsearch.RestoreInfo, error)
-	Index() string
-}
-
-// etcdSnapshot streams an etcd snapshot into the backup. The cut is taken
-// before a linearizable read on the member the snapshot then comes from:
-// that member has applied every write acknowledged before the cut when it
-// answers the read, and its snapshot holds at least that state.
-func (e *Engine) etcdSnapshot(ctx context.Context, d apps.Driver, w *repo.SnapshotWriter, progress func(Progress)) (DataEntry, cutPoint, error) {
-	base := d.(etcdClienter).Client()
-	var errs []error
-	for _, ep := range base.Endpoints() {
-		entry, cut, err := e.etcdSnapshotFrom(ctx, base, ep, w, progress)
-		if err == nil {
-			return entry, cut, nil
-		}
-		if errors.Is(err, errStreamStarted) || ctx.Err() != nil {
-			return DataEntry{}, cutPoint{}, err
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", ep, err))
-	}
-	return DataEntry{}, cutPoint{}, fmt.Errorf("etcd snapshot: no member could give one: %w", errors.Join(errs...))
-}
-
-// errStreamStarted marks a failure after bytes went into the backup: the
-// object cannot be retried under the same name.
-var errStreamStarted = errors.New("snapshot stream failed")
-
-func (e *Engine) etcdSnapshotFrom(ctx context.Context, base *clientv3.Client, ep string, w *repo.SnapshotWriter, progress func(Progress)) (DataEntry, cutPoint, error) {
-	// One connection to ep alone, with the client's TLS and credentials,
-	// carries the status, the read and the snapshot: through the client's
-	// balancer they could reach different members, and a snapshot from a
-	// member behind the read would lack writes acknowledged before the cut.
-	conn, err := base.Dial(ep)
+// nativeBackup has the driver back its app's data up its own way
+// (apps.NativeBackuper), into w; the cut is where the driver said
+// (BackupWriter.Cut).
+func (e *Engine) nativeBackup(ctx context.Context, nb apps.NativeBackuper, w *repo.SnapshotWriter, opts any, progress func(Progress)) (DataEntry, cutPoint, error) {
+	bw := &backupWriter{e: e, w: w, progress: progress}
+	nd, err := nb.NativeBackup(ctx, bw, opts)
 	if err != nil {
-		return DataEntry{}, cutPoint{}, fmt.Errorf("connect: %w", err)
+		return DataEntry{}, cutPoint{}, err
 	}
-	defer conn.Close()
-	kv := clientv3.NewKVFromKVClient(pb.NewKVClient(conn), base)
-	mt := clientv3.NewMaintenanceFromMaintenanceClient(pb.NewMaintenanceClient(conn), base)
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	st, err := mt.Status(sctx, ep)
-	cancel()
-	if err != nil {
-		return DataEntry{}, cutPoint{}, fmt.Errorf("status: %w", err)
+	if !bw.cut {
+		return DataEntry{}, cutPoint{}, fmt.Errorf("backup: the app driver's native backup (%s) marked no consistent cut", nd.Kind)
 	}
-	cut := e.cutNow()
-	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	resp, err := kv.Get(gctx, "\x00rebound-backup-cut")
-	cancel()
-	if err != nil {
-		return DataEntry{}, cutPoint{}, fmt.Errorf("linearizable read: %w", err)
+	if nd.Kind == "" || nd.Kind == DataPVCCopy {
+		return DataEntry{}, cutPoint{}, fmt.Errorf("backup: the app driver's native backup named its data %q: a driver names its own kind", nd.Kind)
 	}
-	rc, err := mt.Snapshot(ctx)
-	if err != nil {
-		return DataEntry{}, cutPoint{}, fmt.Errorf("snapshot: %w", err)
-	}
-	defer rc.Close()
-	progress(Progress{Phase: "etcd snapshot", Total: st.DbSize, Message: fmt.Sprintf("etcd snapshot from %s (revision %d, %d bytes)", ep, resp.Header.Revision, st.DbSize)})
-	hr := newHashCheck(rc, func(n int64) { progress(Progress{Phase: "etcd snapshot", Bytes: n, Total: st.DbSize}) })
-	if err := w.AddObject(ctx, etcdObject, hr); err != nil {
-		return DataEntry{}, cutPoint{}, fmt.Errorf("%w: %w", errStreamStarted, err)
-	}
-	if err := hr.check(); err != nil {
-		return DataEntry{}, cutPoint{}, fmt.Errorf("%w: %w", errStreamStarted, err)
-	}
-	progress(Progress{Phase: "etcd snapshot", Bytes: hr.n, Total: hr.n, Done: true})
-	return DataEntry{Kind: DataEtcdSnapshot, Level: LevelDB, Object: etcdObject, Size: hr.n, Revision: resp.Header.Revision, Endpoint: ep}, cut, nil
-}
-
-// hashCheck passes an etcd snapshot stream through and checks its
-// trailer: the SHA-256 of everything before it, which the server appends.
-type hashCheck struct {
-	r      io.Reader
-	h      hash.Hash
-	tail   []byte
-	n      int64
-	report func(int64)
-	last   time.Time
-}
-
-func newHashCheck(r io.Reader, report func(int64)) *hashCheck {
-	return &hashCheck{r: r, h: sha256.New(), report: report}
-}
-
-func (c *hashCheck) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if n > 0 {
-		c.n += int64(n)
-		c.tail = append(c.tail, p[:n]...)
-		if len(c.tail) > sha256.Size {
-			cut := len(c.tail) - sha256.Size
-			c.h.Write(c.tail[:cut])
-			c.tail = append(c.tail[:0], c.tail[cut:]...)
-		}
-		if time.Since(c.last) > 200*time.Millisecond {
-			c.last = time.Now()
-			c.report(c.n)
+	for _, o := range nd.Objects {
+		if !slices.Contains(bw.objects, o) {
+			return DataEntry{}, cutPoint{}, fmt.Errorf("backup: the app driver's native backup names object %q it did not add", o)
 		}
 	}
-	return n, err
+	if nd.Size == 0 {
+		nd.Size = bw.bytes
+	}
+	return DataEntry{NativeData: nd, Level: LevelDB}, bw.at, nil
 }
 
-func (c *hashCheck) check() error {
-	if len(c.tail) != sha256.Size || !bytes.Equal(c.h.Sum(nil), c.tail) {
-		return errors.New("etcd snapshot: the stream's SHA-256 trailer does not match its content (cut short or damaged in transit)")
+// backupWriter is the backup being written, as a driver's NativeBackup
+// sees it (apps.BackupWriter).
+type backupWriter struct {
+	e        *Engine
+	w        *repo.SnapshotWriter
+	progress func(Progress)
+	objects  []string
+	bytes    int64
+	cut      bool
+	at       cutPoint
+}
+
+func (b *backupWriter) AddObject(ctx context.Context, name string, r io.Reader) error {
+	if strings.HasPrefix(name, resourcePrefix) || strings.HasPrefix(name, secretPrefix) || name == manifestObject || slices.Contains(b.objects, name) {
+		return fmt.Errorf("backup: object name %q is taken (the engine's own, or added before): a driver stores its data under names of its own, each once", name)
 	}
+	cr := &countReader{r: r}
+	if err := b.w.AddObject(ctx, name, cr); err != nil {
+		return err
+	}
+	b.objects = append(b.objects, name)
+	b.bytes += cr.n
 	return nil
 }
 
-// esSnapshot takes an Elasticsearch snapshot of the app's indices into the
-// cluster's snapshot repository, frozen (write block and flush) around it.
-// The repository is registered first when the request says how, and
-// verified on every node either way. The data stays in that repository;
-// the backup records where, and how the repository is registered, so that
-// a restore into another cluster can register the same storage.
-func (e *Engine) esSnapshot(ctx context.Context, d apps.Driver, req *Request, progress func(Progress)) (DataEntry, cutPoint, error) {
-	es := d.(esSnapshotter)
-	if req.ESRepository == "" {
-		return DataEntry{}, cutPoint{}, errors.New("elasticsearch backup: no snapshot repository: name one with --es-repository, and give --es-repository-type (fs, s3 or azure) and its settings for rebound to register it")
-	}
-	var want *elasticsearch.RepositoryInfo
-	if req.ESRepositoryType != "" {
-		want = &elasticsearch.RepositoryInfo{Type: req.ESRepositoryType, Settings: map[string]any{}}
-		for k, v := range req.ESRepositorySettings {
-			want.Settings[k] = v
-		}
-	}
-	progress(Progress{Phase: "elasticsearch snapshot", Message: "preparing snapshot repository " + req.ESRepository})
-	reg, err := es.PrepareRepository(ctx, req.ESRepository, want)
-	if err != nil {
-		return DataEntry{}, cutPoint{}, err
-	}
-	indices := req.ESIndices
-	if len(indices) == 0 {
-		indices = []string{es.Index()}
-	}
-	name := "rebound-" + strings.ToLower(e.now().UTC().Format("20060102-150405")) + "-" + token()
-	progress(Progress{Phase: "elasticsearch snapshot", Message: fmt.Sprintf("snapshot %s of %v into repository %s", name, indices, req.ESRepository)})
-	cut := e.cutNow()
-	info, err := es.ConsistentSnapshot(ctx, req.ESRepository, name, indices)
-	if err != nil {
-		return DataEntry{}, cutPoint{}, err
-	}
-	progress(Progress{Phase: "elasticsearch snapshot", Done: true})
-	return DataEntry{Kind: DataESSnapshot, Level: LevelDB, ESRepository: req.ESRepository, ESRepositoryType: reg.Type,
-		ESRepositorySettings: reg.Settings, ESSnapshot: info.Name, Indices: info.Indices}, cut, nil
+// Cut records the cut at the call; a later call (the copy retried on
+// another member) moves it.
+func (b *backupWriter) Cut() { b.cut, b.at = true, b.e.cutNow() }
+
+func (b *backupWriter) Progress(phase string, bytes, total int64, done bool) {
+	name, msg, _ := strings.Cut(phase, ": ")
+	b.progress(Progress{Phase: name, Message: msg, Bytes: bytes, Total: total, Done: done})
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // pvcSnapshots copies every bound PVC of the app through data-mover pods,
@@ -472,9 +366,9 @@ func (e *Engine) pvcSnapshots(ctx context.Context, req *Request, sel labels.Sele
 	cut := e.cutNow()
 	cut.unknown = crashCopyUnknown
 	if fr, ok := d.(Freezer); ok && req.Freeze {
-		targets := req.ESIndices
-		if es, ok := d.(esSnapshotter); ok && len(targets) == 0 {
-			targets = []string{es.Index()}
+		var targets []string // the driver's default
+		if ft, ok := req.AppOptions.(interface{ FreezeTargets() []string }); ok {
+			targets = ft.FreezeTargets()
 		}
 		progress(Progress{Phase: "freeze", Message: "freezing the app"})
 		unfreeze, err := fr.Freeze(ctx, targets)
@@ -509,7 +403,7 @@ func (e *Engine) pvcSnapshots(ctx context.Context, req *Request, sel labels.Sele
 			return nil, cutPoint{}, ids, warns, fmt.Errorf("%w: the mover of pvc %s finished but its snapshot is not in the repository", ErrMover, c.Name)
 		}
 		ids = append(ids, snaps[i].ID)
-		entries = append(entries, DataEntry{Kind: DataPVCCopy, Level: level, PVC: c.Name, Snapshot: snaps[i].ID.String(), Size: snaps[i].Summary.Bytes})
+		entries = append(entries, DataEntry{NativeData: apps.NativeData{Kind: DataPVCCopy, Size: snaps[i].Summary.Bytes}, Level: level, PVC: c.Name, Snapshot: snaps[i].ID.String()})
 	}
 	return entries, cut, ids, warns, nil
 }
@@ -533,13 +427,8 @@ func (e *Engine) cutNow() cutPoint { return cutPoint{wall: e.now(), at: e.clock(
 var errNoClaims = errors.New("the app has no bound PVC to copy")
 
 // Freezer is a driver that can block and flush writes for a consistent
-// cut (Elasticsearch: a write block and a flush of the indices).
+// cut (Elasticsearch: a write block and a flush of the indices); no
+// targets means the driver's own (its probe index).
 type Freezer interface {
 	Freeze(ctx context.Context, targets []string) (unfreeze func(context.Context) error, err error)
 }
-
-// The Elasticsearch driver is what the engine expects of one.
-var (
-	_ esSnapshotter = (*elasticsearch.Driver)(nil)
-	_ Freezer       = (*elasticsearch.Driver)(nil)
-)

@@ -14,17 +14,24 @@
 // apart under a key derived from the repository key (unsealed only on the
 // way into the cluster), and the data:
 //
-//   - etcd: a snapshot through the Maintenance API (db level), restored by
-//     data-mover pods that rebuild every member's data directory with
-//     etcdutl's snapshot restore, under the member's own flags;
-//   - Elasticsearch: a snapshot through the snapshot API into a snapshot
-//     repository (fs, s3 or azure) that rebound registers when told its
-//     type and settings, verified on every node, frozen around it (db
-//     level); the backup records where it is and how the repository is
-//     registered;
+//   - an app whose driver has a native backup (apps.NativeBackuper: an
+//     etcd snapshot, an Elasticsearch snapshot): whatever the driver
+//     writes through the apps.BackupWriter the engine hands it, cut where
+//     the driver says (db level), recorded as apps.NativeData; the
+//     driver's options come in Request.AppOptions, built with the app's
+//     own type. Its restore is the app's RestorePlanner, asked before the
+//     cluster changes: data-mover pods write the data into claims while
+//     the workloads are stopped (etcd: every member rebuilt from the
+//     snapshot), and AfterReady brings it into the running app
+//     (Elasticsearch: the snapshot restored);
 //   - any other app: a copy of each bound PVC's files, read by a
 //     data-mover pod running the rebound binary (crash level, or app
 //     level when the driver can freeze writes).
+//
+// The engine finds an app by the driver name a backup records
+// (apps.Lookup), never by a type switch. Objects the app's RuntimeState
+// claims (state the running app keeps for itself) are not captured, and
+// a restore deletes them once the workloads are stopped.
 //
 // Each backup records the consistency it achieved (Level): crash, app, db,
 // or system when data, config and metadata were all captured.
@@ -44,10 +51,8 @@
 // With nothing but the repository URL and key, a backup restores into an
 // empty cluster: the namespace, ServiceAccounts, Roles, RoleBindings,
 // ConfigMaps, Secrets, Services, PVCs, PDBs, data, then StatefulSets and
-// Deployments, in that order. Elasticsearch snapshots stay in the
-// snapshot repository's storage, which the target cluster must reach: a
-// cluster that does not have the repository gets it registered read-only
-// as the backup recorded it.
+// Deployments, in that order. Manifests written before the driver seam
+// (format 1) still restore: their data entries decode into NativeData.
 //
 // Per-resource actions (BackupItemAction, RestoreItemAction) are
 // registered by name, the built-in ones the same way extensions would be.

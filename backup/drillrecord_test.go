@@ -54,8 +54,8 @@ func TestBackupRecordsChecksumAndProbeIDsForDrills(t *testing.T) {
 	if sum == nil {
 		t.Fatalf("no checksum recorded; warnings %v", m.Warnings)
 	}
-	if sum.Records != 20 || sum.Prefix != "" || sum.At != fmt.Sprint(m.Data[0].Revision) {
-		t.Errorf("checksum %+v: want 20 keys of the whole keyspace at the cut's revision %d", sum, m.Data[0].Revision)
+	if sum.Records != 20 || sum.Prefix != "" || sum.At != m.Data[0].Position || sum.At == "" {
+		t.Errorf("checksum %+v: want 20 keys of the whole keyspace at the cut's revision %s", sum, m.Data[0].Position)
 	}
 	// The recorded sum is the data at the cut, whatever is written after.
 	if err := d.Write(ctx, "after"); err != nil {

@@ -11,15 +11,16 @@ import (
 	"github.com/reboundhq/rebound/clock"
 )
 
-// ManifestFormat is the version of Manifest this build writes and reads.
-const ManifestFormat = 1
+// ManifestFormat is the version of Manifest this build writes. It reads
+// it and format 1, whose data entries held each app's fields
+// (legacyDataEntry).
+const ManifestFormat = 2
 
 // Object names inside a backup's repository snapshot.
 const (
 	manifestObject = "manifest.json"
 	resourcePrefix = "resources/" // resources/<resource>/<name>.json
 	secretPrefix   = "secrets/"   // secrets/<name>.sealed
-	etcdObject     = "data/etcd/snapshot.db"
 )
 
 // Tags and metadata keys of repository snapshots.
@@ -43,11 +44,15 @@ const (
 // It is stored in the backup as manifest.json; with the repository URL and
 // key it is all a restore needs.
 type Manifest struct {
-	Format    int       `json:"format"`
-	Name      string    `json:"name,omitempty"`
-	Namespace string    `json:"namespace"`
-	Selector  string    `json:"selector,omitempty"`
-	Driver    string    `json:"driver,omitempty"`
+	Format    int    `json:"format"`
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace"`
+	Selector  string `json:"selector,omitempty"`
+	Driver    string `json:"driver,omitempty"`
+	// SecretRef names the Secret of the namespace holding the driver's
+	// credentials (username, password, ca.crt), as a scenario's
+	// endpoints.secretRef; a restore connects to the restored app with it.
+	SecretRef string    `json:"secretRef,omitempty"`
 	Tags      []string  `json:"tags,omitempty"`
 	Started   time.Time `json:"started"`
 	// Cut is the instant of the consistent cut: every write acknowledged
@@ -107,38 +112,23 @@ type ResourceEntry struct {
 	Sealed   bool   `json:"sealed,omitempty"` // encrypted apart (Secrets)
 }
 
-// Data entry kinds.
-const (
-	DataEtcdSnapshot = "etcd-snapshot"
-	DataESSnapshot   = "elasticsearch-snapshot"
-	DataPVCCopy      = "pvc"
-)
+// DataPVCCopy is the kind of a data entry that is the copy of a volume's
+// files; the kinds of native data are the drivers' own
+// (apps.NativeData.Kind).
+const DataPVCCopy = "pvc"
 
-// DataEntry is one piece of application data in the backup.
+// DataEntry is one piece of application data in the backup: native data a
+// driver wrote (apps.NativeData: its kind, objects, size, position and
+// what its restore needs), or the copy of a volume.
 type DataEntry struct {
-	Kind  string `json:"kind"`
-	Level Level  `json:"level"`
-	// etcd: the object holding the snapshot, its size, the revision it
-	// holds at least, and the member it came from.
-	Object   string `json:"object,omitempty"`
-	Size     int64  `json:"size,omitempty"`
-	Revision int64  `json:"revision,omitempty"`
-	Endpoint string `json:"endpoint,omitempty"`
+	apps.NativeData
+	Level Level `json:"level"`
 	// pvc: the claim and the repository snapshot of its files.
 	PVC      string `json:"pvc,omitempty"`
 	Snapshot string `json:"snapshot,omitempty"`
-	// Elasticsearch: where the snapshot lives in the cluster's own
-	// snapshot repository, and how that repository is registered (type
-	// and settings as Elasticsearch reports them; credentials live in
-	// Elasticsearch's keystore, never in settings).
-	ESRepository         string         `json:"esRepository,omitempty"`
-	ESRepositoryType     string         `json:"esRepositoryType,omitempty"`
-	ESRepositorySettings map[string]any `json:"esRepositorySettings,omitempty"`
-	ESSnapshot           string         `json:"esSnapshot,omitempty"`
-	Indices              []string       `json:"indices,omitempty"`
 	// Checksum is the driver's sum of this data as the backup holds it
-	// (etcd: every key, at the revision of the cut's read), for a drill to
-	// compare with the restored copy; nil when the driver has no
+	// (etcd: every key, at the position of the cut's read), for a drill
+	// to compare with the restored copy; nil when the driver has no
 	// apps.Verifier or the sum failed (a warning says why).
 	Checksum *apps.Checksum `json:"checksum,omitempty"`
 }
@@ -167,10 +157,80 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	if err := json.Unmarshal(b, m); err != nil {
 		return nil, fmt.Errorf("decode manifest: %w", err)
 	}
-	if m.Format != ManifestFormat {
-		return nil, fmt.Errorf("manifest format %d: this build reads format %d", m.Format, ManifestFormat)
+	switch m.Format {
+	case ManifestFormat:
+	case 1:
+		if err := upgradeFormat1(b, m); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("manifest format %d: this build reads formats 1 to %d; restore it with a newer rebound", m.Format, ManifestFormat)
 	}
 	return m, nil
+}
+
+// legacyDataEntry is what a format 1 data entry holds that DataEntry no
+// longer has: the fields of each kind of data side by side. Object and
+// Revision were an etcd snapshot's; the others (an Elasticsearch
+// snapshot's) go to Params as they were written, where the driver reads
+// them under the same names.
+type legacyDataEntry struct {
+	Object   string `json:"object,omitempty"`
+	Revision int64  `json:"revision,omitempty"`
+}
+
+// legacyCommon are the format 1 fields that are not the driver's own:
+// they stay where DataEntry has them, or map to NativeData's.
+var legacyCommon = map[string]bool{
+	"kind": true, "level": true, "pvc": true, "snapshot": true, "size": true, "checksum": true,
+	"object": true, "revision": true, "endpoint": true,
+}
+
+// upgradeFormat1 maps the data entries of a format 1 manifest onto
+// NativeData: object → Objects, revision → Position, and the driver's
+// other fields into Params, as they were written.
+func upgradeFormat1(b []byte, m *Manifest) error {
+	var raw struct {
+		Data []map[string]json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("decode manifest: %w", err)
+	}
+	if len(raw.Data) != len(m.Data) {
+		return fmt.Errorf("decode manifest: %d data entries, read %d", len(raw.Data), len(m.Data))
+	}
+	for i, fields := range raw.Data {
+		var old legacyDataEntry
+		fb, _ := json.Marshal(fields)
+		if err := json.Unmarshal(fb, &old); err != nil {
+			return fmt.Errorf("decode manifest: data[%d]: %w", i, err)
+		}
+		d := &m.Data[i]
+		if d.Kind == DataPVCCopy {
+			continue
+		}
+		if old.Object != "" {
+			d.Objects = []string{old.Object}
+		}
+		if old.Revision != 0 {
+			d.Position = strconv.FormatInt(old.Revision, 10)
+		}
+		params := map[string]json.RawMessage{}
+		for k, v := range fields {
+			if !legacyCommon[k] {
+				params[k] = v
+			}
+		}
+		if len(params) > 0 {
+			pb, err := json.Marshal(params)
+			if err != nil {
+				return err
+			}
+			d.Params = pb
+		}
+	}
+	m.Format = ManifestFormat
+	return nil
 }
 
 // overallLevel works out the level a backup achieved from its layers:

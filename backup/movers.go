@@ -16,7 +16,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/reboundhq/rebound/apps"
-	_ "github.com/reboundhq/rebound/apps/etcd" // the drivers connect registers
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/faults"
@@ -28,7 +27,7 @@ import (
 // Labels of the pods and Secrets the engine creates.
 const (
 	LabelManagedBy  = "app.kubernetes.io/managed-by"
-	LabelMoverGroup = "rebound.dev/mover-group"
+	LabelMoverGroup = mover.LabelGroup
 	LabelMoverFor   = "rebound.dev/mover-for"
 	managedBy       = "rebound"
 	keyVolume       = "rebound-key"
@@ -349,30 +348,49 @@ func (e *Engine) findPVCSnapshots(tok string) []repo.ID {
 	return out
 }
 
-// clientPorts are the client ports of the drivers connect knows.
-var clientPorts = map[string]int{"etcd": 2379, "elasticsearch": 9200}
-
-// connect connects the named driver to the app's pods by their IPs.
-func (e *Engine) connect(ctx context.Context, driver, ns string, sel labels.Selector) (apps.Driver, error) {
-	return e.Connect(ctx, driver, ns, sel, "")
+// connect connects the named driver to the app's pods by their IPs, with
+// the credentials of Secret secret of ns when named.
+func (e *Engine) connect(ctx context.Context, driver, ns string, sel labels.Selector, secret string) (apps.Driver, error) {
+	app, err := apps.Lookup(driver)
+	if err != nil {
+		return nil, err
+	}
+	eps, err := podEndpoints(ctx, e, app, ns, sel)
+	if err != nil {
+		return nil, err
+	}
+	cfg := apps.Config{Endpoints: eps, Dial: labnet.Dial}
+	if secret != "" {
+		// Read once, kept in memory only, never logged.
+		sec, err := e.kube.CoreV1().Secrets(ns).Get(ctx, secret, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("the driver's credentials, secret %s/%s: %w", ns, secret, err)
+		}
+		cfg.Username, cfg.Password, cfg.CACert = string(sec.Data["username"]), string(sec.Data["password"]), sec.Data["ca.crt"]
+	}
+	return app.New(ctx, cfg)
 }
 
 // Connect connects the named app driver to the Running pods of ns that
 // sel chooses, by their pod IPs (which works on the lab and from inside a
 // cluster), with its records under prefix ("" is the driver's default).
 func (e *Engine) Connect(ctx context.Context, driver, ns string, sel labels.Selector, prefix string) (apps.Driver, error) {
-	eps, err := podEndpoints(ctx, e, driver, ns, sel)
+	app, err := apps.Lookup(driver)
+	if err != nil {
+		return nil, err
+	}
+	eps, err := podEndpoints(ctx, e, app, ns, sel)
 	if err != nil {
 		return nil, err
 	}
 	// Pod IPs of a lab route inside the lab's network namespace only.
-	return apps.New(ctx, driver, apps.Config{Endpoints: eps, Prefix: prefix, Dial: labnet.Dial})
+	return app.New(ctx, apps.Config{Endpoints: eps, Prefix: prefix, Dial: labnet.Dial})
 }
 
-func podEndpoints(ctx context.Context, e *Engine, driver, ns string, sel labels.Selector) (apps.Endpoints, error) {
-	port, ok := clientPorts[driver]
-	if !ok {
-		return apps.Endpoints{}, fmt.Errorf("no app driver %q (have %v)", driver, apps.Names())
+func podEndpoints(ctx context.Context, e *Engine, app apps.App, ns string, sel labels.Selector) (apps.Endpoints, error) {
+	scheme := app.Scheme
+	if scheme == "" {
+		scheme = "http"
 	}
 	pods, err := e.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
@@ -384,7 +402,7 @@ func podEndpoints(ctx context.Context, e *Engine, driver, ns string, sel labels.
 		if p.Status.PodIP == "" || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || p.Labels[LabelManagedBy] == managedBy {
 			continue
 		}
-		eps.URLs = append(eps.URLs, fmt.Sprintf("http://%s:%d", p.Status.PodIP, port))
+		eps.URLs = append(eps.URLs, fmt.Sprintf("%s://%s:%d", scheme, p.Status.PodIP, app.ClientPort))
 		eps.Pods = append(eps.Pods, p.Name)
 	}
 	if len(eps.URLs) == 0 {

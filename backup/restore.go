@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"regexp"
+	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -20,7 +19,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/reboundhq/rebound/apps"
-	"github.com/reboundhq/rebound/apps/elasticsearch"
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/logging"
@@ -39,14 +37,17 @@ func (it item) workload() bool {
 }
 
 // Restore brings a backup back into the cluster. Before it changes
-// anything it reads every object of the backup (unless SkipVerify), so a
-// damaged backup is refused with the cluster untouched. Then, in
-// dependency order: the namespace; the app's running workloads stopped;
-// ServiceAccounts, Roles, RoleBindings, ConfigMaps, Secrets (unsealed only
-// now), Services, PVCs, PDBs; the data (etcd members rebuilt from the
-// snapshot, volumes written back, by data-mover pods); the workloads; then
-// it waits until they are Ready and the app reports full health, and
-// restores Elasticsearch snapshots.
+// anything it reads every object of the backup (unless SkipVerify) and
+// asks the app of the backup's driver to plan the restore of its native
+// data (apps.App.Restore), so a damaged backup or one this build cannot
+// restore is refused with the cluster untouched. Then, in dependency
+// order: the namespace; the app's running workloads stopped and its
+// runtime state deleted (apps.App.RuntimeState); ServiceAccounts, Roles,
+// RoleBindings, ConfigMaps, Secrets (unsealed only now), Services, PVCs,
+// PDBs; the data (the plan's movers, volumes written back, by data-mover
+// pods); the workloads; then it waits until they are Ready, runs the
+// plan's AfterReady with a connected driver, and waits until the app
+// reports full health.
 func (e *Engine) Restore(ctx context.Context, rr RestoreRequest) (*RestoreResult, error) {
 	start := e.now()
 	progress := rr.Progress
@@ -83,34 +84,22 @@ func (e *Engine) Restore(ctx context.Context, rr RestoreRequest) (*RestoreResult
 	if err != nil {
 		return nil, fmt.Errorf("restore refused, nothing was changed: %w", err)
 	}
-	var plan *etcdPlan
-	var pvcData, esData []DataEntry
+	app, appErr := apps.Lookup(m.Driver)
+	var plans []*apps.RestorePlan
+	var pvcData []DataEntry
 	for _, d := range m.Data {
-		switch d.Kind {
-		case DataEtcdSnapshot:
-			for _, it := range items {
-				if it.kind.Resource != ResStatefulSets {
-					continue
-				}
-				sts := new(appsv1.StatefulSet)
-				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(it.u.Object, sts); err != nil {
-					return nil, err
-				}
-				if p, err := planEtcd(sts); err == nil {
-					plan = p
-					break
-				}
-			}
-			if plan == nil {
-				return nil, fmt.Errorf("restore refused, nothing was changed: %w", errNoEtcdStatefulSet)
-			}
-		case DataPVCCopy:
+		if d.Kind == DataPVCCopy {
 			pvcData = append(pvcData, d)
-		case DataESSnapshot:
-			esData = append(esData, d)
-		default:
-			return nil, fmt.Errorf("restore refused, nothing was changed: data of kind %q: this build cannot restore it", d.Kind)
+			continue
 		}
+		plan, err := e.planNative(ctx, app, appErr, m, d, snap.ID, target, items, rr.AppOptions)
+		if err != nil {
+			return nil, fmt.Errorf("restore refused, nothing was changed: %w", err)
+		}
+		plans = append(plans, plan)
+	}
+	if app.RuntimeState != nil {
+		items = slices.DeleteFunc(items, func(it item) bool { return app.RuntimeState(it.u) })
 	}
 
 	progress(Progress{Phase: "namespace", Message: "namespace " + target})
@@ -118,6 +107,9 @@ func (e *Engine) Restore(ctx context.Context, rr RestoreRequest) (*RestoreResult
 		return res, err
 	}
 	if err := e.stopWorkloads(ctx, target, items, rr.Timeout, progress); err != nil {
+		return res, err
+	}
+	if err := e.deleteRuntimeState(ctx, app, target, progress); err != nil {
 		return res, err
 	}
 	for _, it := range items {
@@ -130,17 +122,23 @@ func (e *Engine) Restore(ctx context.Context, rr RestoreRequest) (*RestoreResult
 	}
 
 	tok := token()
-	if plan != nil {
-		progress(Progress{Phase: "data movers", Message: fmt.Sprintf("rebuilding %d etcd members of %s from the snapshot", plan.replicas(), plan.sts.Name)})
-		var jobs []moverJob
-		for i := range plan.replicas() {
-			if err := e.ensureClaim(ctx, target, plan.claimFor(i, target)); err != nil {
-				return res, err
+	var jobs []moverJob
+	for _, p := range plans {
+		for _, mv := range p.Movers {
+			if mv.Claim != nil {
+				c := mv.Claim.DeepCopy()
+				c.Namespace = target
+				if err := e.ensureClaim(ctx, target, c); err != nil {
+					return res, err
+				}
 			}
-			jobs = append(jobs, e.etcdMemberJob(plan, i, target, tok, snap.ID.String(), 0))
+			jobs = append(jobs, e.nativeMoverJob(target, tok, mv))
 		}
+	}
+	if len(jobs) > 0 {
+		progress(Progress{Phase: "data movers", Message: fmt.Sprintf("writing the %s data into %d claims with data movers", m.Driver, len(jobs))})
 		if err := e.runMovers(ctx, target, tok, jobs, progress); err != nil {
-			return res, fmt.Errorf("restore etcd members: %w", err)
+			return res, fmt.Errorf("restore the %s data: %w", m.Driver, err)
 		}
 	}
 	if len(pvcData) > 0 {
@@ -174,16 +172,19 @@ func (e *Engine) Restore(ctx context.Context, rr RestoreRequest) (*RestoreResult
 			if err != nil {
 				return res, fmt.Errorf("backup selector %q: %w", m.Selector, err)
 			}
-			dd, err := e.waitConnect(ctx, m.Driver, target, sel, rr.Timeout)
+			dd, err := e.waitConnect(ctx, m.Driver, target, sel, m.SecretRef, rr.Timeout)
 			if err != nil {
 				return res, err
 			}
 			defer dd.Close()
 			d = dd
 		}
-		for _, es := range esData {
-			if err := e.restoreES(ctx, d, es, rr, progress); err != nil {
-				return res, err
+		for _, p := range plans {
+			if p.AfterReady == nil {
+				continue
+			}
+			if err := p.AfterReady(ctx, d, func(msg string) { progress(Progress{Phase: "restore " + m.Driver, Message: msg}) }); err != nil {
+				return res, fmt.Errorf("restore the %s data into the running app: %w", m.Driver, err)
 			}
 		}
 		progress(Progress{Phase: "health", Message: "waiting for the app to report full health"})
@@ -408,7 +409,7 @@ func (e *Engine) pvcRestoreJob(ns, tok string, d DataEntry, items []item) moverJ
 			}
 			for _, v := range sts.Spec.VolumeClaimTemplates {
 				if mm[1] == v.Name+"-"+sts.Name {
-					copyScheduling(&p.Spec, &sts.Spec.Template.Spec, tok+"v")
+					mover.CopyScheduling(p, &sts.Spec.Template.Spec)
 				}
 			}
 		}
@@ -455,10 +456,10 @@ func (e *Engine) waitWorkloads(ctx context.Context, ns string, items []item, tim
 
 // waitConnect connects the driver to the restored pods, retrying while
 // they come up.
-func (e *Engine) waitConnect(ctx context.Context, driver, ns string, sel labels.Selector, timeout time.Duration) (apps.Driver, error) {
+func (e *Engine) waitConnect(ctx context.Context, driver, ns string, sel labels.Selector, secret string, timeout time.Duration) (apps.Driver, error) {
 	var d apps.Driver
 	err := waitUntil(ctx, "the restored "+driver+" app to accept connections", timeout, func() (bool, string) {
-		c, err := e.connect(ctx, driver, ns, sel)
+		c, err := e.connect(ctx, driver, ns, sel, secret)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -489,47 +490,78 @@ func waitHealthy(ctx context.Context, d apps.Driver, timeout time.Duration) erro
 	return nil
 }
 
-// restoreES restores an Elasticsearch snapshot: under new names when
-// asked, else over the app's indices, closed first. A cluster that does not
-// know the snapshot repository (a new cluster) gets it registered read-only
-// as the backup recorded it, so it reads the same storage and cannot write
-// to it while the cluster that made it may still do.
-func (e *Engine) restoreES(ctx context.Context, d apps.Driver, de DataEntry, rr RestoreRequest, progress func(Progress)) error {
-	es, ok := d.(esSnapshotter)
-	if !ok {
-		return fmt.Errorf("the backup holds an Elasticsearch snapshot, but the app's driver is not Elasticsearch")
-	}
-	_, known, err := es.Repository(ctx, de.ESRepository)
-	if err != nil {
-		return err
-	}
+// planNative asks the app of the backup's driver how to restore one
+// native data entry, before anything in the cluster changes.
+func (e *Engine) planNative(ctx context.Context, app apps.App, appErr error, m *Manifest, d DataEntry, id repo.ID, target string, items []item, opts any) (*apps.RestorePlan, error) {
 	switch {
-	case known:
-		err = es.VerifyRepository(ctx, de.ESRepository)
-	case de.ESRepositoryType == "":
-		return fmt.Errorf("snapshot repository %q is not registered in the target cluster, and the backup does not record how it was registered: register it there (read-only) and restore again", de.ESRepository)
-	default:
-		want := &elasticsearch.RepositoryInfo{Type: de.ESRepositoryType, Settings: maps.Clone(de.ESRepositorySettings)}
-		if want.Settings == nil {
-			want.Settings = map[string]any{}
+	case m.Driver == "":
+		return nil, fmt.Errorf("data of kind %q: the backup names no app driver to restore it", d.Kind)
+	case appErr != nil:
+		return nil, fmt.Errorf("data of kind %q: %w; this build cannot restore it", d.Kind, appErr)
+	case app.Restore == nil:
+		return nil, fmt.Errorf("data of kind %q: app driver %q has no native restore; this build cannot restore it", d.Kind, m.Driver)
+	}
+	objs := make([]*unstructured.Unstructured, len(items))
+	for i, it := range items {
+		objs[i] = it.u.DeepCopy()
+	}
+	plan, err := app.Restore(ctx, apps.RestoreInput{
+		Data: d.NativeData, BackupID: id.String(), Objects: objs,
+		SourceNamespace: m.Namespace, TargetNamespace: target, Kube: e.kube, Options: opts,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if plan == nil {
+		plan = &apps.RestorePlan{}
+	}
+	for _, mv := range plan.Movers {
+		if mv.Target == "" || len(mv.Args) == 0 {
+			return nil, fmt.Errorf("app driver %q planned a data mover without a target or a command (%+v)", m.Driver, mv.Args)
 		}
-		want.Settings["readonly"] = true
-		progress(Progress{Phase: "elasticsearch restore", Message: fmt.Sprintf("registering snapshot repository %s (%s, read-only) in the target cluster", de.ESRepository, de.ESRepositoryType)})
-		_, err = es.PrepareRepository(ctx, de.ESRepository, want)
 	}
-	if err != nil {
-		return err
+	return plan, nil
+}
+
+// nativeMoverJob is the data-mover pod of an app's restore plan: the
+// engine's pod running `rebound backup <Args>` with the common flags,
+// adjusted by the plan (its volumes, environment and scheduling).
+func (e *Engine) nativeMoverJob(ns, tok string, mv apps.Mover) moverJob {
+	args := mover.Common{Repo: e.moverURL, KeyFile: keyFile, Token: tok, Target: mv.Target}.Command(mv.Args)
+	p := e.moverPod(ns, tok, mv.Target, args)
+	if mv.Pod != nil {
+		mv.Pod(p)
 	}
-	opts := elasticsearch.RestoreOptions{Indices: de.Indices, Replace: elasticsearch.ReplaceClose}
-	if rr.ESRenamePattern != "" {
-		opts = elasticsearch.RestoreOptions{Indices: de.Indices, RenamePattern: rr.ESRenamePattern, RenameReplacement: rr.ESRenameReplacement}
+	return moverJob{target: mv.Target, pod: p}
+}
+
+// deleteRuntimeState deletes the objects of ns that hold state the
+// running app writes for itself (apps.App.RuntimeState), once its
+// workloads are stopped: the restored app starts from its data, not from
+// the state of the app it replaces.
+func (e *Engine) deleteRuntimeState(ctx context.Context, app apps.App, ns string, progress func(Progress)) error {
+	if app.RuntimeState == nil {
+		return nil
 	}
-	progress(Progress{Phase: "elasticsearch restore", Message: fmt.Sprintf("restoring snapshot %s from repository %s", de.ESSnapshot, de.ESRepository)})
-	info, err := es.RestoreSnapshot(ctx, de.ESRepository, de.ESSnapshot, opts)
-	if err != nil {
-		return err
+	for _, k := range kinds {
+		list, err := k.list(ctx, e.kube, ns, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("list %s in %s for the app's runtime state: %w", k.Resource, ns, err)
+		}
+		for _, obj := range list {
+			u, err := toUnstructured(obj, k)
+			if err != nil {
+				return err
+			}
+			if !app.RuntimeState(u) {
+				continue
+			}
+			progress(Progress{Phase: "stop", Message: fmt.Sprintf("deleting %s/%s: state the running %s app keeps for itself", k.Kind, u.GetName(), app.Name)})
+			if err := k.client(e.kube, ns).delete(ctx, u.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("delete %s/%s, the app's runtime state: %w", k.Kind, u.GetName(), err)
+			}
+		}
 	}
-	progress(Progress{Phase: "elasticsearch restore", Done: true, Message: "restored indices " + fmt.Sprint(info.Indices) + " (" + strconv.Itoa(info.Shards.Successful) + " shards)"})
 	return nil
 }
 

@@ -7,45 +7,43 @@ import (
 	"time"
 
 	"github.com/reboundhq/rebound/clock"
-	"github.com/reboundhq/rebound/runner"
+	"github.com/reboundhq/rebound/target"
 )
 
-// ForRunner adapts the engine to the runner's BackupEngine: a scenario's
-// backup before its fault, and its restore, whose duration the runner
-// counts into RTO.
-func (e *Engine) ForRunner() runner.BackupEngine { return runnerEngine{e} }
+// ForRunner adapts the engine to the runner's BackupEngine
+// (target.BackupEngine): a scenario's backup before its fault, and its
+// restore, whose duration the runner counts into RTO.
+func (e *Engine) ForRunner() target.BackupEngine { return runnerEngine{e} }
 
 type runnerEngine struct{ e *Engine }
 
-var _ runner.BackupEngine = runnerEngine{}
+var _ target.BackupEngine = runnerEngine{}
 
 // Backup takes a backup of the target app, app-native where its driver
 // has a way, tagged "runner", and says where its consistent cut is: on this
 // host's monotonic clock, read in this process at the cut.
-func (r runnerEngine) Backup(ctx context.Context, t *runner.Target) (runner.BackupCut, error) {
+func (r runnerEngine) Backup(ctx context.Context, t *target.Target) (target.BackupCut, error) {
 	res, err := r.e.Backup(ctx, requestOf(t, "before-fault"))
 	if err != nil {
-		return runner.BackupCut{}, err
+		return target.BackupCut{}, err
 	}
 	return cutOf(res), nil
 }
 
-func requestOf(t *runner.Target, name string) Request {
+func requestOf(t *target.Target, name string) Request {
 	return Request{
 		Name: name, Namespace: t.Namespace, Selector: t.Selector,
 		DriverName: t.DriverName, Driver: t.Driver, Tags: []string{"runner"},
-		ESRepository: t.Backup.ESRepository, ESRepositoryType: t.Backup.ESRepositoryType,
-		ESRepositorySettings: t.Backup.ESRepositorySettings, ESIndices: esIndices(t),
-		Probes: probesOf(t),
+		AppOptions: t.BackupOptions, Probes: probesOf(t),
 	}
 }
 
-func cutOf(res *Result) runner.BackupCut {
+func cutOf(res *Result) target.BackupCut {
 	m := res.Manifest
-	return runner.BackupCut{ID: res.ID, At: m.CutAt, Wall: m.Cut, Unknown: m.CutUnknown}
+	return target.BackupCut{ID: res.ID, At: m.CutAt, Wall: m.Cut, Unknown: m.CutUnknown}
 }
 
-var _ runner.BackupScheduler = runnerEngine{}
+var _ target.BackupScheduler = runnerEngine{}
 
 // scheduleKeep is how many backups of a schedule the runner runs are kept:
 // enough for the newest before the fault, without piling up a game day's
@@ -55,7 +53,7 @@ const scheduleKeep = 3
 // Schedule runs the schedule of a scenario's spec.backup.every: a backup
 // of the target at once, then one every interval, tagged tag, keeping the
 // newest few of the tag, until ctx ends.
-func (r runnerEngine) Schedule(ctx context.Context, t *runner.Target, tag string, every time.Duration, taken func(runner.BackupCut, error)) {
+func (r runnerEngine) Schedule(ctx context.Context, t *target.Target, tag string, every time.Duration, taken func(target.BackupCut, error)) {
 	p := Policy{Schedule: every.String(), Tag: tag, Immediate: true, Retention: Retention{KeepLast: scheduleKeep}}
 	_ = r.e.RunSchedule(ctx, requestOf(t, "schedule-"+tag), p, func(ev ScheduleEvent) {
 		if ev.Result != nil {
@@ -64,14 +62,14 @@ func (r runnerEngine) Schedule(ctx context.Context, t *runner.Target, tag string
 			taken(cutOf(ev.Result), nil)
 			return
 		}
-		taken(runner.BackupCut{}, ev.Err)
+		taken(target.BackupCut{}, ev.Err)
 	})
 }
 
 // probesOf records, in the backup, the scenario's write-probe ids
 // acknowledged before the cut, so that a drill of the backup can check
 // each is there; nil before the probes run.
-func probesOf(t *runner.Target) func(clock.Instant) *ProbeRecord {
+func probesOf(t *target.Target) func(clock.Instant) *ProbeRecord {
 	if t.AckedBefore == nil {
 		return nil
 	}
@@ -87,7 +85,7 @@ func probesOf(t *runner.Target) func(clock.Instant) *ProbeRecord {
 // Restore rolls the target app back to backup id in its own namespace and
 // returns once it is Ready and its driver reports full health (the
 // runner keeps the driver pointed at the new pods meanwhile).
-func (r runnerEngine) Restore(ctx context.Context, t *runner.Target, id string) error {
+func (r runnerEngine) Restore(ctx context.Context, t *target.Target, id string) error {
 	timeout := 10 * time.Minute
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
@@ -105,10 +103,10 @@ func (r runnerEngine) Restore(ctx context.Context, t *runner.Target, id string) 
 // instant) is never guessed from wall clocks: when one is newer, by its
 // wall time, than every backup that can be placed, Latest refuses, since
 // it may be the newest before the fault.
-func (r runnerEngine) Latest(ctx context.Context, t *runner.Target, tag string, before clock.Instant) (runner.BackupCut, error) {
+func (r runnerEngine) Latest(ctx context.Context, t *target.Target, tag string, before clock.Instant) (target.BackupCut, error) {
 	infos, err := r.e.List(ctx)
 	if err != nil {
-		return runner.BackupCut{}, err
+		return target.BackupCut{}, err
 	}
 	var best, unplaced *Info
 	var bestAt clock.Instant
@@ -138,13 +136,13 @@ func (r runnerEngine) Latest(ctx context.Context, t *runner.Target, tag string, 
 		}
 	}
 	if unplaced != nil && (best == nil || unplaced.Time.After(best.Time)) {
-		return runner.BackupCut{}, fmt.Errorf("backup %s tagged %q of namespace %s (%s) %s: its cut cannot be placed on this run's clock; run the schedule on the machine that runs the game day, or use spec.backup.before",
+		return target.BackupCut{}, fmt.Errorf("backup %s tagged %q of namespace %s (%s) %s: its cut cannot be placed on this run's clock; run the schedule on the machine that runs the game day, or use spec.backup.before",
 			unplaced.Short(), tag, t.Namespace, unplaced.Cut.Format(time.RFC3339), why)
 	}
 	if best == nil {
-		return runner.BackupCut{}, fmt.Errorf("%w: no backup tagged %q of namespace %s was taken before the fault", ErrNotFound, tag, t.Namespace)
+		return target.BackupCut{}, fmt.Errorf("%w: no backup tagged %q of namespace %s was taken before the fault", ErrNotFound, tag, t.Namespace)
 	}
-	return runner.BackupCut{ID: best.ID, At: best.CutAt, Wall: best.Cut, Unknown: best.CutUnknown}, nil
+	return target.BackupCut{ID: best.ID, At: best.CutAt, Wall: best.Cut, Unknown: best.CutUnknown}, nil
 }
 
 // placeWhy says why an instant cannot be compared with the run's.
@@ -156,24 +154,4 @@ func placeWhy(at, run clock.Instant) string {
 		return "records no instant on a host's monotonic clock (taken by an older rebound)"
 	}
 	return "was taken on another host, or before this host last booted"
-}
-
-// esIndices is what an Elasticsearch scenario's backup holds: the probe's
-// own index, so its writes are measured across the restore, and the
-// indices the scenario names.
-func esIndices(t *runner.Target) []string {
-	if len(t.Backup.ESIndices) == 0 {
-		return nil // the engine's default: the probe index
-	}
-	probe := t.Prefix
-	if d, ok := t.Driver.(interface{ Index() string }); ok {
-		probe = d.Index() // the name the driver really uses
-	}
-	out := []string{probe}
-	for _, ix := range t.Backup.ESIndices {
-		if ix != probe {
-			out = append(out, ix)
-		}
-	}
-	return out
 }

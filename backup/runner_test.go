@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/clock"
-	"github.com/reboundhq/rebound/runner"
+	"github.com/reboundhq/rebound/target"
 )
 
 func hostClock(t *testing.T) clock.Instant {
@@ -44,7 +43,7 @@ func TestRunnerBackupCutIsOnTheHostMonotonicClock(t *testing.T) {
 	h := newHarness(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "empty"}})
 	ctx := context.Background()
 	before := hostClock(t)
-	bc, err := h.e.ForRunner().Backup(ctx, &runner.Target{Namespace: "empty"})
+	bc, err := h.e.ForRunner().Backup(ctx, &target.Target{Namespace: "empty"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +90,7 @@ func TestLatestPicksTheScheduleBackupBeforeTheFault(t *testing.T) {
 	take("schedule-shop") // after the fault: never the one restored
 
 	re := h.e.ForRunner()
-	tgt := &runner.Target{Namespace: "shop"}
+	tgt := &target.Target{Namespace: "shop"}
 	bc, err := re.Latest(ctx, tgt, "schedule-shop", fault)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +101,7 @@ func TestLatestPicksTheScheduleBackupBeforeTheFault(t *testing.T) {
 	if _, err := re.Latest(ctx, tgt, "no-such-schedule", fault); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown schedule: %v, want ErrNotFound", err)
 	}
-	if _, err := re.Latest(ctx, &runner.Target{Namespace: "other"}, "schedule-shop", fault); !errors.Is(err, ErrNotFound) {
+	if _, err := re.Latest(ctx, &target.Target{Namespace: "other"}, "schedule-shop", fault); !errors.Is(err, ErrNotFound) {
 		t.Errorf("another namespace's backups must not be restored: %v", err)
 	}
 }
@@ -127,14 +126,14 @@ func TestLatestRefusesACutFromAnotherHost(t *testing.T) {
 	h.e.clock = clock.Now
 	fault := hostClock(t)
 
-	_, err := h.e.ForRunner().Latest(ctx, &runner.Target{Namespace: "shop"}, "schedule-shop", fault)
+	_, err := h.e.ForRunner().Latest(ctx, &target.Target{Namespace: "shop"}, "schedule-shop", fault)
 	if err == nil || !strings.Contains(err.Error(), "another host") || !strings.Contains(err.Error(), "spec.backup.before") {
 		t.Fatalf("Latest with the newest backup from another host: %v, want a refusal naming it and what to do", err)
 	}
 	// Once this host's schedule has a newer one, that one is used.
 	newer := take()
 	fault = clock.Now()
-	bc, err := h.e.ForRunner().Latest(ctx, &runner.Target{Namespace: "shop"}, "schedule-shop", fault)
+	bc, err := h.e.ForRunner().Latest(ctx, &target.Target{Namespace: "shop"}, "schedule-shop", fault)
 	if err != nil || bc.ID != newer.ID {
 		t.Errorf("Latest = %+v, %v; want %s (this host's, newer than the other host's)", bc, err, newer.ID[:8])
 	}
@@ -179,23 +178,11 @@ func TestCrashCopyClaimsNoCut(t *testing.T) {
 		t.Fatalf("crash-level copy: level %s, cut at %v, unknown %q; want no cut and the reason", m.Level, m.CutAt, m.CutUnknown)
 	}
 	fault := hostClock(t)
-	bc, err := h.e.ForRunner().Latest(ctx, &runner.Target{Namespace: "shop"}, "schedule-shop", fault)
+	bc, err := h.e.ForRunner().Latest(ctx, &target.Target{Namespace: "shop"}, "schedule-shop", fault)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bc.ID != res.ID || !bc.At.IsZero() || bc.Unknown != m.CutUnknown {
 		t.Errorf("Latest = %+v: want the crash copy, with no instant and why", bc)
-	}
-}
-
-func TestESIndicesHoldTheProbeIndexAndTheScenarios(t *testing.T) {
-	t.Parallel()
-	tgt := &runner.Target{Prefix: "rebound-r1-del"}
-	if got := esIndices(tgt); got != nil {
-		t.Errorf("no indices named: %v, want the engine's default (the probe index)", got)
-	}
-	tgt.Backup.ESIndices = []string{"products", "rebound-r1-del"}
-	if got := esIndices(tgt); !slices.Equal(got, []string{"rebound-r1-del", "products"}) {
-		t.Errorf("indices %v, want the probe index once, then products", got)
 	}
 }

@@ -53,8 +53,8 @@ type DataMode string
 
 // Data modes.
 const (
-	// DataAuto: app-native when a driver can (etcd, Elasticsearch), else a
-	// copy of every PVC of the app.
+	// DataAuto: app-native when a driver can (apps.NativeBackuper), else
+	// a copy of every PVC of the app.
 	DataAuto DataMode = "auto"
 	// DataNative: only the app-native way; an app without one is an error.
 	DataNative DataMode = "native"
@@ -88,6 +88,11 @@ type Request struct {
 	// DriverName is the app driver ("etcd", "elasticsearch") or "" for an
 	// app rebound has no driver for.
 	DriverName string
+	// SecretRef names a Secret of Namespace with the driver's credentials
+	// (keys username, password, ca.crt), as a scenario's
+	// endpoints.secretRef, for the engine to connect with; recorded in
+	// the manifest for the restore.
+	SecretRef string
 	// Driver is the app, connected; when nil and DriverName is set, the
 	// engine connects to the app's pods by their IPs (which works on the
 	// lab and from inside a cluster).
@@ -100,14 +105,12 @@ type Request struct {
 	// Freeze, for DataPVC: freeze the app (when its driver can) around the
 	// volume copies, for app-level consistency.
 	Freeze bool
-	// Elasticsearch: the snapshot repository snapshots go to, and the
-	// indices (default: the driver's index). With ESRepositoryType (fs, s3
-	// or azure) and its settings, rebound registers the repository;
-	// without, it must be registered already. It is verified either way.
-	ESRepository         string
-	ESRepositoryType     string
-	ESRepositorySettings map[string]string
-	ESIndices            []string
+	// AppOptions is what the app's native backup needs besides its
+	// connection, built with the app's own options type
+	// (elasticsearch.BackupOptions), or nil; the engine passes it to the
+	// driver's NativeBackup as it is. When it has a FreezeTargets method,
+	// Freeze freezes those targets (an Elasticsearch backup's indices).
+	AppOptions any
 	// Tags are stored with the backup (list and retention filter on them).
 	Tags []string
 	// Probes, when set, is asked once the data's cut is known which
@@ -158,10 +161,11 @@ type RestoreRequest struct {
 	Driver apps.Driver
 	// Timeout bounds the wait for Ready and healthy (default 10m).
 	Timeout time.Duration
-	// ESRename, for Elasticsearch, restores indices under new names
-	// (rename_pattern → rename_replacement) instead of closing and
-	// replacing the existing ones.
-	ESRenamePattern, ESRenameReplacement string
+	// AppOptions are the restore's options for the app, built with the
+	// app's own type (elasticsearch.RestoreRename: indices under new
+	// names), or nil; the app's restore plan gets them
+	// (apps.RestoreInput.Options).
+	AppOptions any
 	// SkipVerify skips reading every object of the backup before the
 	// cluster is touched. Without it, a damaged backup is refused before
 	// anything changes.

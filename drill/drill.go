@@ -323,13 +323,14 @@ func (r *drillRun) removeProbes(d apps.Driver, prefix string) {
 	}
 }
 
-// probePrefix is where a drill's probe ids live in the app: an etcd key
-// prefix, or an index name for the others.
+// probePrefix is where a drill's probe ids live in the app, as its driver
+// names a run's records (apps.App.Records): an etcd key prefix, an index.
 func probePrefix(driver, id string) string {
-	if driver == "etcd" {
-		return "/rebound/drill/" + id
+	app, err := apps.Lookup(driver)
+	if err != nil {
+		return "/rebound/drill/" + id // connecting says what is wrong
 	}
-	return "rebound-drill-" + id
+	return app.Records("drill", id)
 }
 
 // probeScope is what DeleteData removes to take the probe ids away.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/reboundhq/rebound/apps"
+	"github.com/reboundhq/rebound/apps/etcd"
 	"github.com/reboundhq/rebound/backup"
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/reports"
@@ -56,7 +57,7 @@ var full = apps.Health{Full: true, Serving: true, Members: 3, Healthy: 3, Detail
 
 func manifest(probes *backup.ProbeRecord, sum *apps.Checksum) *backup.Manifest {
 	return &backup.Manifest{Namespace: "rebound-demo", Driver: "etcd", Probes: probes,
-		Data: []backup.DataEntry{{Kind: backup.DataEtcdSnapshot, Checksum: sum}}}
+		Data: []backup.DataEntry{{NativeData: apps.NativeData{Kind: etcd.SnapshotKind}, Checksum: sum}}}
 }
 
 func TestVerifyCopy(t *testing.T) {

@@ -185,11 +185,9 @@ func (sr *scenarioRun) restoreIntoDR(ctx context.Context, id string) error {
 	// copy in the DR cluster.
 	sr.target.moveTo(loc)
 	sr.note("the probes follow the app to namespace %s of %s", d.namespace, d.cluster.Name)
-	into := &Target{
-		Namespace: d.namespace, Selector: sr.target.Selector, DriverName: sr.target.DriverName, Driver: sr.target.Driver,
-		Kube: d.cluster.Kube, Prefix: sr.target.Prefix, Backup: sr.target.Backup, AckedBefore: sr.target.AckedBefore,
-	}
-	err = d.cluster.Backup.Restore(ctx, into, id)
+	into := sr.target.Target // the same app, in the DR cluster
+	into.Cluster, into.Kube, into.Namespace = d.cluster.Name, d.cluster.Kube, d.namespace
+	err = d.cluster.Backup.Restore(ctx, &into, id)
 	e.State = journal.StateApplied
 	*d.copy = e
 	if jerr := r.journal.Write(e); jerr != nil {

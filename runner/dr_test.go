@@ -21,6 +21,7 @@ import (
 	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/scenarios"
+	"github.com/reboundhq/rebound/target"
 )
 
 const drNS = "demo-dr"
@@ -225,7 +226,7 @@ type scheduleStandIn struct {
 	ticks int
 }
 
-func (s *scheduleStandIn) Schedule(ctx context.Context, t *Target, tag string, every time.Duration, taken func(BackupCut, error)) {
+func (s *scheduleStandIn) Schedule(ctx context.Context, t *target.Target, tag string, every time.Duration, taken func(BackupCut, error)) {
 	for {
 		s.ticks++
 		cut, err := s.Backup(ctx, t)

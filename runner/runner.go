@@ -16,12 +16,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/reboundhq/rebound/clock"
 	"github.com/reboundhq/rebound/journal"
 	"github.com/reboundhq/rebound/lab"
 	"github.com/reboundhq/rebound/measure"
 	"github.com/reboundhq/rebound/reports"
 	"github.com/reboundhq/rebound/scenarios"
+	"github.com/reboundhq/rebound/target"
 )
 
 // ErrAborted is a run stopped by a signal, an abort condition or a phase
@@ -32,37 +32,13 @@ var ErrAborted = errors.New("run aborted")
 // ErrRefused is a scenario the safety rules refuse to run.
 var ErrRefused = errors.New("refused")
 
-// BackupCut is a backup and where its consistent cut is.
-type BackupCut struct {
-	ID string
-	// At is the cut on the host's monotonic clock, read by the process
-	// that took it; zero when Unknown. The runner places it on the run's
-	// timeline with Timeline.HostOffset, which refuses an instant of
-	// another host or boot rather than trust a wall clock.
-	At clock.Instant
-	// Wall is the cut's wall-clock time, for people.
-	Wall time.Time
-	// Unknown says why no instant is known that the copy is consistent to
-	// (a crash-level volume copy made file by file while the app ran);
-	// empty when At holds. The measurement then makes no bug check.
-	Unknown string
-}
+// BackupCut is a backup and where its consistent cut is (target.BackupCut).
+type BackupCut = target.BackupCut
 
-// BackupEngine takes and restores the backups scenarios ask for. The runner
-// works without one; a restore scenario then breaches and says why.
-type BackupEngine interface {
-	// Backup takes a backup of the target app and says where its cut is.
-	Backup(ctx context.Context, t *Target) (BackupCut, error)
-	// Restore restores backup id into the target's namespace and returns
-	// once the app is Ready and healthy again.
-	Restore(ctx context.Context, t *Target, id string) error
-	// Latest finds the newest backup of the target's namespace carrying
-	// tag (a schedule's) whose cut is before the instant given, on the same
-	// boot, for scenarios that restore what a schedule running during the
-	// game day took. Its error says why none qualifies, naming backups of
-	// the tag whose cut cannot be placed (taken on another host or boot).
-	Latest(ctx context.Context, t *Target, tag string, before clock.Instant) (BackupCut, error)
-}
+// BackupEngine takes and restores the backups scenarios ask for
+// (target.BackupEngine). The runner works without one; a restore scenario
+// then breaches and says why.
+type BackupEngine = target.BackupEngine
 
 // Options configure a run.
 type Options struct {

@@ -275,7 +275,7 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 			sr.note("no backup taken: this rebound has no backup engine configured, so a restore cannot bring data back")
 		} else {
 			bctx, cancel := context.WithTimeout(ctx, pt.Inject+5*time.Minute)
-			cut, err := r.opts.Backup.Backup(bctx, t)
+			cut, err := r.opts.Backup.Backup(bctx, &t.Target)
 			cancel()
 			if err != nil {
 				return fmt.Errorf("backup before the fault: %w", err)
@@ -721,7 +721,7 @@ func (sr *scenarioRun) restore(ctx context.Context, deadline time.Time) error {
 		// The newest backup the schedule took before the fault, on this
 		// host's monotonic clock.
 		t0, _ := faultTime(sr.tl.Snapshot())
-		cut, err := r.opts.Backup.Latest(ctx, sr.target, sr.s.Backup.Schedule, sr.tl.HostInstant(t0))
+		cut, err := r.opts.Backup.Latest(ctx, &sr.target.Target, sr.s.Backup.Schedule, sr.tl.HostInstant(t0))
 		if err != nil {
 			return fmt.Errorf("no backup of schedule %q from before the fault: %w", sr.s.Backup.Schedule, err)
 		}
@@ -745,7 +745,7 @@ func (sr *scenarioRun) restore(ctx context.Context, deadline time.Time) error {
 		return err
 	}
 	sr.record(measure.RecoveryStarted, "restore "+sr.backupID)
-	err := r.opts.Backup.Restore(rctx, sr.target, sr.backupID)
+	err := r.opts.Backup.Restore(rctx, &sr.target.Target, sr.backupID)
 	sr.record(measure.RecoveryFinished, "restore "+sr.backupID)
 	return err
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/reboundhq/rebound/measure"
 	"github.com/reboundhq/rebound/reports"
 	"github.com/reboundhq/rebound/scenarios"
+	"github.com/reboundhq/rebound/target"
 )
 
 const (
@@ -178,7 +179,7 @@ type fakeBackups struct {
 	fails error
 }
 
-func (b *fakeBackups) Backup(ctx context.Context, t *Target) (BackupCut, error) {
+func (b *fakeBackups) Backup(ctx context.Context, t *target.Target) (BackupCut, error) {
 	if b.fails != nil {
 		return BackupCut{}, b.fails
 	}
@@ -196,7 +197,7 @@ func (b *fakeBackups) Backup(ctx context.Context, t *Target) (BackupCut, error) 
 	return cut, err
 }
 
-func (b *fakeBackups) Restore(ctx context.Context, t *Target, id string) error {
+func (b *fakeBackups) Restore(ctx context.Context, t *target.Target, id string) error {
 	// A restore takes 3 s, without holding the app's lock: the probes
 	// keep running (and failing) through it.
 	if err := sleep(ctx, 3*time.Second); err != nil {
@@ -209,7 +210,7 @@ func (b *fakeBackups) Restore(ctx context.Context, t *Target, id string) error {
 	return nil
 }
 
-func (b *fakeBackups) Latest(ctx context.Context, t *Target, tag string, before clock.Instant) (BackupCut, error) {
+func (b *fakeBackups) Latest(ctx context.Context, t *target.Target, tag string, before clock.Instant) (BackupCut, error) {
 	b.w.mu.Lock()
 	defer b.w.mu.Unlock()
 	var best BackupCut

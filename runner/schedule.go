@@ -8,18 +8,12 @@ import (
 
 	"github.com/reboundhq/rebound/measure"
 	"github.com/reboundhq/rebound/scenarios"
+	"github.com/reboundhq/rebound/target"
 )
 
-// BackupScheduler is a BackupEngine that runs a backup schedule itself,
-// for scenarios whose schedule runs during the game day in rebound's own
-// process (spec.backup.every).
-type BackupScheduler interface {
-	// Schedule takes a backup of the target tagged tag at once, and then
-	// one every interval, until ctx ends; taken is called after each, with
-	// the error of one that failed (the schedule goes on). It returns when
-	// ctx ends.
-	Schedule(ctx context.Context, t *Target, tag string, every time.Duration, taken func(BackupCut, error))
-}
+// BackupScheduler is a BackupEngine that runs a backup schedule itself
+// (target.BackupScheduler).
+type BackupScheduler = target.BackupScheduler
 
 // startSchedule starts the scenario's backup schedule and waits for its
 // first backup: the fault is not injected before there is one to
@@ -40,7 +34,7 @@ func (sr *scenarioRun) startSchedule(ctx context.Context) error {
 	var lastErr error
 	go func() {
 		defer close(done)
-		sch.Schedule(sctx, sr.target, b.Schedule, b.Every, func(cut BackupCut, err error) {
+		sch.Schedule(sctx, &sr.target.Target, b.Schedule, b.Every, func(cut BackupCut, err error) {
 			mu.Lock()
 			n := taken + failed + 1
 			if err != nil {
@@ -101,7 +95,7 @@ func (sr *scenarioRun) checkScheduleTookOne(ctx context.Context) error {
 	}
 	lctx, cancel := context.WithTimeout(ctx, s.PhaseTimeouts.Inject)
 	defer cancel()
-	_, err := r.opts.Backup.Latest(lctx, sr.target, s.Backup.Schedule, sr.tl.HostInstant(sr.tl.Now()))
+	_, err := r.opts.Backup.Latest(lctx, &sr.target.Target, s.Backup.Schedule, sr.tl.HostInstant(sr.tl.Now()))
 	if err != nil {
 		if ctx.Err() != nil {
 			return sr.phaseErr(ctx, "inject", 0, "")

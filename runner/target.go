@@ -15,31 +15,20 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/reboundhq/rebound/apps"
-	"github.com/reboundhq/rebound/clock"
 	"github.com/reboundhq/rebound/lab/labnet"
 	"github.com/reboundhq/rebound/scenarios"
+	"github.com/reboundhq/rebound/target"
 )
 
-// Target is the app a scenario acts on, resolved against the cluster.
-// Namespace and Kube are where the app was when the scenario started; the
-// probes follow it when a recovery brings it back in a DR cluster
-// (moveTo).
+// Target is the app a scenario acts on, resolved against the cluster
+// (target.Target). Namespace and Kube are where the app was when the
+// scenario started; the probes follow it when a recovery brings it back in
+// a DR cluster (moveTo).
 type Target struct {
-	Namespace  string
-	Selector   labels.Selector
-	DriverName string
-	Driver     apps.Driver
-	Kube       kubernetes.Interface
-	Prefix     string // where this scenario's probe records live
-	// Backup is the scenario's backup settings, for the backup engine.
-	Backup scenarios.Backup
-	// AckedBefore, once the probes run, lists the ids of the write probe
-	// acknowledged before an instant of this host's monotonic clock (nil
-	// when the instant cannot be placed), so a backup records what a
-	// restore of it must hold.
-	AckedBefore func(clock.Instant) []string
-	urls        []string
-	scheme      string // http or https, for URLs made from pods
+	target.Target
+	urls   []string
+	scheme string // http or https, for URLs made from pods
+	port   int    // the app's client port
 
 	mu  sync.Mutex
 	loc location // where the app serves now
@@ -109,29 +98,32 @@ func locate(mode scenarios.EndpointMode, cluster string, kube kubernetes.Interfa
 	return loc, nil
 }
 
-// clientPorts are the client ports of the known apps, for pod-ip endpoints.
-var clientPorts = map[scenarios.Driver]int{scenarios.DriverEtcd: 2379, scenarios.DriverElasticsearch: 9200}
-
 // resolveTarget finds the app's pods and connects its driver.
 func (r *Runner) resolveTarget(ctx context.Context, s *scenarios.Scenario, runID string) (*Target, error) {
 	sel, err := s.Target.Selector()
 	if err != nil {
 		return nil, fmt.Errorf("%s: target.labelSelector: %w", s.Source, err)
 	}
+	app, err := apps.Lookup(string(s.Target.Driver))
+	if err != nil {
+		return nil, fmt.Errorf("%s: target.driver: %w", s.Source, err)
+	}
 	t := &Target{
-		Namespace: s.Target.Namespace, Selector: sel, DriverName: string(s.Target.Driver), Kube: r.kube,
-		Prefix: fmt.Sprintf("/rebound/%s/%s", runID, s.Name), urls: s.Target.Endpoints.URLs,
-		Backup: s.Backup,
+		Target: target.Target{
+			Cluster: r.clusterName(), Kube: r.kube, Namespace: s.Target.Namespace, Selector: sel,
+			DriverName: app.Name, Prefix: app.Records(runID, s.Name), Backup: s.Backup,
+		},
+		urls: s.Target.Endpoints.URLs, port: app.ClientPort,
 	}
 	loc, err := locate(s.Target.Endpoints.Mode, r.clusterName(), r.kube, r.opts.RestConfig, r.opts.OnLab, s.Target.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	t.loc = loc
-	if s.Target.Driver == scenarios.DriverElasticsearch {
-		t.Prefix = fmt.Sprintf("rebound-%s-%s", runID, s.Name) // an index name
-	}
 	t.scheme = s.Target.Endpoints.Scheme
+	if t.scheme == "" {
+		t.scheme = app.Scheme
+	}
 	if t.scheme == "" {
 		t.scheme = "http"
 	}
@@ -151,12 +143,13 @@ func (r *Runner) resolveTarget(ctx context.Context, s *scenarios.Scenario, runID
 		return nil, err
 	}
 	cfg.Endpoints = eps
-	d, err := apps.New(ctx, t.DriverName, cfg)
+	d, err := app.New(ctx, cfg)
 	if err != nil {
 		t.Close()
 		return nil, err
 	}
-	t.Driver = d
+	t.Driver, t.Endpoints = d, eps
+	t.BackupOptions = backupOptions(s.Backup, t.Prefix, d)
 	return t, nil
 }
 
@@ -173,7 +166,7 @@ func (t *Target) endpoints(ctx context.Context) (apps.Endpoints, error) {
 	}
 	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
 	var eps apps.Endpoints
-	port := clientPorts[scenarios.Driver(t.DriverName)]
+	port := t.port
 	for _, p := range pods.Items {
 		if p.Status.PodIP == "" || p.DeletionTimestamp != nil {
 			continue

@@ -25,6 +25,7 @@ func init() {
 		// An index name.
 		RecordsName: func(runID, scenario string) string { return fmt.Sprintf("rebound-%s-%s", runID, scenario) },
 		New:         func(_ context.Context, cfg apps.Config) (apps.Driver, error) { return New(cfg) },
+		Restore:     PlanRestore,
 	})
 }
 

@@ -283,13 +283,14 @@ func (d *Driver) writeBlocked(ctx context.Context, indices []string) (map[string
 //	defer unfreeze(ctx)
 //	if err != nil { … }
 //
-// Indices that were write-blocked before Freeze stay blocked. When Freeze
-// fails it has already tried to lift what it blocked; its error says if
-// that failed too.
+// No indices means the driver's probe index. Indices that were
+// write-blocked before Freeze stay blocked. When Freeze fails it has
+// already tried to lift what it blocked; its error says if that failed
+// too.
 func (d *Driver) Freeze(ctx context.Context, indices []string) (unfreeze func(context.Context) error, err error) {
 	unfreeze = func(context.Context) error { return nil }
 	if len(indices) == 0 {
-		return unfreeze, errors.New("freeze: no indices")
+		indices = []string{d.index}
 	}
 	blocked, err := d.writeBlocked(ctx, indices)
 	if err != nil {

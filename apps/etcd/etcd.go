@@ -22,7 +22,9 @@ import (
 	"github.com/reboundhq/rebound/apps"
 )
 
-func init() { apps.Register(apps.App{Name: "etcd", ClientPort: 2379, Scheme: "http", New: New}) }
+func init() {
+	apps.Register(apps.App{Name: "etcd", ClientPort: 2379, Scheme: "http", New: New, Restore: PlanRestore})
+}
 
 // Driver is a connected etcd cluster.
 type Driver struct {

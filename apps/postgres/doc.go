@@ -13,6 +13,15 @@
 // data-safety promise follows the replication mode (Patroni's
 // synchronous_mode, or synchronous_standby_names).
 //
+// Its native backup (basebackup.go) is a physical base backup of the
+// primary through the replication protocol, pg_basebackup -X stream's
+// way: one tar per tablespace and the WAL that makes it consistent,
+// streamed into rebound's repository, with a cut every commit
+// acknowledged before it is in. Its restore plan (restore.go) writes the
+// backup into the first member's data directory with a data mover and
+// empties the others', so Patroni starts the cluster from the restored
+// data and the other members clone from it.
+//
 // It only talks to PostgreSQL and Patroni through the endpoints it is
 // given, over Config.Dial; it never changes Kubernetes objects, never
 // changes Patroni's configuration, and never injects faults.

@@ -36,7 +36,8 @@ func init() {
 	apps.Register(apps.App{
 		Name: "postgres", ClientPort: ClientPort, Scheme: "postgres",
 		RecordsName: TableName,
-		New:         func(ctx context.Context, cfg apps.Config) (apps.Driver, error) { return New(ctx, cfg) },
+		Restore:     PlanRestore, RuntimeState: IsRuntimeState,
+		New: func(ctx context.Context, cfg apps.Config) (apps.Driver, error) { return New(ctx, cfg) },
 	})
 }
 

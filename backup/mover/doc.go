@@ -3,7 +3,10 @@
 // mounted, to copy that volume into the repository (a crash-consistent
 // copy of an app without a driver), to write a volume back, or to rebuild
 // one etcd member's data directory from an etcd snapshot in the
-// repository, the equivalent of `etcdutl snapshot restore`.
+// repository, the equivalent of `etcdutl snapshot restore`, or to fill a
+// directory with tar objects of a backup (restore-archive: a PostgreSQL
+// base backup and its WAL into a member's data directory), staged on the
+// volume and swapped in once written and synced.
 //
 // Each entry point works on a path and an open repository only: it knows
 // nothing of Kubernetes, and never talks to the app. The engine (package

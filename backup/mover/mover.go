@@ -48,6 +48,16 @@ func (c Common) args(cmd string) []string {
 	return []string{"backup", cmd, "--repo=" + c.Repo, "--key-file=" + c.KeyFile, "--token=" + c.Token, "--target=" + c.Target}
 }
 
+// Command is the command line of a mover whose own part is own: its
+// subcommand and the subcommand's flags (as an app's restore plan gives
+// them, apps.Mover.Args), with the common flags after the subcommand.
+func (c Common) Command(own []string) []string {
+	if len(own) == 0 {
+		return nil
+	}
+	return append(c.args(own[0]), own[1:]...)
+}
+
 // Open opens the repository the options name.
 func (c Common) Open(ctx context.Context) (*repo.Repository, error) {
 	key, err := repo.KeyFromFile(c.KeyFile)
@@ -73,8 +83,12 @@ type EtcdMemberOptions struct {
 }
 
 // Args is the command line of `rebound backup etcd-restore-member` for o.
-func (o EtcdMemberOptions) Args() []string {
-	a := o.args(CmdEtcdRestoreMember)
+func (o EtcdMemberOptions) Args() []string { return o.Common.Command(o.OwnArgs()) }
+
+// OwnArgs is the subcommand and its own flags, without the common ones
+// (which the backup engine adds).
+func (o EtcdMemberOptions) OwnArgs() []string {
+	a := []string{CmdEtcdRestoreMember}
 	a = append(a, "--backup="+o.Backup, "--object="+o.Object, "--volume-root="+o.VolumeRoot,
 		"--data-dir="+o.DataDir, "--name="+o.Name, "--initial-cluster="+o.InitialCluster,
 		"--initial-cluster-token="+o.InitialClusterToken, "--initial-advertise-peer-urls="+o.InitialAdvertisePeerURLs)

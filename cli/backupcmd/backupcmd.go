@@ -20,7 +20,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
+	"github.com/reboundhq/rebound/apps"
 	"github.com/reboundhq/rebound/apps/elasticsearch"
+	_ "github.com/reboundhq/rebound/apps/etcd" // backups of etcd
 	"github.com/reboundhq/rebound/backup"
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/cli/exitcode"
@@ -216,6 +218,7 @@ refused if FILE exists). Refused where anything is already stored.`,
 
 type createFlags struct {
 	namespace, selector, driver, name, data string
+	secretRef                               string
 	tags, esIndices                         []string
 	noConfig, noMetadata, freeze            bool
 	esRepo, esRepoType                      string
@@ -226,7 +229,8 @@ func (f *createFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVarP(&f.namespace, "namespace", "n", "", "namespace of the app (required)")
 	fl.StringVarP(&f.selector, "selector", "l", "", "label selector of the app's objects (default: every object of the namespace)")
-	fl.StringVar(&f.driver, "driver", "", "app driver for an app-native backup: etcd or elasticsearch")
+	fl.StringVar(&f.driver, "driver", "", "app driver for an app-native backup: etcd, elasticsearch or postgres")
+	fl.StringVar(&f.secretRef, "secret-ref", "", "a Secret of the namespace with the driver's credentials (keys username, password, ca.crt), as a scenario's endpoints.secretRef; the restore uses it too")
 	fl.StringVar(&f.name, "name", "", "a name for people")
 	fl.StringVar(&f.data, "data", "auto", "how data is captured: auto (native where the driver has a way, else volumes), native, pvc or none")
 	fl.StringArrayVar(&f.tags, "tag", nil, "tag the backup (repeatable)")
@@ -258,15 +262,18 @@ func (f *createFlags) request() (backup.Request, error) {
 	if len(f.esRepoSettings) > 0 && f.esRepoType == "" {
 		return backup.Request{}, invalid(errors.New("--es-repository-setting needs --es-repository-type: settings are for a repository rebound registers"))
 	}
-	switch f.driver {
-	case "", "etcd", "elasticsearch":
-	default:
-		return backup.Request{}, invalid(fmt.Errorf("--driver %q: want etcd or elasticsearch (or none, for a copy of the volumes)", f.driver))
+	if f.driver != "" {
+		if _, err := apps.Lookup(f.driver); err != nil {
+			return backup.Request{}, invalid(fmt.Errorf("--driver: %w (or none, for a copy of the volumes)", err))
+		}
+	}
+	var opts any
+	if f.esRepo != "" || len(f.esIndices) > 0 {
+		opts = elasticsearch.BackupOptions{Repository: f.esRepo, Type: f.esRepoType, Settings: f.esRepoSettings, Indices: f.esIndices}
 	}
 	return backup.Request{
-		Name: f.name, Namespace: f.namespace, Selector: sel, DriverName: f.driver, Data: mode, Tags: f.tags,
-		SkipConfig: f.noConfig, SkipMetadata: f.noMetadata, Freeze: f.freeze, ESRepository: f.esRepo,
-		ESRepositoryType: f.esRepoType, ESRepositorySettings: f.esRepoSettings, ESIndices: f.esIndices,
+		Name: f.name, Namespace: f.namespace, Selector: sel, DriverName: f.driver, SecretRef: f.secretRef, Data: mode, Tags: f.tags,
+		SkipConfig: f.noConfig, SkipMetadata: f.noMetadata, Freeze: f.freeze, AppOptions: opts,
 	}, nil
 }
 
@@ -435,18 +442,10 @@ func printManifest(s streams.Streams, info *backup.Info, m *backup.Manifest) {
 	}
 	for _, d := range m.Data {
 		switch d.Kind {
-		case backup.DataEtcdSnapshot:
-			fmt.Fprintf(w, "  etcd snapshot %s: %s, revision %d, from %s (%s)\n", d.Object, humanBytes(d.Size), d.Revision, d.Endpoint, d.Level)
-		case backup.DataESSnapshot:
-			kind := ""
-			if d.ESRepositoryType != "" {
-				kind = " (" + d.ESRepositoryType + ")"
-			}
-			fmt.Fprintf(w, "  elasticsearch snapshot %s in repository %s%s: indices %v (%s)\n", d.ESSnapshot, d.ESRepository, kind, d.Indices, d.Level)
 		case backup.DataPVCCopy:
 			fmt.Fprintf(w, "  pvc %s: %s, volume snapshot %s (%s)\n", d.PVC, humanBytes(d.Size), d.Snapshot[:8], d.Level)
 		default:
-			fmt.Fprintf(w, "  %s (%s)\n", d.Kind, d.Level)
+			fmt.Fprintf(w, "  %s\n", describeNative(d))
 		}
 		if c := d.Checksum; c != nil {
 			fmt.Fprintf(w, "    checksum for drills: %d records, %s at %s\n", c.Records, c.Hash, c.At)
@@ -639,7 +638,7 @@ they are Ready and the app reports full health.
 			defer rep.close()
 			res, err := e.Restore(ctx, backup.RestoreRequest{
 				Backup: args[0], Namespace: namespace, Timeout: timeout, SkipVerify: skipVerify,
-				ESRenamePattern: renamePattern, ESRenameReplacement: renameReplacement, Progress: rep.report,
+				AppOptions: restoreOptions(renamePattern, renameReplacement), Progress: rep.report,
 			})
 			rep.close()
 			if res != nil {
@@ -761,4 +760,35 @@ a backup cut short leaves no backup.`,
 	fl.BoolVar(&prune, "prune", false, "prune the repository after retention deleted backups")
 	fl.BoolVar(&waitFirst, "wait-first", false, "take the first backup at the first tick, not at once")
 	return cmd
+}
+
+// describeNative is a line for people about native data: its kind, the
+// objects it holds and their size, where in the app's history it stands,
+// and the member it came from.
+func describeNative(d backup.DataEntry) string {
+	var b strings.Builder
+	b.WriteString(d.Kind)
+	if len(d.Objects) > 0 {
+		fmt.Fprintf(&b, " %s", strings.Join(d.Objects, ", "))
+	}
+	if d.Size > 0 {
+		fmt.Fprintf(&b, ": %s", humanBytes(d.Size))
+	}
+	if d.Position != "" {
+		fmt.Fprintf(&b, ", at %s", d.Position)
+	}
+	if d.Endpoint != "" {
+		fmt.Fprintf(&b, ", from %s", d.Endpoint)
+	}
+	fmt.Fprintf(&b, " (%s)", d.Level)
+	return b.String()
+}
+
+// restoreOptions are the restore's options for the app: Elasticsearch
+// indices under new names, when asked.
+func restoreOptions(renamePattern, renameReplacement string) any {
+	if renamePattern == "" {
+		return nil
+	}
+	return elasticsearch.RestoreRename{Pattern: renamePattern, Replacement: renameReplacement}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/reboundhq/rebound/apps/elasticsearch"
 	"github.com/reboundhq/rebound/backup"
 	"github.com/reboundhq/rebound/backup/mover"
 	"github.com/reboundhq/rebound/backup/repo"
@@ -122,8 +123,11 @@ func TestElasticsearchRepositoryFlags(t *testing.T) {
 			t.Errorf("%v: %v", tt.args, err)
 		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitcode.Of(err) != exitcode.InvalidInput):
 			t.Errorf("%v: %v, want invalid input containing %q", tt.args, err, tt.wantErr)
-		case tt.wantErr == "" && len(tt.args) > 2 && (req.ESRepositoryType != "azure" || req.ESRepositorySettings["container"] != "es-snapshots" || req.ESRepositorySettings["base_path"] != "shop"):
-			t.Errorf("%v: request %+v", tt.args, req)
+		case tt.wantErr == "" && len(tt.args) > 2:
+			o, ok := req.AppOptions.(elasticsearch.BackupOptions)
+			if !ok || o.Type != "azure" || o.Settings["container"] != "es-snapshots" || o.Settings["base_path"] != "shop" {
+				t.Errorf("%v: request %+v, want elasticsearch.BackupOptions of the flags", tt.args, req)
+			}
 		}
 	}
 }

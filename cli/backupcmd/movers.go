@@ -15,7 +15,7 @@ import (
 // moverCommands are the hidden subcommands data-mover pods run: the
 // engine builds their command lines with the mover package's Args.
 func moverCommands(s streams.Streams) []*cobra.Command {
-	return []*cobra.Command{etcdRestoreMemberCommand(s), pvcBackupCommand(s), pvcRestoreCommand(s)}
+	return []*cobra.Command{etcdRestoreMemberCommand(s), pvcBackupCommand(s), pvcRestoreCommand(s), restoreArchiveCommand(s)}
 }
 
 func addCommon(fl *pflag.FlagSet, c *mover.Common) {
@@ -90,5 +90,34 @@ func pvcRestoreCommand(s streams.Streams) *cobra.Command {
 		})
 	cmd.Flags().StringVar(&o.Path, "path", "/data", "where the volume is mounted")
 	cmd.Flags().StringVar(&o.Backup, "backup", "", "repository snapshot id of the volume's files")
+	return cmd
+}
+
+func restoreArchiveCommand(s streams.Streams) *cobra.Command {
+	o := &mover.ArchiveOptions{}
+	var objects []string
+	cmd := moverCommand(s, mover.CmdRestoreArchive, "Extract tar objects of a backup into a directory, or empty it", &o.Common,
+		func(ctx context.Context, r *repo.Repository) (string, error) {
+			for _, ob := range objects {
+				a, err := mover.ParseArchiveObject(ob)
+				if err != nil {
+					return "", err
+				}
+				o.Objects = append(o.Objects, a)
+			}
+			if err := mover.RestoreArchive(ctx, r, *o); err != nil {
+				return "", err
+			}
+			if len(o.Objects) == 0 {
+				return fmt.Sprintf("%s emptied", o.Dir), nil
+			}
+			return fmt.Sprintf("%d objects of backup %s extracted into %s", len(o.Objects), o.Backup, o.Dir), nil
+		})
+	fl := cmd.Flags()
+	fl.StringVar(&o.Backup, "backup", "", "repository snapshot id of the backup")
+	fl.StringArrayVar(&objects, "object", nil, "a tar object of the backup and the subdirectory of --dir to extract it into: OBJECT=SUBDIR (repeatable; none: empty --dir)")
+	fl.StringVar(&o.VolumeRoot, "volume-root", "", "where the volume is mounted (the restore is staged there)")
+	fl.StringVar(&o.Dir, "dir", "", "the directory to fill, inside --volume-root")
+	fl.StringVar(&o.Owner, "owner", "", "UID:GID to own everything written (the app's user, when the mover runs as root)")
 	return cmd
 }

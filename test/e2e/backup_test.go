@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
+	"github.com/reboundhq/rebound/apps/etcd"
 	"github.com/reboundhq/rebound/backup"
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/cli/exitcode"
@@ -192,7 +193,7 @@ func TestBackup(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.first = res.ID
-			if res.Manifest.Level != backup.LevelSystem || len(res.Manifest.Data) != 1 || res.Manifest.Data[0].Kind != backup.DataEtcdSnapshot {
+			if res.Manifest.Level != backup.LevelSystem || len(res.Manifest.Data) != 1 || res.Manifest.Data[0].Kind != etcd.SnapshotKind {
 				t.Errorf("backup level %s data %+v: want system with an etcd snapshot", res.Manifest.Level, res.Manifest.Data)
 			}
 			// Written after the backup: a restore must not bring these.

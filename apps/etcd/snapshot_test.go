@@ -1,4 +1,4 @@
-package backup
+package etcd
 
 import (
 	"bytes"
@@ -11,11 +11,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -25,7 +27,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reboundhq/rebound/apps"
-	"github.com/reboundhq/rebound/backup/repo"
 )
 
 // loopbackCert writes a self-signed certificate for 127.0.0.1 and returns
@@ -106,18 +107,28 @@ func startTLSEtcd(t *testing.T, name, certFile, keyFile string) string {
 	return cu.String()
 }
 
-// etcdDriverStandIn stands in for the etcd app driver: it hands the engine
-// a client of several endpoints, as the driver does.
-type etcdDriverStandIn struct{ cli *clientv3.Client }
+// writerStandIn stands in for the backup engine's BackupWriter: it keeps
+// the objects added and counts the cuts.
+type writerStandIn struct {
+	objects map[string][]byte
+	cuts    int
+}
 
-func (d etcdDriverStandIn) Client() *clientv3.Client                      { return d.cli }
-func (etcdDriverStandIn) Write(context.Context, string) error             { return nil }
-func (etcdDriverStandIn) Read(context.Context) error                      { return nil }
-func (etcdDriverStandIn) ReadAll(context.Context) ([]string, error)       { return nil, nil }
-func (etcdDriverStandIn) Health(context.Context) (apps.Health, error)     { return apps.Health{}, nil }
-func (etcdDriverStandIn) Leader(context.Context) (string, error)          { return "", apps.ErrNotSupported }
-func (etcdDriverStandIn) DeleteData(context.Context, string) (int, error) { return 0, nil }
-func (etcdDriverStandIn) Close() error                                    { return nil }
+func (w *writerStandIn) AddObject(_ context.Context, name string, r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if w.objects == nil {
+		w.objects = map[string][]byte{}
+	}
+	w.objects[name] = b
+	return nil
+}
+func (w *writerStandIn) Cut()                                { w.cuts++ }
+func (w *writerStandIn) Progress(string, int64, int64, bool) {}
+
+var _ apps.BackupWriter = (*writerStandIn)(nil)
 
 // TestEtcdOverTLSSnapshotAndCutReadGoToOneMember: two etcd clusters over
 // TLS stand in for two members that differ (one lagging); the client has
@@ -162,28 +173,21 @@ func snapshotAndCutOnOneMember(t *testing.T, certFile, keyFile string, tlsCfg *t
 	}
 	defer base.Close()
 
-	dir := filepath.Join(t.TempDir(), "repo")
-	e, err := NewEngine(ctx, dir, repo.GenerateKey(), newHarness(t, shopObjects("shop")...).kube, WithInit())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
 	// A balancer alternates between the members: several backups make a
 	// snapshot from another member than the read all but certain.
 	for i := range 6 {
-		res, err := e.Backup(ctx, Request{Namespace: "shop", Selector: shopSelector, DriverName: "etcd", Driver: etcdDriverStandIn{base}, Data: DataNative})
+		w := &writerStandIn{}
+		d, err := snapshot(ctx, base, w)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := res.Manifest.Data[0]
-		if d.Endpoint != epA || d.Revision != revA {
-			t.Errorf("backup %d: cut read on %s at revision %d, want member a (%s) at %d", i, d.Endpoint, d.Revision, epA, revA)
+		if d.Endpoint != epA || d.Position != strconv.FormatInt(revA, 10) || w.cuts != 1 {
+			t.Errorf("backup %d: cut read on %s at revision %s (%d cuts), want member a (%s) at %d, one cut", i, d.Endpoint, d.Position, w.cuts, epA, revA)
 		}
-		id, _ := repo.ParseID(res.ID)
-		snap, err := e.readObject(ctx, id, etcdObject)
-		if err != nil {
-			t.Fatal(err)
+		if d.Kind != SnapshotKind || len(d.Objects) != 1 || d.Objects[0] != SnapshotObject || d.Size != int64(len(w.objects[SnapshotObject])) {
+			t.Errorf("backup %d: native data %+v, want one %s object of its size", i, d, SnapshotObject)
 		}
+		snap := w.objects[SnapshotObject]
 		if !bytes.Contains(snap, []byte("only-in-member-a")) || bytes.Contains(snap, []byte("only-in-member-b")) {
 			t.Errorf("backup %d: the snapshot is not member a's, whose read fixed the cut", i)
 		}

@@ -1,6 +1,7 @@
-package backup
+package etcd
 
 import (
+	"context"
 	"crypto/sha256"
 	"slices"
 	"strings"
@@ -8,6 +9,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/reboundhq/rebound/apps"
+	"github.com/reboundhq/rebound/backup/mover"
 
 	demoapps "github.com/reboundhq/rebound/scenarios/apps"
 )
@@ -40,15 +47,37 @@ func TestPlanEtcdDemo(t *testing.T) {
 	if p.claim(2) != "data-etcd-2" || p.member(2) != "etcd-2" {
 		t.Errorf("claim %s member %s", p.claim(2), p.member(2))
 	}
-	e := &Engine{moverURL: "/var/lib/rebound/backups/repo", moverImg: DefaultMoverImage}
-	job := e.etcdMemberJob(p, 1, "copy", "tok1", strings.Repeat("ab", 32), 0)
-	c := job.pod.Spec.Containers[0]
-	args := strings.Join(c.Args, " ")
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(sts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{Object: u}
+	obj.SetKind("StatefulSet")
+	plan, err := PlanRestore(context.Background(), apps.RestoreInput{
+		Data: apps.NativeData{Kind: SnapshotKind, Objects: []string{SnapshotObject}}, BackupID: strings.Repeat("ab", 32),
+		Objects: []*unstructured.Unstructured{obj}, SourceNamespace: "rebound-demo", TargetNamespace: "copy",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Movers) != 3 || plan.AfterReady != nil {
+		t.Fatalf("plan %+v: want three movers, one per member, and nothing after Ready", plan)
+	}
+	mv := plan.Movers[1]
+	// The engine's pod: one container, labelled with the operation's group.
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{mover.LabelGroup: "tok1"}},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "mover"}}}}
+	mv.Pod(pod)
+	c := pod.Spec.Containers[0]
+	args := strings.Join(mover.Common{Repo: "/var/lib/rebound/backups/repo", KeyFile: "/key", Token: "tok1", Target: mv.Target}.Command(mv.Args), " ")
+	if mv.Target != "etcd-1" || mv.Args[0] != mover.CmdEtcdRestoreMember {
+		t.Errorf("mover target %s args %v", mv.Target, mv.Args)
+	}
 	for _, want := range []string{
 		"backup etcd-restore-member", "--name=$(POD_NAME)", "--data-dir=/var/lib/etcd/data", "--volume-root=/var/lib/etcd",
 		"--initial-cluster=etcd-0=http://etcd-0.etcd.$(POD_NAMESPACE).svc.cluster.local:2380,",
 		"--initial-cluster-token=etcd-$(POD_NAMESPACE)", "--initial-advertise-peer-urls=http://$(POD_NAME).etcd.$(POD_NAMESPACE).svc.cluster.local:2380",
-		"--repo=/var/lib/rebound/backups/repo", "--key-file=" + keyFile, "--object=" + etcdObject,
+		"--repo=/var/lib/rebound/backups/repo", "--key-file=/key", "--object=" + SnapshotObject,
 	} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args lack %q:\n%s", want, args)
@@ -68,7 +97,7 @@ func TestPlanEtcdDemo(t *testing.T) {
 		t.Error("POD_IP has no value a mover could know")
 	}
 	var claim string
-	for _, v := range job.pod.Spec.Volumes {
+	for _, v := range pod.Spec.Volumes {
 		if v.PersistentVolumeClaim != nil {
 			claim = v.PersistentVolumeClaim.ClaimName
 		}
@@ -76,18 +105,15 @@ func TestPlanEtcdDemo(t *testing.T) {
 	if claim != "data-etcd-1" {
 		t.Errorf("mover mounts claim %q", claim)
 	}
-	if len(job.pod.Spec.TopologySpreadConstraints) != 2 {
-		t.Fatalf("spread constraints %v", job.pod.Spec.TopologySpreadConstraints)
+	if len(pod.Spec.TopologySpreadConstraints) != 2 {
+		t.Fatalf("spread constraints %v", pod.Spec.TopologySpreadConstraints)
 	}
-	for _, tsc := range job.pod.Spec.TopologySpreadConstraints {
-		if tsc.LabelSelector.MatchLabels[LabelMoverGroup] != "tok1" || len(tsc.LabelSelector.MatchLabels) != 1 {
+	for _, tsc := range pod.Spec.TopologySpreadConstraints {
+		if tsc.LabelSelector.MatchLabels[mover.LabelGroup] != "tok1" || len(tsc.LabelSelector.MatchLabels) != 1 {
 			t.Errorf("spread constraint counts %v, want the movers", tsc.LabelSelector)
 		}
 	}
-	if job.pod.Labels[LabelMoverGroup] != "tok1" || job.pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
-		t.Errorf("pod %+v", job.pod.ObjectMeta)
-	}
-	pvc := p.claimFor(0, "copy")
+	pvc := plan.Movers[0].Claim
 	if pvc.Name != "data-etcd-0" || pvc.Namespace != "copy" || pvc.Labels["app.kubernetes.io/name"] != "etcd" {
 		t.Errorf("claim %+v", pvc.ObjectMeta)
 	}

@@ -1,0 +1,53 @@
+package backup
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+func loopbackPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startTLSEtcd starts a single-member etcd cluster serving clients on
+// loopback, over TLS when certFile is set, and returns its client URL.
+func startTLSEtcd(t *testing.T, name, certFile, keyFile string) string {
+	t.Helper()
+	cfg := embed.NewConfig()
+	cfg.Name, cfg.Dir, cfg.LogLevel = name, t.TempDir(), "error"
+	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", loopbackPort(t)))
+	scheme := "http"
+	if certFile != "" {
+		scheme = "https"
+	}
+	cu, _ := url.Parse(fmt.Sprintf("%s://127.0.0.1:%d", scheme, loopbackPort(t)))
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
+	cfg.InitialCluster, cfg.InitialClusterToken = name+"="+pu.String(), name
+	if certFile != "" {
+		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: certFile, KeyFile: keyFile}
+	}
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(20 * time.Second):
+		t.Fatal("etcd did not start")
+	}
+	return cu.String()
+}
