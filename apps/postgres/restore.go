@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -87,7 +88,7 @@ func PlanRestore(ctx context.Context, in apps.RestoreInput) (*apps.RestorePlan, 
 	plan := &apps.RestorePlan{}
 	for i := range replicas {
 		claim := t.claim(i, in.TargetNamespace)
-		o := mover.ArchiveOptions{VolumeRoot: t.mount.MountPath, Dir: t.pgdata, Owner: t.owner()}
+		o := mover.ArchiveOptions{VolumeRoot: t.mount.MountPath, Dir: t.pgdata, Owner: t.owner(), VolumeGroup: t.fsGroup()}
 		if i == 0 {
 			o.Backup = in.BackupID
 			o.Objects = []mover.ArchiveObject{{Object: ObjectBase, Into: "."}, {Object: ObjectWAL, Into: "pg_wal"}}
@@ -212,6 +213,14 @@ func (t *patroniTarget) owner() string {
 		gid = uid
 	}
 	return fmt.Sprintf("%d:%d", *uid, *gid)
+}
+
+// fsGroup is the pod's fsGroup, or "".
+func (t *patroniTarget) fsGroup() string {
+	if ps := t.sts.Spec.Template.Spec.SecurityContext; ps != nil && ps.FSGroup != nil {
+		return strconv.FormatInt(*ps.FSGroup, 10)
+	}
+	return ""
 }
 
 // moverPod mounts claim where the Patroni container mounts its volume and

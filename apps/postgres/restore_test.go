@@ -85,7 +85,7 @@ func TestPlanRestore(t *testing.T) {
 	}
 	m0 := plan.Movers[0]
 	args := strings.Join(m0.Args, " ")
-	for _, want := range []string{"restore-archive --backup=abc123", "--object=postgres/base.tar=.", "--object=postgres/pg_wal.tar=pg_wal", "--owner=101:104", "--volume-root=/home/postgres/pgdata", "--dir=/home/postgres/pgdata/pgroot/data"} {
+	for _, want := range []string{"restore-archive --backup=abc123", "--object=postgres/base.tar=.", "--object=postgres/pg_wal.tar=pg_wal", "--owner=101:104", "--volume-group=104", "--volume-root=/home/postgres/pgdata", "--dir=/home/postgres/pgdata/pgroot/data"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("member 0 mover args %q lack %q", args, want)
 		}

@@ -42,6 +42,12 @@ type ArchiveOptions struct {
 	// (PostgreSQL refuses a data directory it does not own). Empty leaves
 	// the files to the mover's own user.
 	Owner string
+	// VolumeGroup, a GID, is the pod's fsGroup: the volume's root is given
+	// to it with group rwx and setgid, as the kubelet would, so a pod with
+	// fsGroupChangePolicy OnRootMismatch finds nothing to change and does
+	// not add group write to every restored file (PostgreSQL refuses a
+	// data directory that is not 0700 or 0750).
+	VolumeGroup string
 }
 
 // Args is the command line of `rebound backup restore-archive` for o.
@@ -65,6 +71,9 @@ func (o ArchiveOptions) OwnArgs() []string {
 	}
 	if o.Owner != "" {
 		a = append(a, "--owner="+o.Owner)
+	}
+	if o.VolumeGroup != "" {
+		a = append(a, "--volume-group="+o.VolumeGroup)
 	}
 	return append(a, "--volume-root="+o.VolumeRoot, "--dir="+o.Dir)
 }
@@ -104,6 +113,12 @@ func RestoreArchive(ctx context.Context, r *repo.Repository, o ArchiveOptions) e
 	if err != nil {
 		return err
 	}
+	volGroup := -1
+	if o.VolumeGroup != "" {
+		if volGroup, err = strconv.Atoi(o.VolumeGroup); err != nil || volGroup < 0 {
+			return fmt.Errorf("--volume-group %q: want a GID, a number", o.VolumeGroup)
+		}
+	}
 	if err := removeStale(o.VolumeRoot); err != nil {
 		return err
 	}
@@ -137,7 +152,22 @@ func RestoreArchive(ctx context.Context, r *repo.Repository, o ArchiveOptions) e
 	if err := syncTree(newDir); err != nil {
 		return fmt.Errorf("sync the restored files: %w", err)
 	}
-	return swapDir(o.VolumeRoot, rel, stage, newDir, o.Dir)
+	if err := swapDir(o.VolumeRoot, rel, stage, newDir, o.Dir); err != nil {
+		return err
+	}
+	if volGroup >= 0 {
+		st, err := os.Stat(o.VolumeRoot)
+		if err != nil {
+			return err
+		}
+		if err := os.Chown(o.VolumeRoot, -1, volGroup); err != nil {
+			return fmt.Errorf("give the volume's root to group %d: %w", volGroup, err)
+		}
+		if err := os.Chmod(o.VolumeRoot, st.Mode().Perm()|0o070|os.ModeSetgid); err != nil {
+			return fmt.Errorf("volume root permissions: %w", err)
+		}
+	}
+	return nil
 }
 
 // parseOwner parses --owner UID:GID; -1, -1 when empty.

@@ -130,7 +130,7 @@ func TestRestoreArchive(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("giving files to another user needs root")
 		}
-		o := ArchiveOptions{Common: Common{Token: "o"}, Backup: id, VolumeRoot: vol, Dir: dir, Owner: "12345:23456",
+		o := ArchiveOptions{Common: Common{Token: "o"}, Backup: id, VolumeRoot: vol, Dir: dir, Owner: "12345:23456", VolumeGroup: "34567",
 			Objects: []ArchiveObject{{Object: "base.tar", Into: "."}}}
 		if err := RestoreArchive(ctx, r, o); err != nil {
 			t.Fatal(err)
@@ -143,6 +143,16 @@ func TestRestoreArchive(t *testing.T) {
 			if s := st.Sys().(*syscall.Stat_t); s.Uid != 12345 || s.Gid != 23456 {
 				t.Errorf("%s owned by %d:%d, want 12345:23456", p, s.Uid, s.Gid)
 			}
+		}
+		st, err := os.Stat(vol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := st.Sys().(*syscall.Stat_t); s.Gid != 34567 || st.Mode()&os.ModeSetgid == 0 || st.Mode().Perm()&0o070 != 0o070 {
+			t.Errorf("volume root %v group %d, want group 34567 with rwx and setgid", st.Mode(), s.Gid)
+		}
+		if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
+			t.Errorf("data directory %v, want 0700", st.Mode())
 		}
 		if err := RestoreArchive(ctx, r, ArchiveOptions{Backup: id, VolumeRoot: vol, Dir: dir, Owner: "postgres"}); err == nil || !strings.Contains(err.Error(), "want UID:GID") {
 			t.Errorf("owner by name: %v", err)

@@ -119,5 +119,6 @@ func restoreArchiveCommand(s streams.Streams) *cobra.Command {
 	fl.StringVar(&o.VolumeRoot, "volume-root", "", "where the volume is mounted (the restore is staged there)")
 	fl.StringVar(&o.Dir, "dir", "", "the directory to fill, inside --volume-root")
 	fl.StringVar(&o.Owner, "owner", "", "UID:GID to own everything written (the app's user, when the mover runs as root)")
+	fl.StringVar(&o.VolumeGroup, "volume-group", "", "GID (the pod's fsGroup) to give the volume's root to, with group rwx and setgid, as the kubelet would")
 	return cmd
 }

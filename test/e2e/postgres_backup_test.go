@@ -147,7 +147,7 @@ func TestPostgresBackup(t *testing.T) {
 			if _, err := c.Exec(ctx, "CREATE TABLE items (id int PRIMARY KEY, pad text)"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.Exec(ctx, "INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(1, $1) g", pgRows); err != nil {
+			if _, err := c.Exec(ctx, "INSERT INTO items SELECT g, repeat('x', 100) FROM generate_series(1, $1::int) g", pgRows); err != nil {
 				t.Fatal(err)
 			}
 			start := time.Now()
@@ -159,11 +159,12 @@ func TestPostgresBackup(t *testing.T) {
 				t.Fatalf("no backup id in %q", out)
 			}
 			id = m[1]
-			if m[2] != "db" {
-				t.Errorf("backup level %s, want db", m[2])
+			// Data at db level, with config and metadata: system.
+			if m[2] != "system" {
+				t.Errorf("backup level %s, want system", m[2])
 			}
 			show := reboundCLI(t, ctx, "backup", "describe", id, "--repo", repoDir, "--key-file", keyFile, "-o", "json")
-			for _, want := range []string{`"postgres-basebackup"`, `"postgres/base.tar"`, `"postgres/pg_wal.tar"`} {
+			for _, want := range []string{`"postgres-basebackup"`, `"postgres/base.tar"`, `"postgres/pg_wal.tar"`, `"level": "db"`} {
 				if !strings.Contains(show, want) {
 					t.Errorf("backup describe lacks %s:\n%s", want, show)
 				}
@@ -173,7 +174,7 @@ func TestPostgresBackup(t *testing.T) {
 			}
 			// Written after the backup: the restore must not bring these.
 			c = pgConnect(t, ctx, rc, cs, pgNamespace)
-			if _, err := c.Exec(ctx, "INSERT INTO items SELECT g, 'after' FROM generate_series($1, $2) g", pgRows+1, pgRows+10); err != nil {
+			if _, err := c.Exec(ctx, "INSERT INTO items SELECT g, 'after' FROM generate_series($1::int, $2::int) g", pgRows+1, pgRows+10); err != nil {
 				t.Fatal(err)
 			}
 			// The human error.
