@@ -1,10 +1,12 @@
 package apps
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func TestVariantObjects(t *testing.T) {
@@ -53,5 +55,24 @@ func TestVariantObjects(t *testing.T) {
 	}
 	if v := Variants("postgres"); len(v) != 1 || v[0] != "sync" {
 		t.Errorf("Variants(postgres) = %v, want [sync]", v)
+	}
+}
+
+func TestDeployedVariant(t *testing.T) {
+	for _, variant := range []string{"", "sync"} {
+		t.Run("deployed "+variant, func(t *testing.T) {
+			cs := fake.NewClientset()
+			if err := DeployVariant(context.Background(), cs, "postgres", variant, "demo"); err != nil {
+				t.Fatal(err)
+			}
+			got, err := DeployedVariant(context.Background(), cs, "postgres", "demo")
+			if err != nil || got != variant {
+				t.Errorf("DeployedVariant = %q, %v; want %q", got, err, variant)
+			}
+		})
+	}
+	got, err := DeployedVariant(context.Background(), fake.NewClientset(), "postgres", "empty")
+	if err != nil || got != "" {
+		t.Errorf("nothing deployed: DeployedVariant = %q, %v; want the default", got, err)
 	}
 }
