@@ -1,6 +1,6 @@
 // Package apps defines what rebound knows about a stateful app: the Driver
 // interface that the probes, faults and backup engine use, and a registry of
-// drivers by name (etcd, elasticsearch). A driver writes uniquely identified
+// drivers by name (etcd, elasticsearch, postgres). A driver writes uniquely identified
 // records and says whether each was acknowledged, reads them all back, reports
 // health and redundancy, freezes and unfreezes writes, and names the leader.
 //

@@ -28,7 +28,10 @@ type Env struct {
 	Selector  labels.Selector // the app's pods
 	RunID     string
 	Scenario  string
-	Log       *slog.Logger
+	// Records is where the run's probe records live (the driver's
+	// Config.Prefix: an etcd key prefix, a PostgreSQL table).
+	Records string
+	Log     *slog.Logger
 	// CloudSecret names the Secret Chaos Mesh's cloud chaos kinds read
 	// their credentials from, for node power on AKS, EKS and GKE.
 	CloudSecret string

@@ -137,8 +137,14 @@ func appDelete(f scenarios.Fault) Injector {
 		}
 		target := f.AppDelete.Prefix
 		what := "every key under " + target
-		if f.AppDelete.Index != "" {
+		switch {
+		case f.AppDelete.Index != "":
 			target, what = f.AppDelete.Index, "index "+f.AppDelete.Index
+		case f.AppDelete.Records:
+			if env.Records == "" {
+				return nil, fmt.Errorf("app-delete records: the run names no probe records")
+			}
+			target, what = env.Records, "the probe's records ("+env.Records+")"
 		}
 		return &Plan{Fault: f.Kind, Targets: []string{target}, Description: "delete " + what + " through the app's API",
 			apply: func(ctx context.Context) error {

@@ -64,7 +64,7 @@ func podKill(f scenarios.Fault) Injector {
 func pause(f scenarios.Fault) Injector {
 	return injectorFunc(func(ctx context.Context, env *Env) (*Plan, error) {
 		var names []string
-		if f.Pod != "" || f.Leader {
+		if f.Pod != "" || f.Leader || f.Follower {
 			pod, err := memberPod(ctx, env, f)
 			if err != nil {
 				return nil, err

@@ -34,9 +34,23 @@ func memberPod(ctx context.Context, env *Env, f scenarios.Fault) (*corev1.Pod, e
 		return nil, err
 	}
 	name := f.Pod
-	if f.Leader {
-		if name, err = env.Driver.Leader(ctx); err != nil {
+	if f.Leader || f.Follower {
+		leader, err := env.Driver.Leader(ctx)
+		if err != nil {
 			return nil, fmt.Errorf("find the leader: %w", err)
+		}
+		name = leader
+		if f.Follower {
+			name = ""
+			for _, p := range pods {
+				if p.Name != leader {
+					name = p.Name
+					break
+				}
+			}
+			if name == "" {
+				return nil, fmt.Errorf("no member but the leader %s: nothing to pick as a follower", leader)
+			}
 		}
 	}
 	if name == "" {

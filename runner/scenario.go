@@ -219,7 +219,7 @@ func (sr *scenarioRun) run(ctx context.Context) error {
 	}
 	sr.env = &faults.Env{
 		Kube: r.kube, Dynamic: r.dynamic, Lab: r.labIfTarget(), Driver: t.Driver, Namespace: t.Namespace, Selector: t.Selector,
-		RunID: sr.runID, Scenario: s.Name, Log: sr.log, CloudSecret: r.opts.CloudSecret, Marks: r.opts.Marks, Out: r.opts.Out,
+		RunID: sr.runID, Scenario: s.Name, Records: t.Prefix, Log: sr.log, CloudSecret: r.opts.CloudSecret, Marks: r.opts.Marks, Out: r.opts.Out,
 	}
 	inj, err := faults.For(s.Fault)
 	if err != nil {

@@ -33,12 +33,19 @@ func TestCatalog(t *testing.T) {
 		if s.Description == "" {
 			t.Errorf("%s has no description; listings show it", s.Name)
 		}
-		if s.Target.Namespace != "rebound-demo" || s.Target.Driver != scenarios.DriverEtcd ||
-			s.Target.LabelSelector.MatchLabels["app.kubernetes.io/name"] != "etcd" {
-			t.Errorf("%s does not target the lab's etcd demo app: %+v", s.Name, s.Target)
+		// Every scenario targets a demo app of the lab with that app's
+		// driver: etcd, or postgres for the postgres game day.
+		app := string(scenarios.DriverEtcd)
+		if s.GameDay() == "postgres" {
+			app = string(scenarios.DriverPostgres)
+		}
+		if s.Target.Namespace != "rebound-demo" || string(s.Target.Driver) != app ||
+			s.Target.LabelSelector.MatchLabels["app.kubernetes.io/name"] != app {
+			t.Errorf("%s does not target the lab's %s demo app: %+v", s.Name, app, s.Target)
 		}
 	}
-	for _, want := range []string{"node-loss", "zone-outage", "disk-loss", "human-error", "pod-kill", "pause"} {
+	for _, want := range []string{"node-loss", "zone-outage", "disk-loss", "human-error", "pod-kill", "pause",
+		"postgres-node-loss", "postgres-zone-outage", "postgres-partition", "postgres-replica-disk-loss", "postgres-human-error"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("catalog lacks %s; it has %v", want, names)
 		}

@@ -48,6 +48,7 @@ func ScenarioFromV1Alpha1(in *v1alpha1.Scenario) *Scenario {
 			Pod:          s.Fault.Pod,
 			PVC:          s.Fault.PVC,
 			Leader:       s.Fault.Leader,
+			Follower:     s.Fault.Follower,
 			Duration:     s.Fault.Duration.Duration,
 			StartAfter:   s.Fault.StartAfter.Duration,
 			Taint:        s.Fault.Taint.DeepCopy(),
@@ -83,7 +84,7 @@ func ScenarioFromV1Alpha1(in *v1alpha1.Scenario) *Scenario {
 		},
 	}
 	if d := s.Fault.AppDelete; d != nil {
-		out.Fault.AppDelete = &AppDelete{Prefix: d.Prefix, Index: d.Index}
+		out.Fault.AppDelete = &AppDelete{Records: d.Records, Prefix: d.Prefix, Index: d.Index}
 	}
 	if c := s.Fault.IOChaos; c != nil {
 		out.Fault.IOChaos = &IOChaos{
@@ -153,6 +154,7 @@ func ScenarioToV1Alpha1(s *Scenario) *v1alpha1.Scenario {
 				Pod:          s.Fault.Pod,
 				PVC:          s.Fault.PVC,
 				Leader:       s.Fault.Leader,
+				Follower:     s.Fault.Follower,
 				Duration:     duration(s.Fault.Duration),
 				StartAfter:   duration(s.Fault.StartAfter),
 				Taint:        s.Fault.Taint.DeepCopy(),
@@ -190,7 +192,7 @@ func ScenarioToV1Alpha1(s *Scenario) *v1alpha1.Scenario {
 	}
 	f := &out.Spec.Fault
 	if d := s.Fault.AppDelete; d != nil {
-		f.AppDelete = &v1alpha1.AppDelete{Prefix: d.Prefix, Index: d.Index}
+		f.AppDelete = &v1alpha1.AppDelete{Records: d.Records, Prefix: d.Prefix, Index: d.Index}
 	}
 	if c := s.Fault.IOChaos; c != nil {
 		f.IOChaos = &v1alpha1.IOChaos{

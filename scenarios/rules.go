@@ -23,10 +23,10 @@ const (
 // selectors are the selection fields each scope takes, in the order error
 // messages name them.
 var selectors = map[Scope][]string{
-	ScopeNode:   {"node", "nodeSelector", "leader"},
+	ScopeNode:   {"node", "nodeSelector", "leader", "follower"},
 	ScopeZone:   {"zone", "leader"},
-	ScopeVolume: {"pvc", "pod", "leader"},
-	ScopeMember: {"pod", "leader"},
+	ScopeVolume: {"pvc", "pod", "leader", "follower"},
+	ScopeMember: {"pod", "leader", "follower"},
 }
 
 // DurationUse says whether a fault kind takes a duration.

@@ -112,6 +112,7 @@ type Driver string
 const (
 	DriverEtcd          Driver = "etcd"
 	DriverElasticsearch Driver = "elasticsearch"
+	DriverPostgres      Driver = "postgres"
 )
 
 // Endpoints says how the app is reached; see v1alpha1.Endpoints.
@@ -146,6 +147,7 @@ type Fault struct {
 	Pod          string
 	PVC          string
 	Leader       bool
+	Follower     bool
 	// Duration is 0 when the fault stays until the run undoes it, or cannot
 	// be undone.
 	Duration time.Duration
@@ -201,8 +203,9 @@ const (
 
 // AppDelete says what an app-delete fault deletes; see v1alpha1.AppDelete.
 type AppDelete struct {
-	Prefix string
-	Index  string
+	Records bool
+	Prefix  string
+	Index   string
 }
 
 // IOChaos describes an io-chaos fault; see v1alpha1.IOChaos.

@@ -106,7 +106,7 @@ func validateTarget(t *v1alpha1.Target, p *field.Path) field.ErrorList {
 	}
 	errs = append(errs, metav1validation.ValidateLabelSelector(&t.LabelSelector, metav1validation.LabelSelectorValidationOptions{}, sel)...)
 
-	drivers := []v1alpha1.Driver{v1alpha1.DriverEtcd, v1alpha1.DriverElasticsearch}
+	drivers := []v1alpha1.Driver{v1alpha1.DriverEtcd, v1alpha1.DriverElasticsearch, v1alpha1.DriverPostgres}
 	if t.Driver == "" {
 		errs = append(errs, field.Required(p.Child("driver"), "one of "+quoteList(drivers)))
 	} else if !slices.Contains(drivers, t.Driver) {
@@ -235,10 +235,11 @@ func validateSelection(f *v1alpha1.Fault, rule FaultRule, p *field.Path) field.E
 		"pod":          f.Pod != "",
 		"pvc":          f.PVC != "",
 		"leader":       f.Leader,
+		"follower":     f.Follower,
 	}
 	allowed := selectors[rule.Scope]
 	var chosen []string
-	for _, name := range []string{"node", "nodeSelector", "zone", "pod", "pvc", "leader"} {
+	for _, name := range []string{"node", "nodeSelector", "zone", "pod", "pvc", "leader", "follower"} {
 		if !set[name] {
 			continue
 		}
@@ -292,8 +293,8 @@ func forbiddenSelection(kind v1alpha1.FaultKind, scope Scope) string {
 func selectorList(names []string) string {
 	out := make([]string, len(names))
 	for i, n := range names {
-		if n == "leader" {
-			n = "leader: true"
+		if n == "leader" || n == "follower" {
+			n += ": true"
 		}
 		out[i] = n
 	}
@@ -342,7 +343,18 @@ func validateTaint(t *corev1.Taint, p *field.Path) field.ErrorList {
 
 func validateAppDelete(d *v1alpha1.AppDelete, driver v1alpha1.Driver, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	if d != nil && d.Records {
+		if d.Prefix != "" || d.Index != "" {
+			errs = append(errs, field.Forbidden(p, "records with prefix or index: name one thing to delete"))
+		}
+		if driver == v1alpha1.DriverElasticsearch {
+			errs = append(errs, field.Forbidden(p.Child("records"), "driver elasticsearch: name the index"))
+		}
+		return errs
+	}
 	switch driver {
+	case v1alpha1.DriverPostgres:
+		return append(errs, field.Required(p.Child("records"), "true: the write probe's table is dropped (DROP TABLE)"))
 	case v1alpha1.DriverEtcd:
 		if d == nil || d.Prefix == "" {
 			return append(errs, field.Required(p.Child("prefix"), "the etcd key prefix to delete, like etcdctl del --prefix"))

@@ -291,3 +291,81 @@ func TestTLSWithServerName(t *testing.T) {
 		t.Errorf("write with a CA that did not sign the certificate: %v, want an error naming ca.crt", err)
 	}
 }
+
+// waitFor polls cond until it holds, failing the test after 30s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 30s: %s", what)
+		}
+	}
+}
+
+// A primary and its streaming replica, no manager: the driver writes to
+// the primary, reads on the replica while no member takes writes, and
+// follows the replica once it is promoted.
+func TestFollowsThePrimaryAcrossAPromotion(t *testing.T) {
+	p := pgtest.Start(t, pgtest.Options{})
+	s := pgtest.StartStandby(t, p)
+	d := newDriver(t, p, func(c *apps.Config) {
+		c.Endpoints = apps.Endpoints{URLs: []string{p.URL(), s.URL()}, Pods: []string{"pg-0", "pg-1"}}
+	})
+	ctx := ctxT(t)
+
+	var h apps.Health
+	waitFor(t, "the replica streams", func() bool {
+		var err error
+		h, err = d.Health(ctx)
+		return err == nil && h.Full
+	})
+	if h.Members != 2 || h.Healthy != 2 || !strings.Contains(h.Detail, "primary pg-0, 1/1 replicas streaming (lag ") {
+		t.Errorf("health of a primary with its streaming replica = %+v", h)
+	}
+	var acked []string
+	for i := range 20 {
+		id := fmt.Sprintf("before-%02d", i)
+		if err := d.Write(ctx, id); err != nil {
+			t.Fatalf("write to the primary: %v", err)
+		}
+		acked = append(acked, id)
+	}
+	if l, err := d.Leader(ctx); err != nil || l != "pg-0" {
+		t.Errorf("Leader() = %q, %v; want pg-0", l, err)
+	}
+	standby := s.Connect(t)
+	waitFor(t, "the replica has every acknowledged row", func() bool {
+		var n int
+		return standby.QueryRow(ctx, "SELECT count(*) FROM "+d.Table()).Scan(&n) == nil && n == len(acked)
+	})
+
+	p.Stop()
+	if err := d.Write(ctx, "while-no-primary"); err == nil {
+		t.Fatal("a write succeeded with the primary stopped and the replica not promoted")
+	}
+	if err := d.Read(ctx); err != nil {
+		t.Errorf("read with the primary stopped: %v; want the replica to answer", err)
+	}
+	h, err := d.Health(ctx)
+	if err != nil || h.Serving || h.Full {
+		t.Errorf("health with no primary = %+v, %v; want not serving", h, err)
+	}
+
+	if _, err := standby.Exec(ctx, "SELECT pg_promote()"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a write through the promoted replica", func() bool { return d.Write(ctx, "after-00") == nil })
+	acked = append(acked, "after-00")
+	if l, err := d.Leader(ctx); err != nil || l != "pg-1" {
+		t.Errorf("Leader() after the promotion = %q, %v; want pg-1", l, err)
+	}
+	got, err := d.ReadAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range acked {
+		if !slices.Contains(got, id) {
+			t.Errorf("acknowledged %s missing after the promotion", id)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +53,7 @@ const DefaultDRLab = "rebound-dr"
 type flags struct {
 	files         []string
 	gameday       string
+	app           string
 	scenarioNames []string
 	kubeconfig    string
 	kubeContext   string
@@ -115,6 +117,7 @@ in ERROR, such as a fault that never took effect). See docs/exit-codes.md.`,
   rebound run --scenario node-loss --scenario pause
   rebound run -f my-scenarios/ --kubeconfig ~/.kube/aks --allow-namespace search --yes
   rebound run --gameday smoke --rung zone-redundant --format json,junit
+  rebound run --app postgres                   # the PostgreSQL game day on the lab's demo Patroni cluster
   rebound run --scenario region-loss --dr-lab dr   # restore into lab dr (rebound lab up --name dr --region lab-2)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runE(cmd.Context(), s, f) },
@@ -122,6 +125,7 @@ in ERROR, such as a fault that never took effect). See docs/exit-codes.md.`,
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&f.files, "file", "f", nil, "scenario, drill or ladder file, or a folder of them (repeatable); default: the built-in catalog")
 	fl.StringVar(&f.gameday, "gameday", scenarios.DefaultGameDayName, "run the scenarios of this game day (label rebound.dev/gameday)")
+	fl.StringVar(&f.app, "app", "etcd", "the lab's demo app to run the game day against: etcd, or postgres (its game day, against the demo PostgreSQL deployed when absent)")
 	fl.StringArrayVar(&f.scenarioNames, "scenario", nil, "run only these scenarios, by name (repeatable)")
 	fl.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig of the target cluster; default: the local lab")
 	fl.StringVar(&f.kubeContext, "context", "", "kubeconfig context")
@@ -242,6 +246,9 @@ func selectScenarios(f *flags) (*selection, error) {
 }
 
 func runE(ctx context.Context, s streams.Streams, f *flags) error {
+	if err := pickApp(f); err != nil {
+		return invalid(err)
+	}
 	sel, err := selectScenarios(f)
 	if err != nil {
 		return err
@@ -303,7 +310,7 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	cluster, err := kubeclient.Load(kubeconfig, f.kubeContext)
 	if err != nil {
 		if onLab && f.dryRun {
-			return printUnresolved(s, list)
+			return printUnresolved(s, f.app, list)
 		}
 		return notRun(fmt.Errorf("kubeconfig %s: %w", kubeconfig, err))
 	}
@@ -335,13 +342,14 @@ func runE(ctx context.Context, s streams.Streams, f *flags) error {
 	}
 	if onLab && !f.noDeploy {
 		if f.dryRun {
-			fmt.Fprintf(s.Out, "would deploy the demo etcd app into namespace %s (if missing)\n", DemoNamespace)
+			fmt.Fprintf(s.Out, "would deploy the demo %s app into namespace %s (if missing)\n", f.app, DemoNamespace)
 		} else {
-			fmt.Fprintf(s.Out, "deploying the demo etcd app into namespace %s\n", DemoNamespace)
-			if err := deployOrRepairDemo(ctx, kube, DemoNamespace, s.Out); err != nil {
+			fmt.Fprintf(s.Out, "deploying the demo %s app into namespace %s\n", f.app, DemoNamespace)
+			d := demo{app: f.app, rc: rc, kube: kube}
+			if err := d.deployOrRepair(ctx, DemoNamespace, s.Out); err != nil {
 				return notRun(fmt.Errorf("deploy the demo app: %w", err))
 			}
-			opts.Redeploy = func(ctx context.Context, ns string) error { return redeployDemo(ctx, kube, ns) }
+			opts.Redeploy = d.redeploy
 		}
 	}
 
@@ -562,45 +570,78 @@ func clients(rc *rest.Config) (kubernetes.Interface, dynamic.Interface, error) {
 	return kube, dyn, err
 }
 
-func printUnresolved(s streams.Streams, list []*scenarios.Scenario) error {
-	fmt.Fprintf(s.Out, "dry run: the lab is not up; `rebound run` would bring it up, deploy the demo etcd app into %s, and run:\n", DemoNamespace)
+func printUnresolved(s streams.Streams, app string, list []*scenarios.Scenario) error {
+	fmt.Fprintf(s.Out, "dry run: the lab is not up; `rebound run` would bring it up, deploy the demo %s app into %s, and run:\n", app, DemoNamespace)
 	for _, sc := range list {
 		fmt.Fprintf(s.Out, "  %s (%s): %s on %s, recovery %s\n", sc.Name, sc.Disruption, sc.Fault.Kind, sc.Target.Namespace, sc.Recovery.Path)
 	}
 	return nil
 }
 
-// deployDemo deploys the demo etcd app and waits for it.
-func deployDemo(ctx context.Context, kube kubernetes.Interface, ns string) error {
-	if err := demoapps.Deploy(ctx, kube, "etcd", ns); err != nil {
-		return err
+// pickApp checks --app and makes it pick its game day: the app's own
+// (rebound.dev/gameday: postgres), unless --gameday, --scenario or -f
+// choose the scenarios.
+func pickApp(f *flags) error {
+	if !slices.Contains(demoapps.Names(), f.app) {
+		return fmt.Errorf("--app %s: no such demo app (have %s)", f.app, strings.Join(demoapps.Names(), ", "))
 	}
-	return demoapps.WaitStatefulSetReady(ctx, kube, ns, "etcd", 3*time.Minute)
+	if f.app != "etcd" && f.gameday == scenarios.DefaultGameDayName && len(f.scenarioNames) == 0 && len(f.files) == 0 {
+		f.gameday = f.app
+	}
+	return nil
 }
 
-// deployOrRepairDemo deploys the demo app. One left broken by an earlier
-// run (a wiped member that never rejoins, after a run that was stopped
-// before it could redeploy) is deployed afresh: it is rebound's own demo,
-// holding nothing but probe records.
-func deployOrRepairDemo(ctx context.Context, kube kubernetes.Interface, ns string, out io.Writer) error {
-	if err := demoapps.Deploy(ctx, kube, "etcd", ns); err != nil {
+// demo is the lab's demo app a run deploys.
+type demo struct {
+	app  string
+	rc   *rest.Config
+	kube kubernetes.Interface
+}
+
+// deploy deploys the demo app (the variant deployed in ns before, if any,
+// so a redeploy keeps a sync PostgreSQL sync) and waits until it serves.
+func (d demo) deploy(ctx context.Context, ns, variant string) error {
+	if err := demoapps.DeployVariant(ctx, d.kube, d.app, variant, ns); err != nil {
 		return err
 	}
-	err := demoapps.WaitStatefulSetReady(ctx, kube, ns, "etcd", time.Minute)
+	return demoapps.WaitReady(ctx, d.rc, d.kube, d.app, variant, ns, 3*time.Minute)
+}
+
+// deployOrRepair deploys the demo app. One left broken by an earlier run
+// (a wiped member that never rejoins, after a run that was stopped before
+// it could redeploy) is deployed afresh: it is rebound's own demo, holding
+// nothing but probe records.
+func (d demo) deployOrRepair(ctx context.Context, ns string, out io.Writer) error {
+	variant, err := demoapps.DeployedVariant(ctx, d.kube, d.app, ns)
+	if err != nil {
+		return err
+	}
+	if err := demoapps.DeployVariant(ctx, d.kube, d.app, variant, ns); err != nil {
+		return err
+	}
+	err = demoapps.WaitReady(ctx, d.rc, d.kube, d.app, variant, ns, time.Minute)
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
-	fmt.Fprintf(out, "the demo etcd app in %s is not ready (%v): deploying it afresh\n", ns, err)
-	return redeployDemo(ctx, kube, ns)
+	fmt.Fprintf(out, "the demo %s app in %s is not ready (%v): deploying it afresh\n", d.app, ns, err)
+	return d.redeployVariant(ctx, ns, variant)
 }
 
-// redeployDemo deletes the demo namespace, waits until it is gone, and
-// deploys the app again.
-func redeployDemo(ctx context.Context, kube kubernetes.Interface, ns string) error {
-	if err := backup.DeleteNamespace(ctx, kube, ns, 2*time.Minute); err != nil {
+// redeploy deletes the demo namespace, waits until it is gone, and deploys
+// the app again, in the variant it had.
+func (d demo) redeploy(ctx context.Context, ns string) error {
+	variant, err := demoapps.DeployedVariant(ctx, d.kube, d.app, ns)
+	if err != nil {
 		return err
 	}
-	return deployDemo(ctx, kube, ns)
+	return d.redeployVariant(ctx, ns, variant)
+}
+
+func (d demo) redeployVariant(ctx context.Context, ns, variant string) error {
+	if err := backup.DeleteNamespace(ctx, d.kube, ns, 2*time.Minute); err != nil {
+		return err
+	}
+	return d.deploy(ctx, ns, variant)
 }
 
 // markFile holds the pid of the run that takes marks.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -217,4 +218,36 @@ func podSummary(ctx context.Context, cs kubernetes.Interface, namespace string) 
 		return "none"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// DeployedVariant tells which variant of an app is deployed in a namespace:
+// the one whose ConfigMaps are there as its manifests have them ("" for the
+// default). An app with no variants, or none deployed, is "".
+func DeployedVariant(ctx context.Context, cs kubernetes.Interface, app, namespace string) (string, error) {
+	for _, v := range Variants(app) {
+		objs, err := VariantObjects(app, v)
+		if err != nil {
+			return "", err
+		}
+		matched, compared := true, false
+		for _, o := range objs {
+			cm, ok := o.(*corev1.ConfigMap)
+			if !ok {
+				continue
+			}
+			got, err := cs.CoreV1().ConfigMaps(namespace).Get(ctx, cm.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return "", nil
+			}
+			if err != nil {
+				return "", fmt.Errorf("read ConfigMap %s/%s: %w", namespace, cm.Name, err)
+			}
+			compared = true
+			matched = matched && maps.Equal(got.Data, cm.Data)
+		}
+		if compared && matched {
+			return v, nil
+		}
+	}
+	return "", nil
 }

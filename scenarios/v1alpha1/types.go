@@ -181,6 +181,9 @@ const (
 	DriverEtcd Driver = "etcd"
 	// DriverElasticsearch is Elasticsearch, reached through its HTTP API.
 	DriverElasticsearch Driver = "elasticsearch"
+	// DriverPostgres is PostgreSQL (managed by Patroni, or a lone
+	// primary), reached through its wire protocol and Patroni's REST API.
+	DriverPostgres Driver = "postgres"
 )
 
 // Endpoints says how rebound reaches the app.
@@ -273,6 +276,12 @@ type Fault struct {
 	// volume, its node or its node's zone, as the kind needs.
 	// +optional
 	Leader bool `json:"leader,omitempty"`
+
+	// Follower picks, when the fault is injected, a member that does not
+	// hold the leader (a PostgreSQL replica): the first other pod by name,
+	// its volume or its node, as the kind needs.
+	// +optional
+	Follower bool `json:"follower,omitempty"`
 
 	// Duration is how long the fault stays before rebound undoes it: a
 	// paused or frozen member is resumed, a stopped node started again, a
@@ -409,8 +418,14 @@ const (
 )
 
 // AppDelete says what an app-delete fault deletes. Exactly one field is set,
-// the one of the target's driver.
+// the one of the target's driver, or records.
 type AppDelete struct {
+	// Records deletes the run's own probe records the way a person would
+	// through the app: the write probe's table with DROP TABLE (driver
+	// postgres), the keys under its prefix (driver etcd).
+	// +optional
+	Records bool `json:"records,omitempty"`
+
 	// Prefix deletes every etcd key that starts with it (etcdctl del
 	// --prefix). Driver etcd only.
 	// +optional

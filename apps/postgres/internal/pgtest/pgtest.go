@@ -334,3 +334,44 @@ func (s *Server) Restart() error {
 	s.Stop()
 	return s.launch()
 }
+
+// StartStandby runs a streaming replica of primary (pg_basebackup -R over
+// the primary's Unix socket), stopped and removed when the test ends. It
+// answers pg_is_in_recovery() = true until promoted.
+func StartStandby(t testing.TB, primary *Server) *Server {
+	t.Helper()
+	s := &Server{Host: "127.0.0.1", BinDir: primary.BinDir, cred: primary.cred}
+	dir, err := os.MkdirTemp("", "rebound-pgtest-standby-")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	s.Dir, s.DataDir = dir, filepath.Join(dir, "data")
+	t.Cleanup(func() {
+		s.Stop()
+		_ = os.RemoveAll(dir)
+	})
+	if err := s.chown(dir); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	out, err := s.Command(context.Background(), "pg_basebackup", "-h", primary.Dir, "-p", strconv.Itoa(primary.Port), "-U", Superuser,
+		"-D", s.DataDir, "-R", "-X", "stream", "-c", "fast", "--no-sync").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pgtest: pg_basebackup: %v: %s", err, out)
+	}
+	// The copy's postgresql.conf names the primary's socket folder.
+	f, err := os.OpenFile(filepath.Join(s.DataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	_, err = f.WriteString("\n# pgtest standby\nunix_socket_directories = '" + dir + "'\ncluster_name = 'standby'\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if err := s.start(); err != nil {
+		t.Fatalf("pgtest: standby: %v", err)
+	}
+	return s
+}
