@@ -174,7 +174,18 @@ func BaseBackup(ctx context.Context, cfg *pgconn.Config, w apps.BackupWriter) (a
 	}
 	walEnd := max(lastRecordEnd(cutLSN, srv.segSize, srv.blockSize), stop.LSN)
 	segStart := start.LSN - start.LSN%pglogrepl.LSN(srv.segSize)
-	n, err := streamWAL(ctx, walc, w, slot, start.TimelineID, segStart, walEnd, srv.segSize)
+	// Past timeline 1 the WAL comes with its timeline's history file, as
+	// pg_basebackup writes it: recovery reads the timeline's ancestry from
+	// it.
+	var history *pglogrepl.TimelineHistoryResult
+	if start.TimelineID > 1 {
+		h, err := pglogrepl.TimelineHistory(ctx, walc, start.TimelineID)
+		if err != nil {
+			return apps.NativeData{}, fmt.Errorf("postgres base backup from %s: history of timeline %d: %w", endpoint, start.TimelineID, err)
+		}
+		history = &h
+	}
+	n, err := streamWAL(ctx, walc, w, slot, start.TimelineID, segStart, walEnd, srv.segSize, history)
 	if err != nil {
 		return apps.NativeData{}, fmt.Errorf("postgres base backup from %s: stream WAL %s to %s: %w", endpoint, segStart, walEnd, err)
 	}
@@ -483,12 +494,26 @@ func (s *objectStream) abort(err error) {
 // segment a tar member of segSize bytes named as in pg_wal, the last
 // padded with zeros past the streamed end, as a preallocated segment is;
 // replay stops at the first record that is not there.
-func streamWAL(ctx context.Context, c *pgconn.PgConn, w apps.BackupWriter, slot string, tli int32, from, to pglogrepl.LSN, segSize int64) (int64, error) {
+func streamWAL(ctx context.Context, c *pgconn.PgConn, w apps.BackupWriter, slot string, tli int32, from, to pglogrepl.LSN, segSize int64, history *pglogrepl.TimelineHistoryResult) (int64, error) {
 	if err := pglogrepl.StartReplication(ctx, c, slot, from, pglogrepl.StartReplicationOptions{Timeline: tli, Mode: pglogrepl.PhysicalReplication}); err != nil {
 		return 0, err
 	}
 	obj := newObjectStream(ctx, w, ObjectWAL, nil)
 	tw := tar.NewWriter(writerFunc(obj.write))
+	if history != nil {
+		if strings.ContainsAny(history.FileName, "/\\") || history.FileName == "" {
+			obj.abort(errors.New("bad history file name"))
+			return 0, fmt.Errorf("the server named timeline %d's history file %q", tli, history.FileName)
+		}
+		err := tw.WriteHeader(&tar.Header{Name: history.FileName, Mode: 0o600, Size: int64(len(history.Content)), ModTime: time.Now(), Typeflag: tar.TypeReg, Format: tar.FormatPAX})
+		if err == nil {
+			_, err = tw.Write(history.Content)
+		}
+		if err != nil {
+			obj.abort(err)
+			return 0, err
+		}
+	}
 	pos := from
 	inSeg := int64(0) // bytes of the current segment written
 	startSeg := func() error {

@@ -235,3 +235,82 @@ func TestBaseBackupBadSetup(t *testing.T) {
 }
 
 var _ apps.BackupWriter = (*repoWriter)(nil)
+
+// backupAndRestore backs cfg's server up into a new repository and
+// restores it with the mover into a new data directory, owned by the
+// PostgreSQL user, returning the directory and the backup's parameters.
+func backupAndRestore(t *testing.T, ctx context.Context, cfg *pgconn.Config) (string, BackupParams) {
+	t.Helper()
+	r := newRepo(t)
+	sw, err := r.NewSnapshot(ctx, repo.BackupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Abort()
+	data, err := BaseBackup(ctx, cfg, &repoWriter{SnapshotWriter: sw, cut: func() {}})
+	if err != nil {
+		t.Fatalf("BaseBackup: %v", err)
+	}
+	snap, err := sw.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p BackupParams
+	if err := json.Unmarshal(data.Params, &p); err != nil {
+		t.Fatal(err)
+	}
+	vol := filepath.Join(pgTempDir(t), "vol")
+	pgdata := filepath.Join(vol, "pgdata")
+	if err := os.MkdirAll(vol, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := mover.RestoreArchive(ctx, r, mover.ArchiveOptions{
+		Backup: snap.ID.String(), VolumeRoot: vol, Dir: pgdata,
+		Objects: []mover.ArchiveObject{{Object: ObjectBase, Into: "."}, {Object: ObjectWAL, Into: "pg_wal"}},
+	}); err != nil {
+		t.Fatalf("RestoreArchive: %v", err)
+	}
+	chownPG(t, vol)
+	return pgdata, p
+}
+
+// TestBaseBackupAfterPromotion backs up a server on timeline 2 (a
+// restored copy, promoted, as Patroni promotes a restored cluster): the
+// WAL must come with the timeline's history, and the copy of the copy
+// must hold the rows written after the promotion.
+func TestBaseBackupAfterPromotion(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	src := pgtest.Start(t, pgtest.Options{})
+	src.Exec(t, "CREATE TABLE probe (id int PRIMARY KEY); INSERT INTO probe SELECT generate_series(1, 100)")
+	cfg, err := pgconn.ParseConfig(src.SuperuserURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir1, p1 := backupAndRestore(t, ctx, cfg)
+	if p1.Timeline != 1 {
+		t.Fatalf("first backup on timeline %d", p1.Timeline)
+	}
+	// As Patroni starts a restored member: a standby replaying what it
+	// has, then promoted.
+	if err := os.WriteFile(filepath.Join(dir1, "standby.signal"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	chownPG(t, dir1)
+	copy1 := startPG(t, dir1)
+	copy1.exec(t, "SELECT pg_promote()")
+	copy1.exec(t, "INSERT INTO probe SELECT generate_series(101, 150)")
+
+	dir2, p2 := backupAndRestore(t, ctx, copy1.config(t, "postgres"))
+	if p2.Timeline != 2 {
+		t.Fatalf("backup of the promoted copy on timeline %d, want 2", p2.Timeline)
+	}
+	if _, err := os.Stat(filepath.Join(dir2, "pg_wal", "00000002.history")); err != nil {
+		t.Fatalf("timeline 2's history file is not in the restored pg_wal: %v", err)
+	}
+	copy2 := startPG(t, dir2)
+	res := copy2.exec(t, "SELECT count(*), max(id) FROM probe")
+	if got := string(res[0].Rows[0][0]) + "/" + string(res[0].Rows[0][1]); got != "150/150" {
+		t.Fatalf("copy of the promoted copy holds count/max %s, want 150/150", got)
+	}
+}

@@ -19,7 +19,9 @@
 # The data directory is read once before every backup (page cache) and
 # `sync` runs, as in bench/backup/run.sh. Prints medians over RUNS and
 # the sizes. The first rebound restore is started with PostgreSQL and its
-# row count checked against the source.
+# row count checked against the source. The runs' copies (several GiB each)
+# are deleted at the end unless KEEP=1; the source database is kept in
+# WORKDIR for the next pass (delete it to regenerate).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -117,3 +119,4 @@ stored=$(du -sb "$W/run1/repo" | cut -f1)
 gz=$(du -sb "$W/run1/pgbbz" | cut -f1)
 zs=$(du -sb "$W/run1/base.tar.zst" | cut -f1)
 echo "stored: rebound repository $((stored / 1048576)) MiB, pg_basebackup -z $((gz / 1048576)) MiB, pg_basebackup | zstd $((zs / 1048576)) MiB"
+[[ ${KEEP:-0} == 1 ]] || rm -rf "$W"/run* "$W"/cpu
