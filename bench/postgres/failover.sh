@@ -39,7 +39,7 @@ for line in open(sys.argv[1]):
     rows.setdefault(f["variant"], []).append(f)
 for v, rs in rows.items():
     for f in rs:
-        print(f"{v} run {f['run']}: lost {f['lost']} of {f['acked']} acked ({f['indeterminate']} indeterminate), RTO {f['rto']}, full redundancy after {f['tfull']}")
+        print(f"{v} run {f['run']}: lost {f['lost']} of {f['acked']} acked ({f['indeterminate']} indeterminate, {f.get('landed', '?')} of the unacknowledged in the table), RTO {f['rto']}, full redundancy after {f['tfull']}")
 print()
 print("| replication | runs | lost writes per run | median RTO | median time to full redundancy |")
 print("| --- | --- | --- | --- | --- |")

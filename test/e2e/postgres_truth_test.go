@@ -30,12 +30,16 @@ import (
 
 // pgFailover is what one primary-node-loss run measured.
 type pgFailover struct {
-	Variant               string
-	Acked, Indeterminate  int
-	Lost                  []string // rebound's: measure.Analyse of the probe history and the driver's read-back
-	IndependentLost       []string // the test's: acknowledged ids its own SELECT did not find
-	RTO, FullRedundancy   time.Duration
-	FullRedundancyRestore bool
+	Variant              string
+	Acked, Indeterminate int
+	Lost                 []string // rebound's: measure.Analyse of the probe history and the driver's read-back
+	IndependentLost      []string // the test's: acknowledged ids its own SELECT did not find
+	// Landed are ids the table holds that were not acknowledged (writes
+	// whose outcome was unknown or that failed, yet committed): rebound's
+	// Recovered and Unexpected, and the test's own.
+	Landed, IndependentLanded []string
+	RTO, FullRedundancy       time.Duration
+	FullRedundancyRestore     bool
 }
 
 // TestPostgresPrimaryNodeLossTruth runs the demo PostgreSQL (Patroni, 3
@@ -80,10 +84,13 @@ func TestPostgresPrimaryNodeLossTruth(t *testing.T) {
 				}
 				for i := range runs {
 					r := pgPrimaryNodeLoss(t, ctx, l, cs, ns, name, i)
-					t.Logf("pg-failover variant=%s run=%d acked=%d indeterminate=%d lost=%d rto=%s tfull=%s",
-						r.Variant, i+1, r.Acked, r.Indeterminate, len(r.Lost), r.RTO, r.FullRedundancy)
+					t.Logf("pg-failover variant=%s run=%d acked=%d indeterminate=%d lost=%d landed=%d rto=%s tfull=%s",
+						r.Variant, i+1, r.Acked, r.Indeterminate, len(r.Lost), len(r.Landed), r.RTO, r.FullRedundancy)
 					if !slices.Equal(r.Lost, r.IndependentLost) {
 						t.Errorf("%s run %d: rebound lost %v; the probe table misses %v", name, i+1, r.Lost, r.IndependentLost)
+					}
+					if !slices.Equal(r.Landed, r.IndependentLanded) {
+						t.Errorf("%s run %d: rebound found %v written though not acknowledged; the probe table holds %v", name, i+1, r.Landed, r.IndependentLanded)
 					}
 					if variant == "sync" && len(r.Lost) != 0 {
 						t.Errorf("synchronous replication lost %d acknowledged writes in run %d: %v", len(r.Lost), i+1, r.Lost)
@@ -243,6 +250,7 @@ func pgPrimaryNodeLoss(t *testing.T, ctx context.Context, l *lab.Lab, cs kuberne
 	}
 	out.Acked, out.Indeterminate = res.WritesAcked, res.WritesIndeterminate
 	out.Lost = slices.Sorted(slices.Values(res.Lost))
+	out.Landed = slices.Sorted(slices.Values(append(slices.Clone(res.Recovered), res.Unexpected...)))
 	if res.RTO != nil {
 		out.RTO = res.RTO.Duration()
 	}
@@ -257,12 +265,22 @@ func pgPrimaryNodeLoss(t *testing.T, ctx context.Context, l *lab.Lab, cs kuberne
 	// The test's own count: the member Patroni labels primary, its own
 	// connection, the table's ids.
 	present := independentIDs(t, ctx, cs, ns, user, password, table)
+	acked := map[string]bool{}
 	for _, w := range rec.Writes {
-		if w.Type == measure.OpOK && !present[w.ID] {
-			out.IndependentLost = append(out.IndependentLost, w.ID)
+		if w.Type == measure.OpOK {
+			acked[w.ID] = true
+			if !present[w.ID] {
+				out.IndependentLost = append(out.IndependentLost, w.ID)
+			}
+		}
+	}
+	for id := range present {
+		if !acked[id] {
+			out.IndependentLanded = append(out.IndependentLanded, id)
 		}
 	}
 	slices.Sort(out.IndependentLost)
+	slices.Sort(out.IndependentLanded)
 	if res.IDsRead != len(present) {
 		t.Errorf("rebound read %d ids, the test's SELECT %d", res.IDsRead, len(present))
 	}
