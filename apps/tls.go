@@ -170,7 +170,7 @@ func hostnameFix(cert *x509.Certificate, host, serverName string) string {
 	if serverName == "" {
 		return fmt.Sprintf("the server's certificate %s, not the dialled host %q: set %s to a name the certificate is for", is, host, fieldServerName)
 	}
-	return fmt.Sprintf("the server's certificate %s, not %q (%s): set %s to a name the certificate is for", is, host, fieldServerName, fieldServerName)
+	return fmt.Sprintf("the server's certificate %s, not %q: set %s to a name the certificate is for", is, host, fieldServerName)
 }
 
 // alertFix explains a TLS alert the server sent, by its text ("tls:
