@@ -1,7 +1,6 @@
 package apps
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -52,40 +51,6 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("%s has tls.crt but no tls.key: a client certificate needs its private key as tls.key; a Secret that only carries a CA (such as ECK's <name>-es-http-certs-public) belongs in %s", fieldSecretRef, fieldCASecret)
 	}
 	return tc, nil
-}
-
-// DialTLS dials addr through Dial (or a plain dialer), completes a TLS
-// handshake with TLSConfig and returns the connection, for clients that
-// take a TLS dialer (net/http's Transport.DialTLSContext). With no
-// ServerName it verifies the dialled host, as net/http does. A failed
-// handshake is explained by ExplainTLS.
-func (c Config) DialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
-	tc, err := c.TLSConfig()
-	if err != nil {
-		return nil, err
-	}
-	if tc.ServerName == "" {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, fmt.Errorf("dial %s: %w", addr, err)
-		}
-		tc.ServerName = host
-	}
-	dial := c.Dial
-	if dial == nil {
-		var d net.Dialer
-		dial = d.DialContext
-	}
-	raw, err := dial(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	conn := tls.Client(raw, tc)
-	if err := conn.HandshakeContext(ctx); err != nil {
-		raw.Close()
-		return nil, c.ExplainTLS(fmt.Errorf("TLS handshake with %s: %w", addr, err))
-	}
-	return conn, nil
 }
 
 // ErrTLS marks a connection error ExplainTLS explained: the server's

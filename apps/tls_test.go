@@ -46,9 +46,18 @@ func serveTLS(t *testing.T, cfg *tls.Config) string {
 func roundTrip(cfg apps.Config, addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := cfg.DialTLS(ctx, "tcp", addr)
+	tc, err := cfg.TLSConfig()
 	if err != nil {
 		return err
+	}
+	d := tls.Dialer{Config: tc}
+	if tc.ServerName == "" {
+		// What every client does when it is told no name.
+		tc.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return cfg.ExplainTLS(err)
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
