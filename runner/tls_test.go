@@ -135,9 +135,9 @@ func TestTLSForFindsTheServerNameAndTheMaterial(t *testing.T) {
 			want:   apps.Config{ServerName: "db.db.svc", CACert: []byte("OWN CA\nOPERATOR CA"), ClientCert: []byte("CERT"), ClientKey: []byte("KEY")},
 		},
 		{
-			name: "a caSecretRef without ca.crt",
-			objs: []runtime.Object{tlsSecret("db-user", map[string]string{"username": "u"})},
-			ep:   scenarios.Endpoints{Mode: scenarios.EndpointModePodIP, Scheme: "https", TLS: scenarios.EndpointTLS{ServerName: "db.db.svc", CASecret: "db-user"}},
+			name:    "a caSecretRef without ca.crt",
+			objs:    []runtime.Object{tlsSecret("db-user", map[string]string{"username": "u"})},
+			ep:      scenarios.Endpoints{Mode: scenarios.EndpointModePodIP, Scheme: "https", TLS: scenarios.EndpointTLS{ServerName: "db.db.svc", CASecret: "db-user"}},
 			wantErr: []string{"target.endpoints.tls.caSecretRef", "Secret db/db-user has no key ca.crt"},
 		},
 		{
