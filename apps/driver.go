@@ -32,6 +32,13 @@ type Config struct {
 	// Username, Password and CACert are optional credentials.
 	Username, Password string
 	CACert             []byte
+	// ServerName is the name the server's TLS certificate is verified
+	// against, whatever address is dialled; empty means the dialled host.
+	ServerName string
+	// ClientCert and ClientKey are an optional client certificate and its
+	// key (PEM), for apps that ask for one. TLSConfig builds all of this
+	// into a *tls.Config.
+	ClientCert, ClientKey []byte
 	// Dial opens the driver's connections (nil: a plain dialer). On the
 	// lab it opens them inside the lab's network namespace, where pod IPs
 	// route.

@@ -137,13 +137,18 @@ func (r *Runner) resolveTarget(ctx context.Context, s *scenarios.Scenario, runID
 	}
 	// Pod IPs of a lab route inside the lab's network namespace only.
 	cfg := apps.Config{Prefix: t.Prefix, Dial: labnet.Dial}
+	var secret map[string][]byte
 	if name := s.Target.Endpoints.Secret; name != "" {
 		// Read once, kept in memory only, never logged or journaled.
 		sec, err := r.kube.CoreV1().Secrets(t.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("%s: target.endpoints.secretRef: %w", s.Source, err)
 		}
+		secret = sec.Data
 		cfg.Username, cfg.Password, cfg.CACert = string(sec.Data["username"]), string(sec.Data["password"]), sec.Data["ca.crt"]
+	}
+	if err := tlsFor(ctx, r.kube, s, sel, secret, &cfg); err != nil {
+		return nil, err
 	}
 	eps, err := t.endpoints(ctx)
 	if err != nil {

@@ -37,6 +37,7 @@ func ScenarioFromV1Alpha1(in *v1alpha1.Scenario) *Scenario {
 				URLs:   slices.Clone(s.Target.Endpoints.URLs),
 				Scheme: s.Target.Endpoints.Scheme,
 				Secret: secretName(s.Target.Endpoints.SecretRef),
+				TLS:    endpointTLS(s.Target.Endpoints.TLS),
 			},
 		},
 		Fault: Fault{
@@ -142,6 +143,7 @@ func ScenarioToV1Alpha1(s *Scenario) *v1alpha1.Scenario {
 					URLs:      slices.Clone(s.Target.Endpoints.URLs),
 					Scheme:    s.Target.Endpoints.Scheme,
 					SecretRef: secretRef(s.Target.Endpoints.Secret),
+					TLS:       tlsOf(s.Target.Endpoints.TLS),
 				},
 			},
 			Fault: v1alpha1.Fault{
@@ -325,4 +327,18 @@ func secretRef(name string) *corev1.LocalObjectReference {
 		return nil
 	}
 	return &corev1.LocalObjectReference{Name: name}
+}
+
+func endpointTLS(in *v1alpha1.TLS) EndpointTLS {
+	if in == nil {
+		return EndpointTLS{}
+	}
+	return EndpointTLS{ServerName: in.ServerName, CASecret: secretName(in.CASecretRef)}
+}
+
+func tlsOf(in EndpointTLS) *v1alpha1.TLS {
+	if in == (EndpointTLS{}) {
+		return nil
+	}
+	return &v1alpha1.TLS{ServerName: in.ServerName, CASecretRef: secretRef(in.CASecret)}
 }

@@ -70,6 +70,7 @@ func DrillFromV1Alpha1(in *v1alpha1.Drill) *Drill {
 				URLs:   slices.Clone(t.Endpoints.URLs),
 				Scheme: t.Endpoints.Scheme,
 				Secret: secretName(t.Endpoints.SecretRef),
+				TLS:    endpointTLS(t.Endpoints.TLS),
 			},
 		}
 	}
@@ -111,6 +112,7 @@ func DrillToV1Alpha1(d *Drill) *v1alpha1.Drill {
 				URLs:      slices.Clone(t.Endpoints.URLs),
 				Scheme:    t.Endpoints.Scheme,
 				SecretRef: secretRef(t.Endpoints.Secret),
+				TLS:       tlsOf(t.Endpoints.TLS),
 			},
 		}
 	}
@@ -144,7 +146,7 @@ func ValidateDrill(d *v1alpha1.Drill) field.ErrorList {
 			errs = append(errs, field.Forbidden(tp.Child("context"), "a drill acts on the run's cluster: give rebound run --context instead"))
 		}
 		ep := t.Endpoints
-		if ep.Mode != v1alpha1.EndpointModeAuto || len(ep.URLs) > 0 || ep.Scheme != "" || ep.SecretRef != nil {
+		if ep.Mode != v1alpha1.EndpointModeAuto || len(ep.URLs) > 0 || ep.Scheme != "" || ep.SecretRef != nil || ep.TLS != nil {
 			errs = append(errs, field.Forbidden(tp.Child("endpoints"), "a drill reaches the app as rebound drill does (pod IPs on the lab, port-forward elsewhere): remove endpoints"))
 		}
 	}

@@ -122,6 +122,18 @@ type Endpoints struct {
 	Scheme string
 	// Secret names the Secret with the app's credentials; empty for none.
 	Secret string
+	// TLS is how the app's server certificate is verified.
+	TLS EndpointTLS
+}
+
+// EndpointTLS says how an app's server certificate is verified; see
+// v1alpha1.TLS.
+type EndpointTLS struct {
+	// ServerName is the name the certificate must be valid for; empty
+	// means the app's Service's (or, for urls, each URL's host).
+	ServerName string
+	// CASecret names a Secret whose ca.crt is trusted too; empty for none.
+	CASecret string
 }
 
 // EndpointMode is how rebound connects to an app; see v1alpha1.EndpointMode.

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -119,8 +120,9 @@ func validateTarget(t *v1alpha1.Target, p *field.Path) field.ErrorList {
 		errs = append(errs, notSupported(ep.Child("scheme"), sc, []string{"http", "https"}))
 	}
 	if ref := t.Endpoints.SecretRef; ref != nil && ref.Name == "" {
-		errs = append(errs, field.Required(ep.Child("secretRef", "name"), "the Secret with keys username, password and optionally ca.crt"))
+		errs = append(errs, field.Required(ep.Child("secretRef", "name"), "the Secret with the app's credentials: keys username, password, ca.crt, tls.crt and tls.key, each optional"))
 	}
+	errs = append(errs, validateTLS(&t.Endpoints, ep)...)
 	if !slices.Contains(modes, t.Endpoints.Mode) {
 		errs = append(errs, notSupported(ep.Child("mode"), string(t.Endpoints.Mode), modes))
 	}
@@ -140,6 +142,32 @@ func validateTarget(t *v1alpha1.Target, p *field.Path) field.ErrorList {
 		case u.Host == "":
 			errs = append(errs, field.Invalid(ep.Child("urls").Index(i), raw, "must name a host, like https://etcd.example.com:2379"))
 		}
+	}
+	return errs
+}
+
+// validateTLS checks endpoints.tls: only with https, a server name a
+// certificate can be issued to, a CA Secret with a name.
+func validateTLS(e *v1alpha1.Endpoints, ep *field.Path) field.ErrorList {
+	if e.TLS == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	p := ep.Child("tls")
+	if e.Mode == v1alpha1.EndpointModeURLs {
+		if !slices.ContainsFunc(e.URLs, func(u string) bool { return strings.HasPrefix(u, "https://") }) {
+			errs = append(errs, field.Forbidden(p, "only used for https, and every url is http: give https:// urls, or remove tls"))
+		}
+	} else if e.Scheme != "https" {
+		errs = append(errs, field.Forbidden(p, "only used for https: set endpoints.scheme: https, or remove tls"))
+	}
+	if sn := e.TLS.ServerName; sn != "" && net.ParseIP(sn) == nil {
+		for _, msg := range validation.IsDNS1123Subdomain(sn) {
+			errs = append(errs, field.Invalid(p.Child("serverName"), sn, msg+"; give the DNS name the server's certificate is for, e.g. etcd-client.demo.svc"))
+		}
+	}
+	if ref := e.TLS.CASecretRef; ref != nil && ref.Name == "" {
+		errs = append(errs, field.Required(p.Child("caSecretRef", "name"), "the Secret whose ca.crt holds the CA to trust, e.g. ECK's <name>-es-http-certs-public"))
 	}
 	return errs
 }

@@ -3,7 +3,6 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,18 +148,24 @@ func New(cfg apps.Config, opts ...Option) (*Driver, error) {
 	if len(index)+len(aliasSuffix) > 255 {
 		return nil, fmt.Errorf("elasticsearch driver: prefix %q is too long: its write alias %q would pass Elasticsearch's 255 bytes; give a shorter prefix", cfg.Prefix, index+aliasSuffix)
 	}
-	var transport http.RoundTripper
+	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if cfg.Dial != nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.DialContext, tr.Proxy, tr.TLSClientConfig = cfg.Dial, nil, &tls.Config{MinVersion: tls.VersionTLS12}
-		transport = tr
+		tr.DialContext, tr.Proxy = cfg.Dial, nil
+	}
+	if slices.ContainsFunc(cfg.Endpoints.URLs, func(u string) bool { return strings.HasPrefix(u, "https://") }) {
+		// Verified for cfg.ServerName whatever address is dialled (a pod
+		// IP, a port-forward), or for the URL's host when it is empty.
+		tc, err := cfg.TLSConfig()
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch driver: %w", err)
+		}
+		tr.TLSClientConfig = tc
 	}
 	client, err := es.NewClient(es.Config{
-		Transport: transport,
+		Transport: explainTLS{tr, cfg},
 		Addresses: cfg.Endpoints.URLs,
 		Username:  cfg.Username,
 		Password:  cfg.Password,
-		CACert:    cfg.CACert,
 		// One probe is one attempt: a retry inside the client would hide
 		// an outage from the availability probe and stretch its timing.
 		DisableRetry: true,
@@ -173,6 +178,18 @@ func New(cfg apps.Config, opts ...Option) (*Driver, error) {
 		return nil, fmt.Errorf("elasticsearch driver: %w", err)
 	}
 	return d, nil
+}
+
+// explainTLS says, in the error of a request whose TLS failed, what to
+// fix (apps.Config.ExplainTLS).
+type explainTLS struct {
+	rt  http.RoundTripper
+	cfg apps.Config
+}
+
+func (e explainTLS) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := e.rt.RoundTrip(r)
+	return res, e.cfg.ExplainTLS(err)
 }
 
 // Index is the name of the index the driver writes records to.

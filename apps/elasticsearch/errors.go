@@ -129,6 +129,12 @@ func notSent(err error) bool {
 	if errors.Is(err, es.ErrClosed) {
 		return true
 	}
+	// A server whose certificate did not verify got nothing; one that
+	// refused rebound's client certificate refused the connection before
+	// any request.
+	if errors.Is(err, apps.ErrTLS) {
+		return true
+	}
 	// elastictransport returns this unwrapped when its pool has no node.
 	return strings.HasPrefix(err.Error(), "cannot get connection")
 }

@@ -1,10 +1,12 @@
 package elasticsearch_test
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -96,7 +98,16 @@ type misbehaviour struct {
 	body   string //
 }
 
-func newFakeElasticsearch(t testing.TB) *fakeElasticsearch {
+func newFakeElasticsearch(t testing.TB) *fakeElasticsearch { return startFakeElasticsearch(t, nil) }
+
+// newFakeElasticsearchTLS is the stand-in serving HTTPS with cfg (its
+// certificate, and whether it asks for a client certificate), as ECK's
+// Elasticsearch does by default. Its URL is https://127.0.0.1:<port>.
+func newFakeElasticsearchTLS(t testing.TB, cfg *tls.Config) *fakeElasticsearch {
+	return startFakeElasticsearch(t, cfg)
+}
+
+func startFakeElasticsearch(t testing.TB, tlsConfig *tls.Config) *fakeElasticsearch {
 	f := &fakeElasticsearch{
 		t:            t,
 		indices:      map[string]*fakeIndex{},
@@ -113,7 +124,15 @@ func newFakeElasticsearch(t testing.TB) *fakeElasticsearch {
 		queries:      map[string][]string{},
 	}
 	// httptest listens on 127.0.0.1 only.
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	if tlsConfig != nil {
+		f.srv.TLS = tlsConfig
+		// The handshakes tests make fail on purpose are no news.
+		f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		f.srv.StartTLS()
+	} else {
+		f.srv.Start()
+	}
 	f.URL = f.srv.URL
 	t.Cleanup(f.srv.Close)
 	return f

@@ -3,11 +3,11 @@ package etcd
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/reboundhq/rebound/apps"
@@ -30,6 +31,7 @@ type Driver struct {
 	eps    []string
 	pods   []string
 	prefix string
+	tls    *tlsFailure // nil without TLS
 
 	mu sync.Mutex // guards eps and pods
 }
@@ -45,22 +47,26 @@ func New(ctx context.Context, cfg apps.Config) (apps.Driver, error) {
 	if prefix == "" {
 		prefix = "/rebound"
 	}
-	var tlsConfig *tls.Config
-	if len(cfg.CACert) > 0 || strings.HasPrefix(cfg.Endpoints.URLs[0], "https://") {
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		if len(cfg.CACert) > 0 {
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(cfg.CACert) {
-				return nil, errors.New("etcd driver: ca.crt holds no PEM certificate")
-			}
-			tlsConfig.RootCAs = pool
-		}
-	}
 	var dialOpts []grpc.DialOption
 	if cfg.Dial != nil {
 		dialOpts = append(dialOpts, grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return cfg.Dial(ctx, "tcp", addr)
 		}))
+	}
+	var tlsConfig *tls.Config
+	var last *tlsFailure
+	if slices.ContainsFunc(cfg.Endpoints.URLs, func(u string) bool { return strings.HasPrefix(u, "https://") }) {
+		tc, err := cfg.TLSConfig()
+		if err != nil {
+			return nil, fmt.Errorf("etcd driver: %w", err)
+		}
+		tlsConfig = tc
+		// The client's own dial options come after the credentials it
+		// makes of TLS, so these win. TLS stays set all the same: should
+		// that order change, the connection still verifies, for the
+		// dialled host.
+		last = &tlsFailure{}
+		dialOpts = append(dialOpts, grpc.WithTransportCredentials(tlsCreds{credentials.NewTLS(tc), cfg, last}))
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: cfg.Endpoints.URLs, DialTimeout: 2 * time.Second, Logger: zap.NewNop(), DialOptions: dialOpts,
@@ -70,9 +76,93 @@ func New(ctx context.Context, cfg apps.Config) (apps.Driver, error) {
 		DialKeepAliveTime: 2 * time.Second, DialKeepAliveTimeout: time.Second,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("etcd driver: %w", err)
+		d := &Driver{tls: last}
+		return nil, fmt.Errorf("etcd driver: %w", d.why(cfg.ExplainTLS(err)))
 	}
-	return &Driver{cli: cli, eps: cfg.Endpoints.URLs, pods: cfg.Endpoints.Pods, prefix: prefix}, nil
+	return &Driver{cli: cli, eps: cfg.Endpoints.URLs, pods: cfg.Endpoints.Pods, prefix: prefix, tls: last}, nil
+}
+
+// tlsCreds is gRPC's TLS credentials as a driver needs them. gRPC verifies
+// the host it dials (a pod IP, 127.0.0.1 of a port-forward) whatever the
+// tls.Config says; these verify Config.ServerName instead when it is set.
+// And gRPC only tells a call that waited for a connection that its
+// deadline passed: these keep the last TLS failure, explained, so the
+// driver's errors can say why.
+type tlsCreds struct {
+	credentials.TransportCredentials
+	cfg  apps.Config
+	last *tlsFailure
+}
+
+// tlsFailure is the last TLS failure of a driver's connections; nil once a
+// connection worked.
+type tlsFailure struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (f *tlsFailure) set(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+}
+
+func (f *tlsFailure) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+func (c tlsCreds) ClientHandshake(ctx context.Context, authority string, raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	if c.cfg.ServerName != "" {
+		authority = c.cfg.ServerName
+	}
+	conn, info, err := c.TransportCredentials.ClientHandshake(ctx, authority, raw)
+	if err != nil {
+		err = c.cfg.ExplainTLS(err)
+		if errors.Is(err, apps.ErrTLS) {
+			c.last.set(err)
+		}
+		return nil, nil, err
+	}
+	return tlsConn{conn, c}, info, nil
+}
+
+func (c tlsCreds) Clone() credentials.TransportCredentials {
+	return tlsCreds{c.TransportCredentials.Clone(), c.cfg, c.last}
+}
+
+// tlsConn notes a refusal the server sends after the handshake (TLS 1.3
+// servers refuse a missing client certificate on the first read).
+type tlsConn struct {
+	net.Conn
+	c tlsCreds
+}
+
+func (t tlsConn) Read(b []byte) (int, error) {
+	n, err := t.Conn.Read(b)
+	switch {
+	case n > 0:
+		t.c.last.set(nil)
+	case err != nil:
+		if err := t.c.cfg.ExplainTLS(err); errors.Is(err, apps.ErrTLS) {
+			t.c.last.set(err)
+		}
+	}
+	return n, err
+}
+
+// why adds the last TLS failure to a call's error: with it, "context
+// deadline exceeded" says that the certificate did not verify, and how to
+// fix that.
+func (d *Driver) why(err error) error {
+	if err == nil || d.tls == nil || errors.Is(err, apps.ErrTLS) {
+		return err
+	}
+	if last := d.tls.get(); last != nil {
+		return fmt.Errorf("%w (the last connection failed: %w)", err, last)
+	}
+	return err
 }
 
 func (d *Driver) key(id string) string { return d.prefix + "/" + id }
@@ -97,7 +187,7 @@ func (d *Driver) Client() *clientv3.Client { return d.cli }
 // Write puts the record's key.
 func (d *Driver) Write(ctx context.Context, id string) error {
 	_, err := d.cli.Put(ctx, d.key(id), "1")
-	return classify(err)
+	return d.why(classify(err))
 }
 
 // classify tells certain failures (the request was refused before it was
@@ -120,7 +210,7 @@ func classify(err error) error {
 // Read does a linearizable read, which needs a quorum.
 func (d *Driver) Read(ctx context.Context) error {
 	_, err := d.cli.Get(ctx, d.key("_probe"))
-	return err
+	return d.why(err)
 }
 
 // ReadAll lists the run's keys, a page at a time.
@@ -131,7 +221,7 @@ func (d *Driver) ReadAll(ctx context.Context) ([]string, error) {
 	for {
 		resp, err := d.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithKeysOnly(), clientv3.WithLimit(10000), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
 		if err != nil {
-			return nil, fmt.Errorf("read back %s: %w", d.prefix, err)
+			return nil, fmt.Errorf("read back %s: %w", d.prefix, d.why(err))
 		}
 		for _, kv := range resp.Kvs {
 			ids = append(ids, strings.TrimPrefix(string(kv.Key), d.prefix+"/"))
@@ -184,7 +274,7 @@ func (d *Driver) Health(ctx context.Context) (apps.Health, error) {
 func (d *Driver) Leader(ctx context.Context) (string, error) {
 	ml, err := d.cli.MemberList(ctx)
 	if err != nil {
-		return "", fmt.Errorf("etcd member list: %w", err)
+		return "", fmt.Errorf("etcd member list: %w", d.why(err))
 	}
 	for _, ep := range d.endpoints() {
 		st, err := d.cli.Status(ctx, ep)
@@ -207,7 +297,7 @@ func (d *Driver) DeleteData(ctx context.Context, prefix string) (int, error) {
 	}
 	resp, err := d.cli.Delete(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
-		return 0, fmt.Errorf("delete prefix %q: %w", prefix, err)
+		return 0, fmt.Errorf("delete prefix %q: %w", prefix, d.why(err))
 	}
 	return int(resp.Deleted), nil
 }

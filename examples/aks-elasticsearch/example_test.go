@@ -23,6 +23,10 @@ const (
 	zoneLabel    = "topology.kubernetes.io/zone"
 	storageClass = "es-premium-zonal"
 	probeRole    = "rebound_probe"
+	// ECK's default HTTPS: a certificate for the cluster's HTTP Service,
+	// from a CA whose certificate is ca.crt of this Secret.
+	httpServiceName = clusterName + "-es-http." + namespace + ".svc"
+	httpCertsSecret = clusterName + "-es-http-certs-public"
 )
 
 // scenarioDirs are the folders of scenarios: the default game day, and the
@@ -63,6 +67,12 @@ func TestScenariosValidateAndTargetTheCluster(t *testing.T) {
 			sel := s.Target.LabelSelector
 			if sel.MatchLabels[clusterLabel] != clusterName || len(sel.MatchExpressions) > 0 {
 				t.Errorf("%s: labelSelector %s, want matchLabels %s: %s and nothing else", where, sel.String(), clusterLabel, clusterName)
+			}
+			// ECK serves HTTPS; rebound dials pod IPs or port-forwards, and
+			// verifies the Service's name against ECK's CA.
+			if ep := s.Target.Endpoints; ep.Scheme != "https" || ep.TLS.ServerName != httpServiceName || ep.TLS.CASecret != httpCertsSecret {
+				t.Errorf("%s: endpoints scheme %q, tls.serverName %q, tls.caSecretRef %q; want https, %s and %s (ECK's default HTTPS)",
+					where, ep.Scheme, ep.TLS.ServerName, ep.TLS.CASecret, httpServiceName, httpCertsSecret)
 			}
 			if prev, dup := names[s.Name]; dup {
 				t.Errorf("%s: name also used by %s; --scenario picks by name across -f folders", where, prev)
@@ -279,9 +289,9 @@ func TestElasticsearchIsZoneAware(t *testing.T) {
 			if !strings.Contains(str(es.m, "metadata", "annotations", "eck.k8s.elastic.co/downward-node-labels"), zoneLabel) {
 				t.Errorf("%s: annotation eck.k8s.elastic.co/downward-node-labels does not list %s", es, zoneLabel)
 			}
-			// rebound dials http://<pod>:9200 in its port-forward and pod-ip modes.
-			if dig(es.m, "spec", "http", "tls", "selfSignedCertificate", "disabled") != true {
-				t.Errorf("%s: HTTP TLS is on, but rebound's port-forward and pod-ip endpoints speak plain HTTP", es)
+			// ECK's default HTTPS, which the scenarios verify (endpoints.tls).
+			if dig(es.m, "spec", "http", "tls") != nil {
+				t.Errorf("%s: spec.http.tls changes ECK's default HTTPS certificate, which the scenarios verify for %s against %s; remove it", es, httpServiceName, httpCertsSecret)
 			}
 			roleSecrets := list(es.m, "spec", "auth", "roles")
 			if len(roleSecrets) != 1 {

@@ -205,12 +205,48 @@ type Endpoints struct {
 	Scheme string `json:"scheme,omitempty"`
 
 	// SecretRef names a Secret in the target's namespace holding how to
-	// log in to the app: keys username and password, and ca.crt to trust
-	// for https. rebound reads it when the run starts and keeps it in
-	// memory only. An ECK cluster's <name>-es-elastic-user Secret holds
-	// only a password: copy it into one with both keys.
+	// log in to the app, every key optional: username and password;
+	// ca.crt, the PEM of the CA to verify the app's server certificate
+	// against for https (without it, and without tls.caSecretRef, this
+	// machine's trusted roots); tls.crt and tls.key, a client certificate
+	// and its key for an app that asks for one (a kubernetes.io/tls
+	// Secret has these keys). rebound reads it when the run starts and
+	// keeps it in memory only. An ECK cluster's <name>-es-elastic-user
+	// Secret holds only a password: copy it into one with both keys.
 	// +optional
 	SecretRef *corev1.LocalObjectReference `json:"secretRef,omitempty"`
+
+	// TLS says how rebound verifies the app's server certificate when it
+	// dials https. It verifies it always, whatever address it dials (a
+	// pod IP, 127.0.0.1 of a port-forward, a URL), for the name the
+	// certificate is issued to: the name of the app's Service, as its
+	// clients reach it.
+	// +optional
+	TLS *TLS `json:"tls,omitempty"`
+}
+
+// TLS says how rebound verifies an app's server certificate. There is no
+// way to turn the verification off.
+type TLS struct {
+	// ServerName is the name the server's certificate must be valid
+	// for, e.g. search-es-http.search.svc. Defaults, for pod-ip and
+	// port-forward endpoints, to the DNS name of the app's Service,
+	// <service>.<namespace>.svc: the Service of the target's namespace
+	// whose selector selects every pod of the target and that serves the
+	// driver's client port (2379 for etcd, 9200 for Elasticsearch), a
+	// ClusterIP Service before a headless one. When no Service or more
+	// than one fits, the run stops and asks for this field. For urls
+	// endpoints it defaults to each URL's host.
+	// +optional
+	ServerName string `json:"serverName,omitempty"`
+
+	// CASecretRef names a Secret in the target's namespace whose key
+	// ca.crt holds CA certificates to trust as well as secretRef's
+	// ca.crt: for a CA an operator keeps in a Secret of its own, such as
+	// ECK's <name>-es-http-certs-public or cert-manager's CA Secret. Only
+	// its ca.crt is read.
+	// +optional
+	CASecretRef *corev1.LocalObjectReference `json:"caSecretRef,omitempty"`
 }
 
 // EndpointMode is how rebound connects to an app.
