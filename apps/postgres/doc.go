@@ -23,6 +23,8 @@
 // data and the other members clone from it.
 //
 // It only talks to PostgreSQL and Patroni through the endpoints it is
-// given, over Config.Dial; it never changes Kubernetes objects, never
+// given, over Config.Dial, with TLS as every driver (apps.Config.TLSConfig:
+// verified for Config.ServerName whatever address is dialled, a client
+// certificate when the server asks); it never changes Kubernetes objects, never
 // changes Patroni's configuration, and never injects faults.
 package postgres

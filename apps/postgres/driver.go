@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -72,25 +71,16 @@ func identifier(s string) string {
 	return out
 }
 
-// Option changes how a Driver is created.
-type Option func(*Driver)
-
-// WithServerName sets the name the server's certificate must hold
-// (endpoints.tls.serverName), whatever address is dialled: pod IPs are in
-// no certificate, the Service's DNS name is. Without it the dialled host is
-// checked.
-func WithServerName(name string) Option { return func(d *Driver) { d.serverName = name } }
-
 // Driver is a PostgreSQL cluster, connected. It implements apps.Driver,
 // apps.EndpointUpdater and apps.Promiser, and is safe for concurrent use.
 type Driver struct {
-	table      string // the probe table: a plain identifier, never quoted
-	user       string
-	password   string
-	tls        *tls.Config // nil: plain connections
-	serverName string
-	dial       func(ctx context.Context, network, addr string) (net.Conn, error)
-	rest       *http.Client
+	table    string // the probe table: a plain identifier, never quoted
+	user     string
+	password string
+	cfg      apps.Config // for its TLS settings and their errors
+	tls      *tls.Config // nil: plain connections
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	rest     *http.Client
 
 	mu      sync.Mutex
 	members []*member
@@ -132,32 +122,30 @@ var (
 // as with libpq), with
 // the probe table cfg.Prefix (made a plain identifier as TableName does).
 // Credentials come from cfg (the Secret of endpoints.secretRef), or the URL,
-// or default to user postgres. With cfg.CACert, or sslmode=require,
-// verify-ca or verify-full in a URL, connections use TLS and check the
-// server's certificate against that CA (or the system's) for the server
-// name (WithServerName, else the dialled host). New does not connect: the
-// first Health, Write or Read finds the primary and creates the table.
-func New(ctx context.Context, cfg apps.Config, opts ...Option) (*Driver, error) {
+// or default to user postgres. With cfg.CACert or a client certificate, or
+// sslmode=require, verify-ca or verify-full in a URL, connections use TLS
+// as cfg.TLSConfig builds it: the server's certificate checked against
+// that CA (or the system's) for cfg.ServerName, else the dialled host. New
+// does not connect: the first Health, Write or Read finds the primary and
+// creates the table.
+func New(ctx context.Context, cfg apps.Config) (*Driver, error) {
 	if len(cfg.Endpoints.URLs) == 0 {
 		return nil, errors.New("postgres driver: no endpoints; give at least one, e.g. postgres://postgres-0.postgres:5432/postgres")
 	}
 	d := &Driver{
-		user: cfg.Username, password: cfg.Password, dial: cfg.Dial,
+		cfg: cfg, user: cfg.Username, password: cfg.Password, dial: cfg.Dial,
 		findMu: make(chan struct{}, 1), createMu: make(chan struct{}, 1),
-	}
-	for _, o := range opts {
-		o(d)
 	}
 	d.table = cfg.Prefix
 	if !plainIdentifier.MatchString(d.table) || len(d.table) > maxIdentifier {
 		d.table = identifier(cfg.Prefix)
 	}
-	if len(cfg.CACert) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(cfg.CACert) {
-			return nil, errors.New("postgres driver: ca.crt of the Secret named by target.endpoints.secretRef holds no PEM certificate")
-		}
-		d.tls = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	tc, err := cfg.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("postgres driver: %w", err)
+	}
+	if len(cfg.CACert) > 0 || len(cfg.ClientCert) > 0 {
+		d.tls = tc
 	}
 	dial := cfg.Dial
 	if dial == nil {
@@ -238,12 +226,14 @@ func (d *Driver) newMember(raw string) (*member, error) {
 	case "", "disable", "allow", "prefer":
 		// Plain unless a CA was given: then TLS is what was asked for.
 	case "require", "verify-ca", "verify-full":
+		// Verified as every driver verifies (apps.Config.TLSConfig):
+		// unlike libpq's require, rebound never skips the check.
 		if tlsCfg == nil {
-			tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12} // the system's CAs
-		}
-		if sslmode == "require" && d.tls == nil {
-			// libpq's require: encrypted, the certificate not checked.
-			tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} //nolint:gosec // asked for by sslmode=require
+			c, err := d.cfg.TLSConfig() // the system's CAs
+			if err != nil {
+				return nil, err
+			}
+			tlsCfg = c
 		}
 	default:
 		return nil, fmt.Errorf("sslmode %q: want disable, require, verify-ca or verify-full", sslmode)
@@ -259,11 +249,8 @@ func (d *Driver) newMember(raw string) (*member, error) {
 	pc.ConnConfig.User, pc.ConnConfig.Password = user, password
 	if tlsCfg != nil {
 		c := tlsCfg.Clone()
-		if !c.InsecureSkipVerify {
+		if c.ServerName == "" {
 			c.ServerName = host
-			if d.serverName != "" {
-				c.ServerName = d.serverName
-			}
 		}
 		pc.ConnConfig.TLSConfig = c
 	}

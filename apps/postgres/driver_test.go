@@ -36,7 +36,7 @@ func TestTableName(t *testing.T) {
 }
 
 // newDriver connects a driver to s with the superuser's credentials.
-func newDriver(t *testing.T, s *pgtest.Server, mod func(*apps.Config), opts ...Option) *Driver {
+func newDriver(t *testing.T, s *pgtest.Server, mod func(*apps.Config)) *Driver {
 	t.Helper()
 	cfg := apps.Config{
 		Endpoints: apps.Endpoints{URLs: []string{s.URL()}, Pods: []string{"pg-0"}},
@@ -46,7 +46,7 @@ func newDriver(t *testing.T, s *pgtest.Server, mod func(*apps.Config), opts ...O
 	if mod != nil {
 		mod(&cfg)
 	}
-	d, err := New(context.Background(), cfg, opts...)
+	d, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestTLSWithServerName(t *testing.T) {
 	withCA := func(c *apps.Config) { c.CACert = ca.CertPEM }
 	ctx := ctxT(t)
 
-	d := newDriver(t, s, withCA, WithServerName("pg.demo.svc"))
+	d := newDriver(t, s, func(c *apps.Config) { withCA(c); c.ServerName = "pg.demo.svc" })
 	if err := d.Write(ctx, "over-tls"); err != nil {
 		t.Fatalf("write over TLS with the server name the certificate holds: %v", err)
 	}
@@ -286,7 +286,7 @@ func TestTLSWithServerName(t *testing.T) {
 	}
 
 	other := pgtest.NewCA(t)
-	d = newDriver(t, s, func(c *apps.Config) { c.CACert = other.CertPEM }, WithServerName("pg.demo.svc"))
+	d = newDriver(t, s, func(c *apps.Config) { c.CACert, c.ServerName = other.CertPEM, "pg.demo.svc" })
 	if err := d.Write(ctx, "wrong-ca"); err == nil || !strings.Contains(err.Error(), "ca.crt") {
 		t.Errorf("write with a CA that did not sign the certificate: %v, want an error naming ca.crt", err)
 	}
@@ -367,5 +367,25 @@ func TestFollowsThePrimaryAcrossAPromotion(t *testing.T) {
 		if !slices.Contains(got, id) {
 			t.Errorf("acknowledged %s missing after the promotion", id)
 		}
+	}
+}
+
+// A server that asks for a client certificate gets the one of Config.
+func TestTLSClientCertificate(t *testing.T) {
+	ca := pgtest.NewCA(t)
+	cert, key := ca.Issue(t, "pg.demo.svc")
+	s := pgtest.Start(t, pgtest.Options{CertPEM: cert, KeyPEM: key, ClientCAPEM: ca.CertPEM,
+		HBA: []string{"hostssl all all 127.0.0.1/32 scram-sha-256 clientcert=verify-full"}})
+	ctx := ctxT(t)
+	clientCert, clientKey := ca.IssueClient(t, pgtest.Superuser)
+	d := newDriver(t, s, func(c *apps.Config) {
+		c.CACert, c.ServerName, c.ClientCert, c.ClientKey = ca.CertPEM, "pg.demo.svc", clientCert, clientKey
+	})
+	if err := d.Write(ctx, "with-client-cert"); err != nil {
+		t.Fatalf("write with the client certificate the server asks for: %v", err)
+	}
+	d = newDriver(t, s, func(c *apps.Config) { c.CACert, c.ServerName = ca.CertPEM, "pg.demo.svc" })
+	if err := d.Write(ctx, "without"); err == nil || !strings.Contains(err.Error(), "tls.crt") {
+		t.Errorf("write without a client certificate: %v, want an error naming tls.crt", err)
 	}
 }

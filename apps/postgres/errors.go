@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/reboundhq/rebound/apps"
 )
 
 // connectionClass reports whether PostgreSQL's error is about the session
@@ -64,6 +66,8 @@ func (d *Driver) explain(err error) error {
 		switch {
 		case pe.Code == "28P01":
 			return fmt.Errorf("PostgreSQL refused the password of user %q: put the right username and password in the Secret named by target.endpoints.secretRef (keys username and password): %w", d.userOrDefault(), err)
+		case pe.Code == "28000" && strings.Contains(pe.Message, "client certificate"):
+			return fmt.Errorf("PostgreSQL asks for a valid client certificate for user %q: put it and its key as tls.crt and tls.key in the Secret named by target.endpoints.secretRef (its common name the user's name): %w", d.userOrDefault(), err)
 		case pe.Code == "28000" && strings.Contains(pe.Message, "pg_hba.conf"):
 			return fmt.Errorf("PostgreSQL's pg_hba.conf lets user %q in from nowhere rebound connects from (or not without TLS): add a host or hostssl line for it (with Patroni: postgresql.pg_hba), or give target.endpoints.secretRef another user: %w", d.userOrDefault(), err)
 		case strings.HasPrefix(pe.Code, "28"):
@@ -75,14 +79,8 @@ func (d *Driver) explain(err error) error {
 		}
 		return err
 	}
-	var hostErr x509.HostnameError
-	if errors.As(err, &hostErr) {
-		return fmt.Errorf("the server's certificate is not for %q: set target.endpoints.tls.serverName to a name it holds (%s), as rebound dials pod IPs and not the Service's name: %w",
-			hostErr.Host, certNames(hostErr.Certificate), err)
-	}
-	var authErr x509.UnknownAuthorityError
-	if errors.As(err, &authErr) {
-		return fmt.Errorf("the server's certificate is not signed by the CA rebound was given: put the CA that signed it in ca.crt of the Secret named by target.endpoints.secretRef: %w", err)
+	if err := d.cfg.ExplainTLS(err); errors.Is(err, apps.ErrTLS) {
+		return err
 	}
 	if strings.Contains(err.Error(), "server refused TLS connection") {
 		return fmt.Errorf("the server does not serve TLS (ssl = off) but rebound was given a CA or sslmode: turn ssl on in PostgreSQL, or drop ca.crt from the Secret named by target.endpoints.secretRef: %w", err)
@@ -100,22 +98,4 @@ func (d *Driver) userOrDefault() string {
 		return d.members[0].pool.Config().ConnConfig.User
 	}
 	return "postgres"
-}
-
-func certNames(c *x509.Certificate) string {
-	if c == nil {
-		return "none known"
-	}
-	var names []string
-	names = append(names, c.DNSNames...)
-	for _, ip := range c.IPAddresses {
-		names = append(names, ip.String())
-	}
-	if len(names) == 0 && c.Subject.CommonName != "" {
-		names = append(names, c.Subject.CommonName)
-	}
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
 }

@@ -43,6 +43,9 @@ type Options struct {
 	// key pair (ssl = on). Clients may still connect without TLS unless
 	// HBA says hostssl.
 	CertPEM, KeyPEM []byte
+	// ClientCAPEM, when set with CertPEM, is the CA client certificates
+	// are verified against (ssl_ca_file), for HBA lines with clientcert.
+	ClientCAPEM []byte
 	// Conf are extra postgresql.conf lines ("wal_level = logical").
 	Conf []string
 	// HBA, when set, replaces the pg_hba.conf lines for TCP clients (the
@@ -187,6 +190,12 @@ func (s *Server) initdb(o Options) error {
 			return err
 		}
 		conf = append(conf, "ssl = on", "ssl_cert_file = '"+filepath.Join(s.Dir, "server.crt")+"'", "ssl_key_file = '"+filepath.Join(s.Dir, "server.key")+"'")
+		if len(o.ClientCAPEM) > 0 {
+			if err := s.writeFile("client-ca.crt", o.ClientCAPEM); err != nil {
+				return err
+			}
+			conf = append(conf, "ssl_ca_file = '"+filepath.Join(s.Dir, "client-ca.crt")+"'")
+		}
 	}
 	conf = append(conf, o.Conf...)
 	f, err := os.OpenFile(filepath.Join(s.DataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
