@@ -11,6 +11,8 @@ import (
 	"github.com/reboundhq/rebound/apps/etcd"
 	"github.com/reboundhq/rebound/backup/repo"
 	"github.com/reboundhq/rebound/clock"
+
+	"github.com/reboundhq/rebound/internal/etcdtest"
 )
 
 // A backup of an app whose driver is an apps.Verifier records the
@@ -18,7 +20,7 @@ import (
 // its caller says were acknowledged before the cut: what a drill checks.
 func TestBackupRecordsChecksumAndProbeIDsForDrills(t *testing.T) {
 	ctx := context.Background()
-	ep := startTLSEtcd(t, "a", "", "")
+	ep := etcdtest.Start(t, "a", "", "")
 	d, err := etcd.New(ctx, apps.Config{Endpoints: apps.Endpoints{URLs: []string{ep}}, Prefix: "/drill"})
 	if err != nil {
 		t.Fatal(err)

@@ -14,19 +14,18 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
 	"github.com/reboundhq/rebound/apps"
+
+	"github.com/reboundhq/rebound/internal/etcdtest"
 )
 
 // loopbackCert writes a self-signed certificate for 127.0.0.1 and returns
@@ -66,47 +65,6 @@ func loopbackCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) 
 	return certFile, keyFile, pool
 }
 
-func loopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startTLSEtcd starts a single-member etcd cluster serving clients on
-// loopback, over TLS when certFile is set, and returns its client URL.
-func startTLSEtcd(t *testing.T, name, certFile, keyFile string) string {
-	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Name, cfg.Dir, cfg.LogLevel = name, t.TempDir(), "error"
-	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", loopbackPort(t)))
-	scheme := "http"
-	if certFile != "" {
-		scheme = "https"
-	}
-	cu, _ := url.Parse(fmt.Sprintf("%s://127.0.0.1:%d", scheme, loopbackPort(t)))
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
-	cfg.InitialCluster, cfg.InitialClusterToken = name+"="+pu.String(), name
-	if certFile != "" {
-		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: certFile, KeyFile: keyFile}
-	}
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(20 * time.Second):
-		t.Fatal("etcd did not start")
-	}
-	return cu.String()
-}
-
 // writerStandIn stands in for the backup engine's BackupWriter: it keeps
 // the objects added and counts the cuts.
 type writerStandIn struct {
@@ -143,8 +101,8 @@ func TestEtcdOverTLSSnapshotAndCutReadGoToOneMember(t *testing.T) {
 }
 
 func snapshotAndCutOnOneMember(t *testing.T, certFile, keyFile string, tlsCfg *tls.Config) {
-	epA := startTLSEtcd(t, "a", certFile, keyFile)
-	epB := startTLSEtcd(t, "b", certFile, keyFile)
+	epA := etcdtest.Start(t, "a", certFile, keyFile)
+	epB := etcdtest.Start(t, "b", certFile, keyFile)
 	ctx := context.Background()
 	put := func(ep, key string, n int) int64 {
 		c, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})

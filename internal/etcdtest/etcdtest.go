@@ -1,4 +1,7 @@
-package backup
+// Package etcdtest starts a real single-member etcd, embedded in the test
+// process and serving on loopback, for the tests of the packages that back
+// etcd up or talk to it.
+package etcdtest
 
 import (
 	"fmt"
@@ -11,28 +14,19 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
-func loopbackPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startTLSEtcd starts a single-member etcd cluster serving clients on
-// loopback, over TLS when certFile is set, and returns its client URL.
-func startTLSEtcd(t *testing.T, name, certFile, keyFile string) string {
+// Start starts a single-member etcd cluster serving clients on loopback,
+// over TLS when certFile is set, and returns its client URL. It stops with
+// the test.
+func Start(t testing.TB, name, certFile, keyFile string) string {
 	t.Helper()
 	cfg := embed.NewConfig()
 	cfg.Name, cfg.Dir, cfg.LogLevel = name, t.TempDir(), "error"
-	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", loopbackPort(t)))
+	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", LoopbackPort(t)))
 	scheme := "http"
 	if certFile != "" {
 		scheme = "https"
 	}
-	cu, _ := url.Parse(fmt.Sprintf("%s://127.0.0.1:%d", scheme, loopbackPort(t)))
+	cu, _ := url.Parse(fmt.Sprintf("%s://127.0.0.1:%d", scheme, LoopbackPort(t)))
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	cfg.InitialCluster, cfg.InitialClusterToken = name+"="+pu.String(), name
@@ -50,4 +44,15 @@ func startTLSEtcd(t *testing.T, name, certFile, keyFile string) string {
 		t.Fatal("etcd did not start")
 	}
 	return cu.String()
+}
+
+// LoopbackPort is a free TCP port on 127.0.0.1.
+func LoopbackPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
