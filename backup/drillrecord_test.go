@@ -20,7 +20,7 @@ import (
 // its caller says were acknowledged before the cut: what a drill checks.
 func TestBackupRecordsChecksumAndProbeIDsForDrills(t *testing.T) {
 	ctx := context.Background()
-	ep := etcdtest.Start(t, "a", "", "")
+	ep := etcdtest.Start(t, "a", nil)
 	d, err := etcd.New(ctx, apps.Config{Endpoints: apps.Endpoints{URLs: []string{ep}}, Prefix: "/drill"})
 	if err != nil {
 		t.Fatal(err)

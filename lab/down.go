@@ -250,31 +250,12 @@ func mountPointsInUse() map[string]bool {
 			if len(f) < 5 {
 				continue
 			}
-			for p := filepath.Clean(unescapeMountinfo(f[4])); p != "/" && p != "."; p = filepath.Dir(p) {
+			for p := filepath.Clean(unescapeMount(f[4])); p != "/" && p != "."; p = filepath.Dir(p) {
 				out[p] = true
 			}
 		}
 	}
 	return out
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, "\\") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // listenersIn lists the TCP listening sockets of the host's namespace on an

@@ -10,8 +10,8 @@ func TestUnescapeMountinfo(t *testing.T) {
 		{`/a\011tab\134back`, "/a\ttab\\back"},
 		{`/trailing\04`, `/trailing\04`}, // cut short: left as written
 	} {
-		if got := unescapeMountinfo(tc.in); got != tc.want {
-			t.Errorf("unescapeMountinfo(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := unescapeMount(tc.in); got != tc.want {
+			t.Errorf("unescapeMount(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

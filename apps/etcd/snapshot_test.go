@@ -26,6 +26,7 @@ import (
 	"github.com/reboundhq/rebound/apps"
 
 	"github.com/reboundhq/rebound/internal/etcdtest"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 )
 
 // loopbackCert writes a self-signed certificate for 127.0.0.1 and returns
@@ -95,14 +96,14 @@ var _ apps.BackupWriter = (*writerStandIn)(nil)
 func TestEtcdOverTLSSnapshotAndCutReadGoToOneMember(t *testing.T) {
 	certFile, keyFile, pool := loopbackCert(t)
 	t.Run("tls", func(t *testing.T) {
-		snapshotAndCutOnOneMember(t, certFile, keyFile, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+		snapshotAndCutOnOneMember(t, &transport.TLSInfo{CertFile: certFile, KeyFile: keyFile}, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	})
-	t.Run("http", func(t *testing.T) { snapshotAndCutOnOneMember(t, "", "", nil) })
+	t.Run("http", func(t *testing.T) { snapshotAndCutOnOneMember(t, nil, nil) })
 }
 
-func snapshotAndCutOnOneMember(t *testing.T, certFile, keyFile string, tlsCfg *tls.Config) {
-	epA := etcdtest.Start(t, "a", certFile, keyFile)
-	epB := etcdtest.Start(t, "b", certFile, keyFile)
+func snapshotAndCutOnOneMember(t *testing.T, serverTLS *transport.TLSInfo, tlsCfg *tls.Config) {
+	epA := etcdtest.Start(t, "a", serverTLS)
+	epB := etcdtest.Start(t, "b", serverTLS)
 	ctx := context.Background()
 	put := func(ep, key string, n int) int64 {
 		c, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, TLS: tlsCfg, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})

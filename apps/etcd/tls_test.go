@@ -2,17 +2,14 @@ package etcd
 
 import (
 	"context"
-	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
-	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap"
 
 	"github.com/reboundhq/rebound/apps"
+	"github.com/reboundhq/rebound/internal/etcdtest"
 	"github.com/reboundhq/rebound/internal/testpki"
 )
 
@@ -22,30 +19,12 @@ import (
 // URL: https://127.0.0.1:<port>, an address the certificate is not for.
 func startTLSMember(t *testing.T, pair testpki.Pair, clientCA *testpki.CA) string {
 	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	peer, client := freeURL(t), freeURL(t)
-	client.Scheme = "https"
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-	cfg.InitialCluster = fmt.Sprintf("%s=%s", cfg.Name, peer.String())
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	certFile, keyFile := pair.Files(t)
-	cfg.ClientTLSInfo = transport.TLSInfo{CertFile: certFile, KeyFile: keyFile}
+	info := &transport.TLSInfo{CertFile: certFile, KeyFile: keyFile}
 	if clientCA != nil {
-		cfg.ClientTLSInfo.TrustedCAFile, cfg.ClientTLSInfo.ClientCertAuth = clientCA.WriteCA(t), true
+		info.TrustedCAFile, info.ClientCertAuth = clientCA.WriteCA(t), true
 	}
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(20 * time.Second):
-		t.Fatal("etcd did not start")
-	}
-	return client.String()
+	return etcdtest.Start(t, "default", info)
 }
 
 // A real etcd serves TLS with a certificate for its Service's name

@@ -15,23 +15,24 @@ import (
 )
 
 // Start starts a single-member etcd cluster serving clients on loopback,
-// over TLS when certFile is set, and returns its client URL. It stops with
-// the test.
-func Start(t testing.TB, name, certFile, keyFile string) string {
+// over TLS with clientTLS when it is set (a server certificate, and a CA
+// to ask clients for certificates from), and returns its client URL. It
+// stops with the test.
+func Start(t testing.TB, name string, clientTLS *transport.TLSInfo) string {
 	t.Helper()
 	cfg := embed.NewConfig()
 	cfg.Name, cfg.Dir, cfg.LogLevel = name, t.TempDir(), "error"
 	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", LoopbackPort(t)))
 	scheme := "http"
-	if certFile != "" {
+	if clientTLS != nil {
 		scheme = "https"
 	}
 	cu, _ := url.Parse(fmt.Sprintf("%s://127.0.0.1:%d", scheme, LoopbackPort(t)))
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	cfg.InitialCluster, cfg.InitialClusterToken = name+"="+pu.String(), name
-	if certFile != "" {
-		cfg.ClientTLSInfo = transport.TLSInfo{CertFile: certFile, KeyFile: keyFile}
+	if clientTLS != nil {
+		cfg.ClientTLSInfo = *clientTLS
 	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
